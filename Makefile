@@ -1,0 +1,41 @@
+# The commands people type. Every target sets up .venv first (once, and again when the
+# requirements change).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint format migrate db-stop clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: serve the API with gunicorn on 127.0.0.1:$(PORT) (migrations are applied at start)
+run: $(BIN)/.installed
+	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py 'app:create_app()'
+
+## test: the whole suite against the embedded PostgreSQL, or DATABASE_URL's server
+test: $(BIN)/.installed
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## migrate: apply pending schema migrations
+migrate: $(BIN)/.installed
+	$(BIN)/flask --app app db upgrade
+
+## db-stop: stop the embedded PostgreSQL server (its data stays in .pgdata/)
+db-stop: $(BIN)/.installed
+	$(BIN)/python -m leads.embedded_db stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""The application factory: `flask --app app ...` and `gunicorn 'app:create_app()'`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import psycopg2.extras
+from flask import Flask
+from swagger_ui_bundle import swagger_ui_path
+
+from leads.api import init_api
+from leads.cli import register_cli
+from leads.config import Settings
+from leads.db import ConnectionPool
+from leads.embedded_db import resolve_database_url
+from leads.errors import register_error_handlers
+from leads.request_id import init_request_id
+from leads.routes import campaigns, health, leads
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; `test_config` overrides Settings fields (e.g. database_url)."""
+    settings = dataclasses.replace(Settings.from_environment(), **(test_config or {}))
+    app = Flask("leads", static_folder=str(swagger_ui_path), static_url_path="/docs/assets")
+    app.json.sort_keys = False  # error dicts mix int and str keys
+    app.config.update(
+        LEADS_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="leads",
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",  # served locally: no CDN
+    )
+    psycopg2.extras.register_uuid()
+    app.extensions["leads_pool"] = ConnectionPool(
+        resolve_database_url(settings.database_url, settings.embedded_data_dir),
+        size=settings.db_pool_size,
+        connect_timeout=settings.db_connect_timeout,
+        wait_timeout=settings.db_pool_timeout,
+    )
+
+    init_request_id(app)
+    api = init_api(app)
+    for blueprint in (health.blp, campaigns.blp, leads.blp):
+        api.register_blueprint(blueprint)
+    register_error_handlers(app)
+    register_cli(app)
+    return app

@@ -1,0 +1,1 @@
+"""The lead roster service: campaigns and their leads behind an HTTP API."""

@@ -1,0 +1,121 @@
+"""The thin layer over flask-smorest: 400 validation errors, strict JSON, the Bearer scheme."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import flask_smorest
+from flask import Flask, current_app, g, request
+from marshmallow.utils import missing
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+from leads.auth import authenticate
+from leads.errors import ApiError, handle_http_exception
+from schemas.errors import ErrorSchema
+
+BEARER_SCHEME = "bearerAuth"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_strict_json(body: bytes) -> Any:
+    """JSON as RFC 8259 says: no NaN/Infinity, no duplicate keys, bounded nesting."""
+    try:
+        return json.loads(
+            body,
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_constant=_reject_constant,
+        )
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+class LeadsParser(FlaskParser):
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        body = req.get_data(cache=True)
+        if not body:
+            return missing
+        try:
+            return parse_strict_json(body)
+        except (ValueError, UnicodeDecodeError) as error:
+            abort(400, messages={"json": [f"Invalid JSON body: {_reason(error)}."]})
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {error.lineno} column {error.colno}"
+    if isinstance(error, UnicodeDecodeError):
+        return "the body is not valid UTF-8"
+    return str(error)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = LeadsParser()
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        return handle_http_exception(error)
+
+
+def require_json_writes() -> None:
+    """A write that carries a body must carry JSON: anything else is 415."""
+    if request.method not in WRITE_METHODS:
+        return
+    has_body = (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+    if has_body and not request.is_json:
+        raise ApiError(
+            "Request bodies must be JSON (Content-Type: application/json).", status_code=415
+        )
+
+
+def require_token() -> None:
+    g.workspace_id = authenticate(
+        current_app.extensions["leads_pool"], request.headers.get("Authorization")
+    )
+
+
+def protect(blueprint: Blueprint) -> None:
+    """Every route of the blueprint needs a token and JSON bodies."""
+    blueprint.before_request(require_token)
+    blueprint.before_request(require_json_writes)
+
+
+def init_api(app: Flask) -> Api:
+    api = Api(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "The lead roster of outreach campaigns. Authenticate with "
+                "`Authorization: Bearer <token>` (create one with "
+                "`flask --app app tokens create --workspace NAME`)."
+            },
+            "security": [{BEARER_SCHEME: []}],
+        },
+    )
+    api.spec.components.security_scheme(
+        BEARER_SCHEME, {"type": "http", "scheme": "bearer", "description": "A workspace token."}
+    )
+    return api

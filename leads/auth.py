@@ -1,0 +1,62 @@
+"""Bearer tokens: each belongs to one workspace and is stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from uuid import UUID
+
+from leads.db import ConnectionPool, Transaction, transaction
+from leads.errors import Unauthorized
+
+TOKEN_MARKER = "ld_"
+# ld_ + 43 URL-safe characters (32 random bytes).
+_TOKEN = re.compile(r"^ld_[A-Za-z0-9_-]{43}$")
+PREFIX_LENGTH = len(TOKEN_MARKER) + 8
+MAX_AUTHORIZATION_LENGTH = 512
+
+
+def hash_token(token: str) -> bytes:
+    # Tokens carry 256 random bits, so a plain SHA-256 cannot be brute-forced.
+    return hashlib.sha256(token.encode("ascii")).digest()
+
+
+def create_token(tx: Transaction, workspace_name: str) -> str:
+    """Create a token for the workspace (creating the workspace if needed); return it."""
+    workspace = tx.fetch_one("create_workspace", {"name": workspace_name})
+    token = TOKEN_MARKER + secrets.token_urlsafe(32)
+    tx.execute(
+        "create_token",
+        {
+            "workspace_id": workspace["id"],
+            "token_prefix": token[:PREFIX_LENGTH],
+            "token_hash": hash_token(token),
+        },
+    )
+    return token
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header, or Unauthorized."""
+    if not authorization:
+        raise Unauthorized("Authentication required: send Authorization: Bearer <token>.")
+    if len(authorization) > MAX_AUTHORIZATION_LENGTH:
+        raise Unauthorized("The Authorization header is malformed.")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not _TOKEN.match(token):
+        raise Unauthorized("The Authorization header is malformed: expected Bearer <token>.")
+    return token
+
+
+def authenticate(pool: ConnectionPool, authorization: str | None) -> UUID:
+    """The workspace id of a valid, unrevoked token, or Unauthorized."""
+    token = bearer_token(authorization)
+    token_hash = hash_token(token)
+    with transaction(pool, read_only=True) as tx:
+        row = tx.fetch_one("find_token", {"token_hash": token_hash})
+    if row is None or not hmac.compare_digest(bytes(row["token_hash"]), token_hash):
+        raise Unauthorized("The token is unknown or revoked.")
+    return row["workspace_id"]

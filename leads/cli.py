@@ -1,0 +1,66 @@
+"""Operator commands: `flask --app app tokens ...` and `flask --app app db upgrade`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from leads import auth
+from leads.db import transaction
+from leads.migrations import apply_migrations
+
+tokens = click.Group("tokens", help="Create, list and revoke API tokens.")
+db = click.Group("db", help="Database schema.")
+
+
+def _pool():
+    return current_app.extensions["leads_pool"]
+
+
+@tokens.command("create")
+@click.option("--workspace", required=True, help="Workspace name (created if it does not exist).")
+def create_token(workspace: str) -> None:
+    """Print a new token for WORKSPACE (shown once; only its hash is stored)."""
+    workspace = workspace.strip()
+    if not workspace:
+        raise click.BadParameter("must not be blank", param_hint="--workspace")
+    with transaction(_pool()) as tx:
+        token = auth.create_token(tx, workspace)
+    click.echo(f"Token for workspace {workspace!r} (store it now, it is not shown again):")
+    click.echo(token)
+
+
+@tokens.command("list")
+def list_tokens() -> None:
+    """List tokens by prefix, workspace and state (never the tokens themselves)."""
+    with transaction(_pool(), read_only=True) as tx:
+        rows = tx.fetch_all("list_tokens")
+    for row in rows:
+        state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
+        click.echo(
+            f"{row['token_prefix']}  {row['workspace']}  "
+            f"created {row['created_at']:%Y-%m-%d %H:%M}  {state}"
+        )
+
+
+@tokens.command("revoke")
+@click.argument("token_prefix")
+def revoke_token(token_prefix: str) -> None:
+    """Revoke the token whose listing starts with TOKEN_PREFIX (e.g. ld_AbCdEfGh)."""
+    with transaction(_pool()) as tx:
+        row = tx.fetch_one("revoke_token", {"token_prefix": token_prefix[: auth.PREFIX_LENGTH]})
+    if row is None:
+        raise click.ClickException(f"No active token with prefix {token_prefix!r}.")
+    click.echo(f"Revoked {row['token_prefix']}.")
+
+
+@db.command("upgrade")
+def upgrade() -> None:
+    """Apply pending schema migrations."""
+    applied = apply_migrations(_pool().dsn)
+    click.echo(f"Applied {', '.join(applied)}." if applied else "The schema is up to date.")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(tokens)
+    app.cli.add_command(db)

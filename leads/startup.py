@@ -1,0 +1,41 @@
+"""What runs once when the service starts, before any worker: database and migrations."""
+
+from __future__ import annotations
+
+import os
+
+from leads import auth
+from leads.config import Settings
+from leads.db import ConnectionPool, transaction
+from leads.embedded_db import resolve_database_url
+from leads.migrations import apply_migrations
+
+
+def prepare_database(log) -> None:
+    """Resolve the database (starting the embedded one if DATABASE_URL is unset), apply
+    migrations, and hand the URL to the workers through DATABASE_URL."""
+    settings = Settings.from_environment()
+    embedded = settings.database_url is None
+    url = resolve_database_url(settings.database_url, settings.embedded_data_dir)
+    applied = apply_migrations(url)
+    log.info("migrations applied: %s", ", ".join(applied) if applied else "none pending")
+    os.environ["DATABASE_URL"] = url
+    if embedded:
+        _print_development_token(url)
+
+
+def _print_development_token(url: str) -> None:
+    pool = ConnectionPool(url, size=1, connect_timeout=5, wait_timeout=5)
+    try:
+        with transaction(pool) as tx:
+            token = auth.create_token(tx, "development")
+    finally:
+        pool.close()
+    port = os.environ.get("PORT", "8000")
+    print(
+        "\nEmbedded PostgreSQL in use (data in .pgdata/). A development token for workspace "
+        f"'development':\n\n    {token}\n\nTry it:\n\n"
+        f"    curl -s -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/api/campaigns\n\n"
+        f"API docs: http://127.0.0.1:{port}/docs\n",
+        flush=True,
+    )

@@ -1,0 +1,1 @@
+"""Marshmallow schemas: the shape and syntax of every request and response."""

@@ -1,0 +1,145 @@
+"""Field types shared by the resource schemas: trimmed strings, identities, custom fields."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from marshmallow import ValidationError, fields
+from marshmallow.experimental.context import Context
+from marshmallow.utils import missing
+
+from leads.identity import InvalidIdentity, normalize_email, normalize_linkedin_url
+
+CUSTOM_FIELD_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+CUSTOM_FIELDS_MAX_KEYS = 100
+CUSTOM_FIELDS_MAX_BYTES = 16 * 1024
+CUSTOM_FIELDS_MAX_DEPTH = 4
+
+# The campaign type that lead schemas validate identities against, set by the route
+# around argument parsing: {"type": "email" | "linkedin"}.
+CampaignContext = Context[dict]
+
+IDENTITY_FIELD_BY_TYPE = {"email": "email", "linkedin": "linkedin_url"}
+_NORMALIZERS = {"email": normalize_email, "linkedin_url": normalize_linkedin_url}
+
+
+def check_storable_text(value: str) -> None:
+    """PostgreSQL text cannot hold NUL, and UTF-8 cannot hold lone surrogates."""
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("Must be valid Unicode (no lone surrogates).") from None
+
+
+class TrimmedString(fields.String):
+    """A string trimmed of surrounding white space; empty or blank counts as absent (null)."""
+
+    def __init__(self, max_length: int | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_none", True)
+        if max_length is not None:
+            kwargs.setdefault("metadata", {})["maxLength"] = max_length
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        check_storable_text(text)
+        text = text.strip()
+        if not text:
+            return None
+        if self.max_length is not None and len(text) > self.max_length:
+            raise ValidationError(f"Longer than maximum length {self.max_length}.")
+        return text
+
+
+class IdentityField(fields.String):
+    """email or linkedin_url, normalized; strict only when it is the campaign's identity.
+
+    For the campaign's identity an absent, blank or invalid value is an error; for the
+    other identity field an invalid value is dropped (stored as null).
+    `required_in_load` says whether a missing key is an error (add) or "unchanged" (update).
+    """
+
+    def __init__(self, required_in_load: bool, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_none", True)
+        super().__init__(**kwargs)
+        self.required_in_load = required_in_load
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any):
+        campaign_type = CampaignContext.get()["type"]
+        is_campaign_identity = IDENTITY_FIELD_BY_TYPE[campaign_type] == self.name
+        if value is missing and not self.required_in_load:
+            return missing
+        if value is not missing and value is not None:
+            text = fields.String._deserialize(self, value, attr, data, **kwargs)
+            check_storable_text(text)
+            value = text.strip() or None
+        if value is missing or value is None:
+            if is_campaign_identity:
+                verb = "is required" if self.required_in_load else "cannot be cleared"
+                raise ValidationError(f"{self.name} {verb} for {campaign_type} campaigns")
+            return None
+        try:
+            return _NORMALIZERS[self.name](value)
+        except InvalidIdentity as error:
+            if is_campaign_identity or not self.required_in_load:
+                raise ValidationError(str(error)) from None
+            return None
+
+
+class CustomFields(fields.Field):
+    """A JSON object of per-lead template data: `%custom_fields.<key>%` in messages."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_none", True)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
+        if not isinstance(value, dict):
+            raise ValidationError("Not a valid mapping.")
+        if len(value) > CUSTOM_FIELDS_MAX_KEYS:
+            raise ValidationError(f"Must hold at most {CUSTOM_FIELDS_MAX_KEYS} keys.")
+        problems = [
+            f"Key {key!r} must match {CUSTOM_FIELD_KEY.pattern}."
+            for key in value
+            if not CUSTOM_FIELD_KEY.match(key)
+        ]
+        if problems:
+            raise ValidationError(problems)
+        for key, item in value.items():
+            _check_json_value(item, key, depth=1)
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        if size > CUSTOM_FIELDS_MAX_BYTES:
+            raise ValidationError(
+                f"Must be at most {CUSTOM_FIELDS_MAX_BYTES} bytes serialized, got {size}."
+            )
+        return value
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any):
+        if value is None:
+            return {}
+        return super().deserialize(value, attr, data, **kwargs)
+
+
+def _check_json_value(value: Any, key: str, depth: int) -> None:
+    if depth > CUSTOM_FIELDS_MAX_DEPTH:
+        raise ValidationError(f"Value of {key!r} is nested deeper than {CUSTOM_FIELDS_MAX_DEPTH}.")
+    if isinstance(value, str):
+        try:
+            check_storable_text(value)
+        except ValidationError as error:
+            raise ValidationError(f"Value of {key!r}: {error.messages[0]}") from None
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"Value of {key!r} must be a finite number.")
+    elif isinstance(value, list):
+        for item in value:
+            _check_json_value(item, key, depth + 1)
+    elif isinstance(value, dict):
+        for inner_key, item in value.items():
+            _check_json_value(inner_key, key, depth + 1)
+            _check_json_value(item, key, depth + 1)

@@ -1,0 +1,168 @@
+"""Request and response shapes of /api/campaigns/{id}/leads."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+
+from leads.statuses import LEAD_STATUSES
+from schemas.campaigns import StatsSchema
+from schemas.fields import CustomFields, IdentityField, TrimmedString
+
+MAX_LEADS_PER_ADD = 1000
+MAX_IDS_PER_DELETE = 500
+MAX_PAGE = 9007199254740991
+MAX_LIMIT = 200
+
+# Keys of a lead that exist but are never editable through the API.
+READ_ONLY_LEAD_KEYS = ("id", "campaign_id", "status", "created_at", "updated_at")
+
+
+class LeadFieldsSchema(Schema):
+    """The editable profile fields of a lead."""
+
+    class Meta:
+        unknown = RAISE
+
+    first_name = TrimmedString(max_length=200)
+    last_name = TrimmedString(max_length=200)
+    name = TrimmedString(
+        max_length=200, metadata={"description": "Derived from first and last name when absent."}
+    )
+    company = TrimmedString(max_length=300)
+    position = TrimmedString(max_length=300)
+    headline = TrimmedString(max_length=2000)
+    custom_fields = CustomFields(
+        metadata={
+            "description": "Per-lead template data, rendered as %custom_fields.<key>%. "
+            "Keys match ^[A-Za-z0-9_]{1,64}$; at most 100 keys and 16 KiB serialized.",
+            "type": "object",
+        }
+    )
+
+
+class LeadInputSchema(LeadFieldsSchema):
+    """One lead to add. The campaign's identity field is required."""
+
+    email = IdentityField(required_in_load=True, metadata={"maxLength": 254})
+    linkedin_url = IdentityField(required_in_load=True, metadata={"maxLength": 512})
+
+
+class LeadsAddSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    prospects = fields.List(
+        fields.Nested(LeadInputSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_LEADS_PER_ADD),
+    )
+
+
+class LeadsAddQuerySchema(Schema):
+    dry_run = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Validate and report the outcome without writing anything."},
+    )
+
+
+class LeadUpdatesSchema(LeadFieldsSchema):
+    """The fields to change; an absent key is left as it is, null or blank clears it."""
+
+    email = IdentityField(required_in_load=False, metadata={"maxLength": 254})
+    linkedin_url = IdentityField(required_in_load=False, metadata={"maxLength": 512})
+
+    @pre_load
+    def refuse_read_only_and_empty(self, data, **kwargs):
+        if not isinstance(data, dict):
+            return data
+        read_only = {key: [f"{key} is not editable."] for key in READ_ONLY_LEAD_KEYS if key in data}
+        if read_only:
+            raise ValidationError(read_only)
+        if not data:
+            raise ValidationError("updates must hold at least one field.")
+        return data
+
+
+class LeadUpdateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    prospect_id = fields.UUID(required=True)
+    updates = fields.Nested(LeadUpdatesSchema, required=True)
+
+
+class LeadsDeleteSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    prospect_ids = fields.List(
+        fields.UUID(), validate=validate.Length(min=1, max=MAX_IDS_PER_DELETE)
+    )
+    all = fields.Boolean(metadata={"description": "true removes every lead of the campaign."})
+
+    @validates_schema
+    def exactly_one_selector(self, data, **kwargs):
+        has_ids = "prospect_ids" in data
+        if has_ids == ("all" in data):
+            raise ValidationError(
+                'Send exactly one of "prospect_ids" and "all" (a wipe is never implied).'
+            )
+        if not has_ids and data["all"] is not True:
+            raise ValidationError(
+                {"all": ['Must be true; to remove some leads send "prospect_ids".']}
+            )
+
+
+class LeadsListQuerySchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_LIMIT))
+    status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
+
+
+class LeadSchema(Schema):
+    id = fields.UUID()
+    campaign_id = fields.UUID()
+    status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
+    email = fields.String(allow_none=True)
+    linkedin_url = fields.String(allow_none=True)
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+    company = fields.String(allow_none=True)
+    position = fields.String(allow_none=True)
+    headline = fields.String(allow_none=True)
+    custom_fields = fields.Dict()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class LeadPageSchema(Schema):
+    prospects = fields.List(fields.Nested(LeadSchema))
+    total = fields.Integer(metadata={"description": "Leads matching the filter."})
+    page = fields.Integer()
+    limit = fields.Integer()
+
+
+class AddResultSchema(Schema):
+    index = fields.Integer()
+    outcome = fields.String(validate=validate.OneOf(["imported", "duplicate"]))
+    id = fields.UUID(metadata={"description": "The new lead, or the lead it duplicates."})
+    identity = fields.String(metadata={"description": "The normalized dedup key."})
+    duplicate_of = fields.String(allow_none=True, validate=validate.OneOf(["batch", "campaign"]))
+
+
+class LeadsAddedSchema(Schema):
+    imported = fields.Integer()
+    duplicates = fields.Integer()
+    results = fields.List(fields.Nested(AddResultSchema))
+    stats = fields.Nested(StatsSchema)
+    dry_run = fields.Boolean(metadata={"description": "Present (true) on a dry run only."})
+
+
+class LeadUpdatedSchema(Schema):
+    prospect = fields.Nested(LeadSchema)
+
+
+class LeadsDeletedSchema(Schema):
+    deleted = fields.Integer()
+    stats = fields.Nested(StatsSchema)

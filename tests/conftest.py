@@ -1,0 +1,164 @@
+"""Fixtures: a migrated test database on the real server, the app, clients and tokens.
+
+The test database is `<DATABASE_URL's database>_test` (or `leads_test` on the embedded
+server), dropped and created once per run; every test starts from emptied tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from app import create_app
+from leads import auth
+from leads.config import Settings
+from leads.db import transaction
+from leads.embedded_db import resolve_database_url
+from leads.migrations import apply_migrations
+
+APP_TABLES = ("workspaces", "api_tokens", "campaigns", "leads", "campaign_lead_counts")
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _recreate_database(server_url: str, name: str) -> None:
+    connection = psycopg2.connect(_with_database(server_url, "postgres"))
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    settings = Settings.from_environment()
+    server_url = resolve_database_url(settings.database_url, settings.embedded_data_dir)
+    base_name = urlsplit(server_url).path.lstrip("/") or "leads"
+    test_name = f"{base_name}_test"
+    _recreate_database(server_url, test_name)
+    url = _with_database(server_url, test_name)
+    apply_migrations(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app({"database_url": database_url})
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["leads_pool"].close()
+
+
+@pytest.fixture(scope="session")
+def pool(app):
+    return app.extensions["leads_pool"]
+
+
+@pytest.fixture(autouse=True)
+def empty_tables(database_url) -> Iterator[None]:
+    connection = psycopg2.connect(database_url)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("TRUNCATE {} CASCADE").format(
+                    sql.SQL(", ").join(sql.Identifier(table) for table in APP_TABLES)
+                )
+            )
+    finally:
+        connection.close()
+    yield
+
+
+@pytest.fixture
+def db(database_url):
+    """A plain autocommit connection for checking what the database holds."""
+    connection = psycopg2.connect(database_url)
+    connection.autocommit = True
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def make_token(pool, workspace: str) -> str:
+    with transaction(pool) as tx:
+        return auth.create_token(tx, workspace)
+
+
+@pytest.fixture
+def token(pool) -> str:
+    return make_token(pool, "acme")
+
+
+@pytest.fixture
+def other_token(pool) -> str:
+    return make_token(pool, "globex")
+
+
+class ApiClient:
+    """Flask's test client with a workspace token on every request."""
+
+    def __init__(self, app, token: str) -> None:
+        self._client = app.test_client()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def request(self, method: str, path: str, **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self._client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+    def create_campaign(self, name: str = "Spring outreach", type_: str = "email") -> dict:
+        response = self.post("/api/campaigns", json={"name": name, "type": type_})
+        assert response.status_code == 201, response.json
+        return response.json["campaign"]
+
+
+@pytest.fixture
+def api(app, token) -> ApiClient:
+    return ApiClient(app, token)
+
+
+@pytest.fixture
+def other_api(app, other_token) -> ApiClient:
+    return ApiClient(app, other_token)
+
+
+@pytest.fixture
+def email_campaign(api) -> dict:
+    return api.create_campaign("Email campaign", "email")
+
+
+@pytest.fixture
+def linkedin_campaign(api) -> dict:
+    return api.create_campaign("LinkedIn campaign", "linkedin")
+
+
+def pytest_configure(config):
+    # The embedded server's lock lives under XDG_RUNTIME_DIR; platformdirs warns without it.
+    os.environ.setdefault(
+        "XDG_RUNTIME_DIR", str(Settings.from_environment().embedded_data_dir.parent / "run")
+    )
