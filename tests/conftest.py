@@ -1,7 +1,8 @@
 """Fixtures: a migrated test database on the real server, the app, clients and tokens.
 
-The test database is `<DATABASE_URL's database>_test` (or `leads_test` on the embedded
-server), dropped and created once per run; every test starts from emptied tables.
+The test database is `<DATABASE_URL's database>_test_<pid>` (`leads_test_<pid>` on the
+embedded server): created for the run, so that runs never share one, and dropped after it.
+Every test starts from emptied tables.
 """
 
 from __future__ import annotations
@@ -29,29 +30,39 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _recreate_database(server_url: str, name: str) -> None:
+def _admin(server_url: str, statement: sql.Composable) -> None:
     connection = psycopg2.connect(_with_database(server_url, "postgres"))
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            cursor.execute(statement)
     finally:
         connection.close()
 
 
+def _drop_database(server_url: str, name: str) -> None:
+    _admin(
+        server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    )
+
+
 @pytest.fixture(scope="session")
-def database_url() -> str:
+def server_url() -> str:
+    """The server the tests run on: DATABASE_URL's, or the embedded one."""
     settings = Settings.from_environment()
-    server_url = resolve_database_url(settings.database_url, settings.embedded_data_dir)
+    return resolve_database_url(settings.database_url, settings.embedded_data_dir)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url) -> Iterator[str]:
     base_name = urlsplit(server_url).path.lstrip("/") or "leads"
-    test_name = f"{base_name}_test"
-    _recreate_database(server_url, test_name)
+    test_name = f"{base_name}_test_{os.getpid()}"
+    _drop_database(server_url, test_name)
+    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(test_name)))
     url = _with_database(server_url, test_name)
     apply_migrations(url)
-    return url
+    yield url
+    _drop_database(server_url, test_name)
 
 
 @pytest.fixture(scope="session")
