@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from leads import auth
 from leads.db import transaction
 from leads.migrations import apply_migrations
 
-tokens = click.Group("tokens", help="Create, list and revoke API tokens.")
-db = click.Group("db", help="Database schema.")
+# AppGroup, not click.Group: its commands run inside an app context however they are
+# invoked (`flask ...` pushes one, but app.test_cli_runner() and app.cli do not).
+tokens = AppGroup("tokens", help="Create, list and revoke API tokens.")
+db = AppGroup("db", help="Database schema.")
 
 
 def _pool():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import psycopg2
@@ -92,6 +93,7 @@ class Transaction:
 
     def __init__(self, cursor: psycopg2.extras.RealDictCursor) -> None:
         self._cursor = cursor
+        self._depth = 0
 
     def execute(self, query_name: str, params: dict[str, Any] | None = None) -> None:
         self._cursor.execute(QUERIES[query_name], params or {})
@@ -110,7 +112,7 @@ class Transaction:
 
     @contextmanager
     def savepoint(self, name: str) -> Iterator[None]:
-        """Undo only what the block did when it raises; the transaction goes on."""
+        """Undo only what the block did when it raises a database error; go on after it."""
         self._cursor.execute(f"SAVEPOINT {name}")
         try:
             yield
@@ -118,6 +120,33 @@ class Transaction:
             self._cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
             raise
         self._cursor.execute(f"RELEASE SAVEPOINT {name}")
+
+    @contextmanager
+    def nested(self, *, commit: bool) -> Iterator[None]:
+        """A block inside this transaction that is undone when it raises or commit=False."""
+        self._depth += 1
+        name = f"nested_{self._depth}"
+        self._cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            try:
+                self._cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            except psycopg2.Error:
+                pass  # the connection itself failed: the enclosing transaction rolls back
+            raise
+        finally:
+            self._depth -= 1
+        if commit:
+            self._cursor.execute(f"RELEASE SAVEPOINT {name}")
+        else:
+            self._cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+
+
+# The transaction the current request already runs in, if any (see `transaction`).
+_current_transaction: ContextVar[Transaction | None] = ContextVar(
+    "current_transaction", default=None
+)
 
 
 @contextmanager
@@ -128,13 +157,27 @@ def transaction(
 
     `commit=False` rolls back even on success (a dry run). A read-only transaction is
     REPEATABLE READ so that its statements see one snapshot (a page and its total agree).
+
+    Inside an enclosing transaction (an idempotent request records its response in the
+    transaction of its write) the block joins it as a savepoint: its work commits with
+    the enclosing transaction, and `commit=False` or an error undoes only the block.
     """
+    outer = _current_transaction.get()
+    if outer is not None:
+        with outer.nested(commit=commit):
+            yield outer
+        return
     with pool.connection() as connection:
         try:
             with connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
                 if read_only:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield Transaction(cursor)
+                tx = Transaction(cursor)
+                token = _current_transaction.set(tx)
+                try:
+                    yield tx
+                finally:
+                    _current_transaction.reset(token)
             if commit:
                 connection.commit()
             else:

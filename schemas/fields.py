@@ -51,6 +51,9 @@ class TrimmedString(fields.String):
         check_storable_text(text)
         text = text.strip()
         if not text:
+            # allow_none=False (a campaign name) must not let a blank string through as null.
+            if not self.allow_none:
+                raise ValidationError("Field may not be blank.")
             return None
         if self.max_length is not None and len(text) > self.max_length:
             raise ValidationError(f"Longer than maximum length {self.max_length}.")

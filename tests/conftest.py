@@ -22,7 +22,14 @@ from leads.db import transaction
 from leads.embedded_db import resolve_database_url
 from leads.migrations import apply_migrations
 
-APP_TABLES = ("workspaces", "api_tokens", "campaigns", "leads", "campaign_lead_counts")
+APP_TABLES = (
+    "workspaces",
+    "api_tokens",
+    "campaigns",
+    "leads",
+    "campaign_lead_counts",
+    "idempotency_keys",
+)
 
 
 def _with_database(url: str, name: str) -> str:

@@ -7,7 +7,7 @@ from flask.views import MethodView
 
 from leads import campaigns
 from leads.api import Blueprint, protect
-from leads.routes.documented_errors import documents_errors
+from leads.routes.documented_errors import documents_errors, idempotent_write
 from leads.statuses import CAMPAIGN_TRANSITIONS
 from schemas.campaigns import (
     CampaignCreateSchema,
@@ -32,6 +32,7 @@ class Campaigns(MethodView):
         """List the workspace's campaigns, oldest first."""
         return {"campaigns": campaigns.list_campaigns(_pool(), g.workspace_id)}
 
+    @idempotent_write(blp)
     @blp.arguments(CampaignCreateSchema)
     @blp.response(201, CampaignEnvelopeSchema)
     @documents_errors(blp, 409, 413, 415)
@@ -71,7 +72,9 @@ def _transition_view(transition: str):
 
 for _transition in CAMPAIGN_TRANSITIONS:
     blp.route(f"/<campaign_id>/{_transition}", methods=["POST"])(
-        blp.response(200, CampaignEnvelopeSchema)(
-            documents_errors(blp, 400, 404, 415)(_transition_view(_transition))
+        idempotent_write(blp)(
+            blp.response(200, CampaignEnvelopeSchema)(
+                documents_errors(blp, 400, 404, 415)(_transition_view(_transition))
+            )
         )
     )

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from leads import roster
 from leads.api import Blueprint, protect
 from leads.campaigns import parse_campaign_id
-from leads.routes.documented_errors import documents_errors
+from leads.routes.documented_errors import documents_errors, idempotent_write
 from schemas.fields import CampaignContext
 from schemas.leads import (
     LeadPageSchema,
@@ -69,6 +69,7 @@ class CampaignLeads(MethodView):
             status=query.get("status"),
         )
 
+    @idempotent_write(blp)
     @validated_for_campaign_type
     @blp.arguments(LeadsAddSchema)
     @blp.arguments(LeadsAddQuerySchema, location="query", unknown="raise")
@@ -90,6 +91,7 @@ class CampaignLeads(MethodView):
             dry_run=query["dry_run"],
         )
 
+    @idempotent_write(blp)
     @validated_for_campaign_type
     @blp.arguments(LeadUpdateSchema)
     @blp.response(200, LeadUpdatedSchema)
@@ -109,6 +111,7 @@ class CampaignLeads(MethodView):
         )
         return {"prospect": lead}
 
+    @idempotent_write(blp)
     @blp.arguments(LeadsDeleteSchema)
     @blp.response(200, LeadsDeletedSchema)
     @documents_errors(blp, 404, 413, 415)

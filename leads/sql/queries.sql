@@ -136,3 +136,30 @@ WHERE campaign_id = %(campaign_id)s;
 
 -- name: ping
 SELECT 1;
+
+-- name: lock_idempotency_key
+-- Held until the request's transaction ends: a second request with the key is a 409.
+SELECT pg_try_advisory_xact_lock(
+    hashtextextended(%(workspace_id)s::text || ':' || %(idempotency_key)s, 0)
+) AS locked;
+
+-- name: find_idempotent_response
+SELECT request_hash, response_status, response_body
+FROM idempotency_keys
+WHERE workspace_id = %(workspace_id)s
+  AND idempotency_key = %(idempotency_key)s
+  AND created_at > now() - %(retention)s::interval;
+
+-- name: save_idempotent_response
+-- An expired record of the same key is replaced.
+INSERT INTO idempotency_keys (workspace_id, idempotency_key, request_hash, response_status,
+                              response_body)
+VALUES (%(workspace_id)s, %(idempotency_key)s, %(request_hash)s, %(response_status)s,
+        %(response_body)s)
+ON CONFLICT (workspace_id, idempotency_key) DO UPDATE
+SET request_hash = EXCLUDED.request_hash, response_status = EXCLUDED.response_status,
+    response_body = EXCLUDED.response_body, created_at = now();
+
+-- name: purge_idempotency_keys
+DELETE FROM idempotency_keys
+WHERE created_at <= now() - %(retention)s::interval;
