@@ -11,6 +11,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --no-deps --no-build-isolation -e .
 	touch $@
 
 ## run: serve the API with gunicorn on 127.0.0.1:$(PORT) (migrations are applied at start)

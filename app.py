@@ -14,7 +14,10 @@ from leads.config import Settings
 from leads.db import ConnectionPool
 from leads.embedded_db import resolve_database_url
 from leads.errors import register_error_handlers
+from leads.metrics import init_metrics
+from leads.rate_limits import document_rate_limits, init_rate_limits
 from leads.request_id import init_request_id
+from leads.request_log import init_request_log
 from leads.routes import campaigns, health, leads
 
 
@@ -40,10 +43,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         size=settings.db_pool_size,
         connect_timeout=settings.db_connect_timeout,
         wait_timeout=settings.db_pool_timeout,
+        statement_timeout=settings.db_statement_timeout,
     )
 
     init_request_id(app)
+    # Before any hook that may answer early (a rate limit), so that every request is timed.
+    init_request_log(app)
+    init_metrics(app)
     api = init_api(app)
+    document_rate_limits(api)
+    init_rate_limits(app, settings, (campaigns.blp, leads.blp))
     for blueprint in (health.blp, campaigns.blp, leads.blp):
         api.register_blueprint(blueprint)
     register_error_handlers(app)

@@ -1,20 +1,63 @@
-"""gunicorn settings; each can be changed through the environment variable named."""
+"""gunicorn settings, each from an environment variable (docs/DEPLOYING.md lists them).
+
+An invalid value stops the start with one clear line. Migrations run once, in the master,
+before any worker forks; every log line, gunicorn's included, is JSON on stdout.
+"""
 
 import os
+import sys
+import tempfile
+from pathlib import Path
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from leads.config import ConfigError, ServerSettings, Settings  # noqa: E402
+from leads.request_log import logging_config  # noqa: E402
+
+try:
+    _server = ServerSettings.from_environment()
+    Settings.from_environment()  # the service's own settings, checked before anything starts
+except ConfigError as error:
+    sys.exit(f"leads: invalid configuration: {error}")
+
+bind = f"{_server.host}:{_server.port}"
+workers = _server.workers
+threads = _server.threads
 worker_class = "gthread"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-keepalive = 5
-accesslog = "-"
+timeout = _server.timeout
+# On SIGTERM workers stop accepting, finish the requests in flight, then exit.
+graceful_timeout = _server.graceful_timeout
+keepalive = _server.keepalive
+loglevel = _server.log_level
+# The access log is the service's own JSON line per request (leads/request_log.py), on
+# stdout like every other line; gunicorn's plain-text access line would repeat it.
+accesslog = None
 errorlog = "-"
+logconfig_dict = logging_config(_server.log_level)
+# No gunicornc control socket: its default path ($HOME/.gunicorn) is one per user, shared by
+# every instance, and the container's user has no home.
+control_socket_disable = True
+
+# prometheus-client's multiprocess mode: each worker writes its samples to files in this
+# directory and /metrics adds them up. It must be set before prometheus_client is imported.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="leads-metrics-")
 
 
 def on_starting(server):
+    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    # Samples of a previous run would be added to this one's.
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
     # Once, in the master, before workers fork: the workers then only read DATABASE_URL.
     from leads.startup import prepare_database
 
     prepare_database(server.log)
+
+
+def child_exit(server, worker):
+    # A dead worker's gauges (connections in use) no longer count.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

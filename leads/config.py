@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg2
+import psycopg2.extensions
+from limits import parse_many
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # A full batch of 1000 leads with every field at its maximum size, written with JSON
-# \u escapes (up to 12 bytes per character), stays below this.
-DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+# \u escapes, stays below this. Per lead at most: 3,200 characters of names, company,
+# position and headline plus 254 of email and 512 of linkedin_url at 12 bytes each (an
+# astral character is a \u escape pair) = 47,592; custom_fields, 16 KiB measured in UTF-8,
+# grow up to 3x when escaped (é: 2 bytes -> 6) = 49,152; keys and punctuation ~200.
+# That is ~97 MB for 1000 leads (92.5 MiB); 64 MiB was not enough.
+DEFAULT_MAX_BODY_BYTES = 128 * 1024 * 1024
+
+# Requests per token to /api, in the `limits` notation ("600/minute", "10/second;600/hour").
+DEFAULT_RATE_LIMIT = "600/minute"
+RATE_LIMIT_OFF = "off"
 
 
 class ConfigError(ValueError):
     """A setting has a value the service cannot run with."""
 
 
-def _int_setting(name: str, default: int, minimum: int = 1) -> int:
+def _int_setting(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -27,7 +41,74 @@ def _int_setting(name: str, default: int, minimum: int = 1) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _bool_setting(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {os.environ[name]!r}")
+
+
+def _choice_setting(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw.lower() not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw.lower()
+
+
+DATABASE_URL_SCHEMES = ("postgresql", "postgres")
+
+
+def _database_url_setting(name: str) -> str | None:
+    """A postgresql:// URL (yoyo reads the same URL), or None for the embedded server.
+
+    The messages never repeat the value: it may hold a password.
+    """
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return None
+    scheme = raw.partition("://")[0] if "://" in raw else ""
+    if scheme not in DATABASE_URL_SCHEMES:
+        got = f"scheme {scheme!r}" if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) else "no URL"
+        raise ConfigError(
+            f"{name} must be a URL such as postgresql://user:password@host:5432/leads, got {got}"
+        )
+    try:
+        urlsplit(raw).port  # noqa: B018 (raises on a port out of range)
+        psycopg2.extensions.parse_dsn(raw)
+    except (ValueError, psycopg2.ProgrammingError):
+        raise ConfigError(f"{name} is not a valid PostgreSQL connection URL") from None
+    return raw
+
+
+def _rate_limit_setting(name: str, default: str) -> str | None:
+    """A limit string, or None when the variable says "off"."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw.lower() == RATE_LIMIT_OFF:
+        return None
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a rate limit such as 600/minute (or {RATE_LIMIT_OFF}), got {raw!r}"
+        ) from None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -39,17 +120,67 @@ class Settings:
     db_connect_timeout: int
     db_pool_timeout: int
     retry_after_seconds: int
+    # None turns rate limiting off (tests do, unless a test turns it on).
+    rate_limit: str | None = DEFAULT_RATE_LIMIT
+    # memory:// counts per process; redis://host:port/db shares counts between workers.
+    rate_limit_storage_uri: str = "memory://"
+    # Seconds one statement may run (a lock wait included) before the database cancels it
+    # and the request answers 503; set per transaction, so it works behind pgbouncer.
+    db_statement_timeout: int = 15
+    # Whether an unset DATABASE_URL starts the embedded server (development) or is an error.
+    embedded_database: bool = True
 
     @classmethod
     def from_environment(cls) -> Settings:
+        database_url = _database_url_setting("DATABASE_URL")
+        embedded_database = _bool_setting("LEADS_EMBEDDED_DATABASE", True)
+        if database_url is None and not embedded_database:
+            raise ConfigError("DATABASE_URL must be set when LEADS_EMBEDDED_DATABASE is false")
         return cls(
-            database_url=os.environ.get("DATABASE_URL") or None,
+            database_url=database_url,
             embedded_data_dir=Path(
                 os.environ.get("LEADS_EMBEDDED_PGDATA", PROJECT_ROOT / ".pgdata" / "data")
             ),
             max_body_bytes=_int_setting("LEADS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             db_pool_size=_int_setting("LEADS_DB_POOL_SIZE", 10),
-            db_connect_timeout=_int_setting("LEADS_DB_CONNECT_TIMEOUT", 5),
+            # libpq waits at least 2 seconds whatever it is told.
+            db_connect_timeout=_int_setting("LEADS_DB_CONNECT_TIMEOUT", 5, minimum=2),
             db_pool_timeout=_int_setting("LEADS_DB_POOL_TIMEOUT", 10),
             retry_after_seconds=_int_setting("LEADS_RETRY_AFTER", 5),
+            rate_limit=_rate_limit_setting("LEADS_RATE_LIMIT", DEFAULT_RATE_LIMIT),
+            rate_limit_storage_uri=(
+                os.environ.get("LEADS_RATE_LIMIT_STORAGE_URI") or "memory://"
+            ).strip(),
+            db_statement_timeout=_int_setting("LEADS_DB_STATEMENT_TIMEOUT", 15, minimum=0),
+            embedded_database=embedded_database,
+        )
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """gunicorn's settings (gunicorn.conf.py), validated like the service's own."""
+
+    host: str
+    port: int
+    workers: int
+    threads: int
+    timeout: int
+    graceful_timeout: int
+    keepalive: int
+    log_level: str
+
+    @classmethod
+    def from_environment(cls) -> ServerSettings:
+        return cls(
+            host=(os.environ.get("HOST") or "127.0.0.1").strip(),
+            port=_int_setting("PORT", 8000, maximum=65535),
+            workers=_int_setting("WEB_CONCURRENCY", 2),
+            threads=_int_setting("GUNICORN_THREADS", 4),
+            timeout=_int_setting("GUNICORN_TIMEOUT", 60),
+            graceful_timeout=_int_setting("GUNICORN_GRACEFUL_TIMEOUT", 30),
+            keepalive=_int_setting("GUNICORN_KEEPALIVE", 5),
+            log_level=_choice_setting("LEADS_LOG_LEVEL", "info", LOG_LEVELS),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -12,6 +13,7 @@ import psycopg2
 import psycopg2.extras
 import psycopg2.pool
 
+from leads import metrics
 from leads.queries import QUERIES
 
 
@@ -22,70 +24,160 @@ class DatabaseUnavailable(Exception):
 class ConnectionPool:
     """A bounded, thread-safe pool that waits for a free connection instead of failing.
 
-    It is created lazily in each process, so that gunicorn workers never share sockets
-    inherited across fork.
+    Connections open on demand and stay open between requests. They must not cross a fork:
+    gunicorn workers build their own app, hence their own pool, after forking.
+
+    Each checkout starts a transaction with SET LOCAL statements only (a statement timeout,
+    the isolation level), never session state, so that the pool works behind pgbouncer in
+    transaction pooling mode. That first statement doubles as a liveness check: when the
+    server dropped an idle connection (a restart, a failover), it fails before anything ran;
+    then every idle connection as old as that one is dropped too, a new one is opened, and
+    the request goes on unaware.
     """
 
-    def __init__(self, dsn: str, size: int, connect_timeout: int, wait_timeout: int) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        size: int,
+        connect_timeout: int,
+        wait_timeout: int,
+        statement_timeout: int = 0,
+    ) -> None:
         self._dsn = dsn
         self._size = size
         self._connect_timeout = connect_timeout
         self._wait_timeout = wait_timeout
-        self._free = threading.BoundedSemaphore(size)
-        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._statement_timeout_ms = statement_timeout * 1000
+        self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
-
-    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
-        with self._lock:
-            if self._pool is None:
-                self._pool = psycopg2.pool.ThreadedConnectionPool(
-                    0,
-                    self._size,
-                    self._dsn,
-                    connect_timeout=self._connect_timeout,
-                    # Notice a dead server on an idle connection within a minute.
-                    keepalives=1,
-                    keepalives_idle=30,
-                    keepalives_interval=10,
-                    keepalives_count=3,
-                )
-            return self._pool
+        self._idle: list[tuple[psycopg2.extensions.connection, int]] = []
+        # Bumped when the server is found to have dropped a connection: connections of an
+        # older generation are closed instead of reused.
+        self._generation = 0
+        metrics.POOL_SIZE.set(size)
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg2.extensions.connection]:
-        if not self._free.acquire(timeout=self._wait_timeout):
+    def connection(self, *, read_only: bool = False) -> Iterator[psycopg2.extensions.connection]:
+        """A connection in a new transaction (REPEATABLE READ, READ ONLY when read_only),
+        returned to the pool afterwards; DatabaseUnavailable when none can be had in time."""
+        waited_since = time.perf_counter()
+        if not self._slots.acquire(timeout=self._wait_timeout):
             raise DatabaseUnavailable("no database connection became free in time")
+        metrics.POOL_WAIT.observe(time.perf_counter() - waited_since)
+        metrics.POOL_IN_USE.inc()
         try:
-            pool = self._get_pool()
-            try:
-                connection = pool.getconn()
-            except psycopg2.OperationalError as error:
-                raise DatabaseUnavailable(str(error)) from error
-            broken = False
+            connection, generation = self._checkout(read_only)
             try:
                 yield connection
-            except (psycopg2.OperationalError, psycopg2.InterfaceError, DatabaseUnavailable):
-                broken = True
-                raise
             finally:
-                if connection.closed or broken:
-                    pool.putconn(connection, close=True)
-                else:
-                    if connection.status != psycopg2.extensions.STATUS_READY:
-                        connection.rollback()
-                    pool.putconn(connection)
+                self._checkin(connection, generation)
         finally:
-            self._free.release()
+            metrics.POOL_IN_USE.dec()
+            self._slots.release()
+
+    def _checkout(self, read_only: bool) -> tuple[psycopg2.extensions.connection, int]:
+        begin = self._begin_statement(read_only)
+        while True:
+            connection, generation = self._take_idle()
+            if connection is None:
+                connection, generation = self._open(), self._generation
+                try:
+                    self._begin(connection, begin)
+                except psycopg2.Error as error:
+                    connection.close()
+                    raise DatabaseUnavailable(str(error)) from error
+                return connection, generation
+            try:
+                self._begin(connection, begin)
+            except psycopg2.Error as error:
+                lost = _lost(error, connection)
+                connection.close()
+                if not lost:
+                    raise DatabaseUnavailable(str(error)) from error
+                self._invalidate(generation)
+                continue  # nothing ran on it: try the next idle one or a new connection
+            return connection, generation
+
+    def _begin_statement(self, read_only: bool) -> str:
+        statements = []
+        if read_only:
+            # A read-only transaction sees one snapshot: a page and its total agree.
+            statements.append("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if self._statement_timeout_ms:
+            statements.append(f"SET LOCAL statement_timeout = {self._statement_timeout_ms:d}")
+        return "; ".join(statements) or "SELECT 1"
+
+    @staticmethod
+    def _begin(connection: psycopg2.extensions.connection, statement: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+
+    def _open(self) -> psycopg2.extensions.connection:
+        try:
+            return psycopg2.connect(
+                self._dsn,
+                connect_timeout=self._connect_timeout,
+                # Notice a dead server on an idle connection within a minute, and give up
+                # on a request the server does not acknowledge within 10 seconds (a network
+                # partition): no request hangs on a server that went away.
+                keepalives=1,
+                keepalives_idle=30,
+                keepalives_interval=10,
+                keepalives_count=3,
+                tcp_user_timeout=10_000,
+            )
+        except psycopg2.Error as error:
+            self._invalidate(self._generation)
+            raise DatabaseUnavailable(str(error)) from error
+
+    def _take_idle(self) -> tuple[psycopg2.extensions.connection | None, int]:
+        with self._lock:
+            while self._idle:
+                connection, generation = self._idle.pop()
+                if generation == self._generation and not connection.closed:
+                    return connection, generation
+                connection.close()
+            return None, self._generation
+
+    def _checkin(self, connection: psycopg2.extensions.connection, generation: int) -> None:
+        if not connection.closed and connection.status != psycopg2.extensions.STATUS_READY:
+            try:
+                connection.rollback()
+            except psycopg2.Error:
+                connection.close()
+        with self._lock:
+            if connection.closed or generation != self._generation:
+                connection.close()
+            else:
+                self._idle.append((connection, generation))
+        if connection.closed:
+            self._invalidate(generation)
+
+    def _invalidate(self, generation: int) -> None:
+        """The server dropped a connection of this generation: drop its idle siblings."""
+        with self._lock:
+            if generation != self._generation:
+                return  # already done
+            self._generation += 1
+            stale, self._idle = self._idle, []
+        for connection, _ in stale:
+            connection.close()
 
     @property
     def dsn(self) -> str:
         return self._dsn
 
     def close(self) -> None:
+        """Close the idle connections (the pool opens new ones when used again)."""
         with self._lock:
-            if self._pool is not None:
-                self._pool.closeall()
-                self._pool = None
+            stale, self._idle = self._idle, []
+        for connection, _ in stale:
+            connection.close()
+
+
+def _lost(error: psycopg2.Error, connection: psycopg2.extensions.connection) -> bool:
+    """Whether the error means the server is gone, rather than a statement failed."""
+    return bool(connection.closed) or isinstance(error, psycopg2.InterfaceError)
 
 
 class Transaction:
@@ -157,6 +249,8 @@ def transaction(
 
     `commit=False` rolls back even on success (a dry run). A read-only transaction is
     REPEATABLE READ so that its statements see one snapshot (a page and its total agree).
+    A database that is down or too slow (the pool's statement timeout) raises
+    DatabaseUnavailable.
 
     Inside an enclosing transaction (an idempotent request records its response in the
     transaction of its write) the block joins it as a savepoint: its work commits with
@@ -167,11 +261,9 @@ def transaction(
         with outer.nested(commit=commit):
             yield outer
         return
-    with pool.connection() as connection:
+    with pool.connection(read_only=read_only) as connection:
         try:
             with connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-                if read_only:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 tx = Transaction(cursor)
                 token = _current_transaction.set(tx)
                 try:

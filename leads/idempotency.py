@@ -22,7 +22,9 @@ from leads.errors import ApiError, BadRequest, Conflict
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 RETENTION = "24 hours"
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# 1 to 255 visible ASCII characters (the OpenAPI document states the same pattern).
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+_VALID_KEY = re.compile(KEY_PATTERN)
 
 
 def request_fingerprint() -> bytes:

@@ -30,17 +30,22 @@ class InvalidIdentity(ValueError):
 
 
 def normalize_email(value: str) -> str:
-    """Trim, check the syntax (no DNS lookups) and lowercase an email address."""
+    """Trim, check the syntax (no DNS lookups) and lowercase an email address.
+
+    The key is built from email_validator's normalized parts, so that Unicode spellings
+    that are the same address (composed or decomposed accents, an `xn--` or a Unicode
+    domain) give one key.
+    """
     email = value.strip()
     if not email:
         raise InvalidIdentity("email is empty")
     if len(email) > EMAIL_MAX_LENGTH:
         raise InvalidIdentity(f"email is longer than {EMAIL_MAX_LENGTH} characters")
     try:
-        validate_email(email, check_deliverability=False)
+        address = validate_email(email, check_deliverability=False)
     except EmailNotValidError as error:
         raise InvalidIdentity(f"email is not a valid email address ({error})") from None
-    return email.lower()
+    return f"{_lowercase(address.local_part)}@{address.domain}"
 
 
 def normalize_linkedin_url(value: str) -> str:
@@ -54,7 +59,8 @@ def normalize_linkedin_url(value: str) -> str:
         raise InvalidIdentity("linkedin_url is empty")
     if len(url) > LINKEDIN_URL_MAX_LENGTH:
         raise InvalidIdentity(f"linkedin_url is longer than {LINKEDIN_URL_MAX_LENGTH} characters")
-    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in url):
+    # Lone surrogates (category Cs) cannot be encoded, so they are refused with the rest.
+    if any(char.isspace() or unicodedata.category(char) in ("Cc", "Cs") for char in url):
         raise InvalidIdentity("linkedin_url contains white space or control characters")
 
     url = _with_https_scheme(url)
@@ -68,13 +74,16 @@ def normalize_linkedin_url(value: str) -> str:
     if port not in (None, 80, 443):
         raise InvalidIdentity("linkedin_url must not name a port")
 
-    host = (parts.hostname or "").rstrip(".")
+    host = (parts.hostname or "").removesuffix(".")
     if not _LINKEDIN_HOST.match(host):
         raise InvalidIdentity("linkedin_url is not on a LinkedIn host")
 
     segments = [_decode_segment(segment) for segment in parts.path.split("/") if segment]
     if not segments:
         raise InvalidIdentity("linkedin_url is not a profile URL (expected /in/<profile>)")
+    # A browser resolves /in/x/../../company/y to /company/y: refuse rather than guess.
+    if any(segment in (".", "..") for segment in segments):
+        raise InvalidIdentity("linkedin_url must not hold '.' or '..' path segments")
     kind = segments[0].lower()
     if kind == "in" and len(segments) >= 2:
         path = ["in", _canonical_slug(segments[1])]
@@ -98,17 +107,17 @@ def normalize_linkedin_url(value: str) -> str:
 
 def _with_https_scheme(url: str) -> str:
     """Make the scheme explicit: http(s) URLs keep theirs, bare hosts get https."""
-    if "://" in url:
-        if url.split("://", 1)[0].lower() not in ("http", "https"):
-            raise InvalidIdentity("linkedin_url must be an http(s) URL")
-        return url
     if url.startswith("//"):
         return "https:" + url
     scheme = _SCHEME.match(url)
-    if scheme and "." not in scheme.group(1):
-        # mailto:, javascript: and the like (a bare "host:port" has a dot in the host).
-        raise InvalidIdentity("linkedin_url must be an http(s) URL")
-    return "https://" + url
+    # No scheme at all, or a bare "host:port" (a host has a dot, a scheme name has none).
+    # Only the start counts: "linkedin.com/in/x?next=https://..." has no scheme.
+    if scheme is None or "." in scheme.group(1):
+        return "https://" + url
+    if scheme.group(1).lower() in ("http", "https") and url[scheme.end() :].startswith("//"):
+        return url
+    # mailto:, javascript:, ftp://, and "https:" without "//".
+    raise InvalidIdentity("linkedin_url must be an http(s) URL")
 
 
 def _decode_segment(segment: str) -> str:
@@ -121,11 +130,24 @@ def _decode_segment(segment: str) -> str:
 
 
 def _canonical_slug(slug: str) -> str:
-    slug = slug.lower()
+    slug = _lowercase(slug)
     if not slug or len(slug) > _SLUG_MAX_LENGTH:
         raise InvalidIdentity("linkedin_url has an empty or overlong profile name")
-    if not all(char.isalnum() or char in _SLUG_PUNCTUATION for char in slug):
+    if not all(_is_slug_char(char) for char in slug):
         raise InvalidIdentity(
             "linkedin_url profile name may hold only letters, digits, '-', '_' and '.'"
         )
+    if not any(char.isalnum() for char in slug):
+        raise InvalidIdentity("linkedin_url profile name has no letter or digit")
     return slug
+
+
+def _is_slug_char(char: str) -> bool:
+    # Combining marks (category M) are part of letters in many scripts: the vowel signs
+    # of Devanagari, "i" + dot above from lowercasing "İ".
+    return char.isalnum() or char in _SLUG_PUNCTUATION or unicodedata.category(char)[0] == "M"
+
+
+def _lowercase(text: str) -> str:
+    """Lowercase, then recompose: lowercasing can leave a string that is not NFC."""
+    return unicodedata.normalize("NFC", text.lower())

@@ -8,8 +8,16 @@ from uuid import UUID
 import psycopg2.errors
 
 from leads.campaigns import lock_campaign
+from leads.cursors import LeadCursor, encode_cursor
 from leads.db import ConnectionPool, Transaction, transaction
-from leads.errors import CampaignNotFound, Conflict, NotFound, RosterFrozen
+from leads.errors import (
+    BadRequest,
+    CampaignNotFound,
+    Conflict,
+    NotFound,
+    RosterFrozen,
+    validation_message,
+)
 from leads.ids import new_lead_ids
 
 IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
@@ -48,27 +56,65 @@ def list_leads(
     workspace_id: UUID,
     campaign_id: UUID,
     *,
-    page: int,
+    page: int | None,
     limit: int,
     status: str | None,
+    cursor: LeadCursor | None = None,
 ) -> dict:
+    """One page of leads, by page number or after a cursor, with the cursor of the next.
+
+    `prospects` holds each lead as JSON text, built by the database: a page is spliced
+    into the response as it is (see leads/routes/json_bodies.py).
+    """
+    if cursor is not None:
+        _check_cursor_fits(cursor, campaign_id, status)
+        page = None
     with transaction(pool, read_only=True) as tx:
-        campaign = tx.fetch_one(
-            "get_campaign", {"campaign_id": campaign_id, "workspace_id": workspace_id}
+        counted = tx.fetch_one(
+            "count_campaign_leads",
+            {"campaign_id": campaign_id, "workspace_id": workspace_id, "status": status},
         )
-        if campaign is None:
+        if counted is None:
             raise CampaignNotFound()
-        total = tx.fetch_one("count_leads", {"campaign_id": campaign_id, "status": status})
         leads = tx.fetch_all(
             "list_leads",
             {
                 "campaign_id": campaign_id,
                 "status": status,
-                "limit": limit,
-                "offset": (page - 1) * limit,
+                "after_created_at": cursor.created_at if cursor else None,
+                "after_id": cursor.lead_id if cursor else None,
+                # One row more than the page tells whether there is a next page.
+                "limit": limit + 1,
+                "offset": 0 if page is None else (page - 1) * limit,
             },
         )
-    return {"prospects": leads, "total": total["total"], "page": page, "limit": limit}
+    next_cursor = None
+    if len(leads) > limit:
+        leads = leads[:limit]
+        last = leads[-1]
+        next_cursor = encode_cursor(LeadCursor(campaign_id, last["created_at"], last["id"], status))
+    return {
+        "prospects": [lead["lead_json"] for lead in leads],
+        "total": counted["total"],
+        "page": page,
+        "limit": limit,
+        "next_cursor": next_cursor,
+    }
+
+
+def _check_cursor_fits(cursor: LeadCursor, campaign_id: UUID, status: str | None) -> None:
+    """A cursor continues the listing it came from: same campaign, same status filter."""
+    if cursor.campaign_id != campaign_id:
+        problem = "This cursor belongs to another campaign."
+    elif cursor.status != status:
+        issued = (
+            "without a status filter" if cursor.status is None else f"for status={cursor.status}"
+        )
+        problem = f"This cursor was issued {issued}; list with the same status filter."
+    else:
+        return
+    errors = {"query": {"cursor": [problem]}}
+    raise BadRequest(validation_message(errors), errors=errors)
 
 
 def add_leads(

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 
+import psycopg2
+
 from leads import auth
 from leads.config import Settings
 from leads.db import ConnectionPool, transaction
 from leads.embedded_db import resolve_database_url
 from leads.migrations import apply_migrations
+
+
+class StartupError(RuntimeError):
+    """The service cannot start (gunicorn prints the message and exits with status 1)."""
 
 
 def prepare_database(log) -> None:
@@ -17,7 +23,14 @@ def prepare_database(log) -> None:
     settings = Settings.from_environment()
     embedded = settings.database_url is None
     url = resolve_database_url(settings.database_url, settings.embedded_data_dir)
-    applied = apply_migrations(url)
+    try:
+        applied = apply_migrations(url)
+    except psycopg2.OperationalError as error:
+        # Exit rather than serve without a schema; the orchestrator restarts the service.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "no reason given"
+        raise StartupError(
+            f"cannot apply migrations, the database is unreachable: {reason}"
+        ) from None
     log.info("migrations applied: %s", ", ".join(applied) if applied else "none pending")
     os.environ["DATABASE_URL"] = url
     if embedded:

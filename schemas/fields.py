@@ -60,6 +60,15 @@ class TrimmedString(fields.String):
         return text
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false only: an irreversible action must not hang on 1 or "yes"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class IdentityField(fields.String):
     """email or linkedin_url, normalized; strict only when it is the campaign's identity.
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from leads.cursors import InvalidCursor, decode_cursor
 from leads.statuses import LEAD_STATUSES
 from schemas.campaigns import StatsSchema
-from schemas.fields import CustomFields, IdentityField, TrimmedString
+from schemas.fields import CustomFields, IdentityField, StrictBoolean, TrimmedString
 
 MAX_LEADS_PER_ADD = 1000
 MAX_IDS_PER_DELETE = 500
@@ -98,7 +99,7 @@ class LeadsDeleteSchema(Schema):
     prospect_ids = fields.List(
         fields.UUID(), validate=validate.Length(min=1, max=MAX_IDS_PER_DELETE)
     )
-    all = fields.Boolean(metadata={"description": "true removes every lead of the campaign."})
+    all = StrictBoolean(metadata={"description": "true removes every lead of the campaign."})
 
     @validates_schema
     def exactly_one_selector(self, data, **kwargs):
@@ -113,10 +114,39 @@ class LeadsDeleteSchema(Schema):
             )
 
 
+class LeadCursorField(fields.String):
+    """The `next_cursor` of a previous page, decoded into the position it holds."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+        except InvalidCursor:
+            raise ValidationError(
+                "Not a valid cursor: pass the next_cursor of a previous page unchanged."
+            ) from None
+
+
 class LeadsListQuerySchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    page = fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, max=MAX_PAGE),
+        metadata={"description": "Page number (OFFSET paging). Not with `cursor`."},
+    )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_LIMIT))
     status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
+    cursor = LeadCursorField(
+        metadata={
+            "description": "Keyset paging: the opaque `next_cursor` of the previous page, "
+            "listed with the same `status`. Its cost does not grow with the depth, and leads "
+            "added or removed meanwhile never make it skip or repeat a lead. Not with `page`."
+        }
+    )
+
+    @pre_load
+    def page_or_cursor(self, data, **kwargs):
+        if "page" in data and "cursor" in data:
+            raise ValidationError("Send either page or cursor, not both.")
+        return data
 
 
 class LeadSchema(Schema):
@@ -139,8 +169,17 @@ class LeadSchema(Schema):
 class LeadPageSchema(Schema):
     prospects = fields.List(fields.Nested(LeadSchema))
     total = fields.Integer(metadata={"description": "Leads matching the filter."})
-    page = fields.Integer()
+    page = fields.Integer(
+        allow_none=True, metadata={"description": "The page number; null when listed by cursor."}
+    )
     limit = fields.Integer()
+    next_cursor = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Pass as `cursor` (with the same `status`) for the next page; "
+            "null on the last page."
+        },
+    )
 
 
 class AddResultSchema(Schema):

@@ -74,7 +74,8 @@ def database_url(server_url) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def app(database_url):
-    app = create_app({"database_url": database_url})
+    # Rate limits are off in tests; tests of the limits build an app of their own.
+    app = create_app({"database_url": database_url, "rate_limit": None})
     app.config["TESTING"] = True
     yield app
     app.extensions["leads_pool"].close()

@@ -8,18 +8,21 @@ from collections.abc import Callable
 from marshmallow import Schema, fields, validate
 
 from leads.api import Blueprint
-from leads.idempotency import HEADER, REPLAYED_HEADER, idempotent
+from leads.idempotency import HEADER, KEY_PATTERN, REPLAYED_HEADER, idempotent
+from leads.rate_limits import RATE_LIMITED_RESPONSE
 
 IdempotencyHeaderSchema = Schema.from_dict(
     {
         "idempotency_key": fields.String(
             data_key=HEADER,
-            validate=validate.Length(min=1, max=255),
+            validate=[validate.Length(min=1, max=255), validate.Regexp(KEY_PATTERN)],
             metadata={
                 "description": "Makes the write safe to retry for 24 hours: a retry with the "
                 f"same key and request replays the first response (with `{REPLAYED_HEADER}: "
                 "true`) and writes nothing; the same key with another request is 422; while "
-                "the first is still running, 409."
+                "the first is still running, 409. Only successful (2xx) responses are "
+                "recorded: a request that failed wrote nothing, and a retry with its key runs "
+                "it again."
             },
         )
     },
@@ -28,11 +31,13 @@ IdempotencyHeaderSchema = Schema.from_dict(
 
 
 def documents_errors(blp: Blueprint, *status_codes: int) -> Callable:
-    """Document the common errors (401, 500, 503) plus the given ones."""
+    """Document the common errors (401, 429, 500, 503) plus the given ones."""
 
     def decorator(func: Callable) -> Callable:
-        for code in sorted({401, 500, 503, *status_codes}):
-            func = blp.alt_response(code, response=http.HTTPStatus(code).name)(func)
+        for code in sorted({401, 429, 500, 503, *status_codes}):
+            # 429 carries the Retry-After and RateLimit-* headers: see leads/rate_limits.py.
+            name = RATE_LIMITED_RESPONSE if code == 429 else http.HTTPStatus(code).name
+            func = blp.alt_response(code, response=name)(func)
         return func
 
     return decorator

@@ -12,6 +12,7 @@ from leads import roster
 from leads.api import Blueprint, protect
 from leads.campaigns import parse_campaign_id
 from leads.routes.documented_errors import documents_errors, idempotent_write
+from leads.routes.json_bodies import lead_page_response, leads_added_response
 from schemas.fields import CampaignContext
 from schemas.leads import (
     LeadPageSchema,
@@ -59,15 +60,22 @@ class CampaignLeads(MethodView):
     @blp.response(200, LeadPageSchema)
     @documents_errors(blp, 404)
     def get(self, query, campaign_id):
-        """List leads, oldest first (ties by id), optionally of one status. Safe to poll."""
-        return roster.list_leads(
+        """List leads, oldest first (ties by id), optionally of one status. Safe to poll.
+
+        Page by `page` (OFFSET: deep pages cost a scan of the rows before them) or by
+        `cursor` (keyset: pass the previous page's `next_cursor`; constant cost at any
+        depth, and no lead skipped or repeated when leads are added meanwhile).
+        """
+        page = roster.list_leads(
             _pool(),
             g.workspace_id,
             parse_campaign_id(campaign_id),
             page=query["page"],
             limit=query["limit"],
             status=query.get("status"),
+            cursor=query.get("cursor"),
         )
+        return lead_page_response(page)
 
     @idempotent_write(blp)
     @validated_for_campaign_type
@@ -83,13 +91,14 @@ class CampaignLeads(MethodView):
         is within the batch (first occurrence wins) and against the roster (the existing
         lead wins, unchanged). `?dry_run=true` reports the same outcome and writes nothing.
         """
-        return roster.add_leads(
+        outcome = roster.add_leads(
             _pool(),
             g.workspace_id,
             parse_campaign_id(campaign_id),
             body["prospects"],
             dry_run=query["dry_run"],
         )
+        return leads_added_response(outcome)
 
     @idempotent_write(blp)
     @validated_for_campaign_type

@@ -65,22 +65,43 @@ LEFT JOIN campaign_lead_counts AS counts
     ON counts.campaign_id = %(campaign_id)s AND counts.status = statuses.status
 ORDER BY statuses.status;
 
--- name: count_leads
--- Reads the maintained counts, never the roster.
-SELECT coalesce(sum(lead_count), 0)::bigint AS total
-FROM campaign_lead_counts
-WHERE campaign_id = %(campaign_id)s
-  AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status);
+-- name: count_campaign_leads
+-- The campaign's leads (of one status, when given) from the maintained counts, never the
+-- roster; no row when the campaign is not in the workspace. One round trip for both.
+SELECT (
+    SELECT coalesce(sum(counts.lead_count), 0)::bigint
+    FROM campaign_lead_counts AS counts
+    WHERE counts.campaign_id = campaigns.id
+      AND (%(status)s::lead_status IS NULL OR counts.status = %(status)s::lead_status)
+) AS total
+FROM campaigns
+WHERE campaigns.id = %(campaign_id)s AND campaigns.workspace_id = %(workspace_id)s;
 
 -- name: list_leads
-SELECT id, campaign_id, status, email, linkedin_url, first_name, last_name,
-       coalesce(name, nullif(concat_ws(' ', first_name, last_name), '')) AS name,
-       company, position, headline, custom_fields, created_at, updated_at
-FROM leads
-WHERE campaign_id = %(campaign_id)s
-  AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status)
-ORDER BY created_at, id
-LIMIT %(limit)s OFFSET %(offset)s;
+-- One page in list order: after a cursor's (created_at, id) when one is given (keyset: an
+-- index range scan at any depth), past `offset` rows otherwise (page numbers). Skipped rows
+-- are read from the order index alone (an index-only scan: it holds the id), then only the
+-- page's leads are fetched. Each lead comes as the JSON text the API sends, built here (no
+-- value is decoded and encoded again in Python), with its place in the order.
+WITH page AS (
+    SELECT id
+    FROM leads
+    WHERE campaign_id = %(campaign_id)s
+      AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status)
+      AND (%(after_created_at)s::timestamptz IS NULL
+           OR (created_at, id) > (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
+    ORDER BY created_at, id
+    LIMIT %(limit)s OFFSET %(offset)s
+)
+SELECT row_to_json(lead)::text AS lead_json, lead.created_at, lead.id
+FROM (
+    SELECT id, campaign_id, status, email, linkedin_url, first_name, last_name,
+           coalesce(name, nullif(concat_ws(' ', first_name, last_name), '')) AS name,
+           company, position, headline, custom_fields, created_at, updated_at
+    FROM leads
+    WHERE id IN (SELECT id FROM page)
+) AS lead
+ORDER BY lead.created_at, lead.id;
 
 -- name: insert_leads
 -- The unique constraint on (campaign_id, identity) decides dedup against the roster.

@@ -1,0 +1,266 @@
+"""The bench database: created for one run and dropped after it, seeded straight in SQL,
+and the raw psycopg2 baselines that the service is compared with."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+import psycopg2
+import psycopg2.extras
+from psycopg2 import sql
+
+from leads import auth
+from leads.config import Settings
+from leads.db import ConnectionPool, transaction
+from leads.embedded_db import resolve_database_url
+from leads.migrations import apply_migrations
+
+# Seeded leads: 70 % pending, 20 % sent, 10 % replied; created 30 days ago, one per
+# millisecond, so the list order is the seed order. Ids are time-ordered like the service's
+# UUIDv7 ids and can be computed (see seeded_lead_id) without reading them back.
+SEED_LEADS = """
+INSERT INTO leads (id, campaign_id, identity, status, email, first_name, last_name, company,
+                   position, headline, custom_fields, created_at, updated_at)
+SELECT (lpad(to_hex(%(campaign_number)s), 8, '0') || '-0000-7000-8000-'
+        || lpad(to_hex(n), 12, '0'))::uuid,
+       %(campaign_id)s,
+       'lead' || n || '@company' || (n %% 997) || '.example.com',
+       (CASE WHEN n %% 10 < 7 THEN 'pending' WHEN n %% 10 < 9 THEN 'sent'
+             ELSE 'replied' END)::lead_status,
+       'lead' || n || '@company' || (n %% 997) || '.example.com',
+       'First' || n, 'Last' || n, 'Company ' || (n %% 997), 'Head of Growth',
+       'Helping B2B teams grow pipeline', jsonb_build_object('segment', 'smb', 'score', n %% 100),
+       %(seeded_at)s::timestamptz + n * interval '1 millisecond',
+       %(seeded_at)s::timestamptz + n * interval '1 millisecond'
+FROM generate_series(1, %(count)s) AS n
+"""
+
+# The SQL floor of a POST: the same rows, already normalized, in one statement.
+INSERT_FLOOR = """
+INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
+                   name, company, position, headline, custom_fields)
+SELECT r.id, %(campaign_id)s, r.identity, r.email, r.linkedin_url, r.first_name, r.last_name,
+       r.name, r.company, r.position, r.headline, r.custom_fields::jsonb
+FROM unnest(%(ids)s::uuid[], %(identities)s::text[], %(emails)s::text[],
+            %(linkedin_urls)s::text[], %(first_names)s::text[], %(last_names)s::text[],
+            %(names)s::text[], %(companies)s::text[], %(positions)s::text[],
+            %(headlines)s::text[], %(custom_fields)s::text[])
+     AS r (id, identity, email, linkedin_url, first_name, last_name, name, company, position,
+           headline, custom_fields)
+ON CONFLICT (campaign_id, identity) DO NOTHING
+"""
+
+# The SQL floor of a GET: the page itself, the way a hand-written query would list it.
+PAGE_COLUMNS = """
+SELECT id, campaign_id, status, email, linkedin_url, first_name, last_name,
+       coalesce(name, nullif(concat_ws(' ', first_name, last_name), '')) AS name,
+       company, position, headline, custom_fields, created_at, updated_at
+FROM leads
+"""
+PAGE_BY_OFFSET = (
+    PAGE_COLUMNS
+    + """WHERE campaign_id = %(campaign_id)s
+  AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status)
+ORDER BY created_at, id
+LIMIT %(limit)s OFFSET %(offset)s"""
+)
+PAGE_AFTER = (
+    PAGE_COLUMNS
+    + """WHERE campaign_id = %(campaign_id)s
+  AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status)
+  AND (created_at, id) > (%(after_created_at)s, %(after_id)s)
+ORDER BY created_at, id
+LIMIT %(limit)s"""
+)
+DELETE_FLOOR = "DELETE FROM leads WHERE campaign_id = %(campaign_id)s AND id = ANY(%(ids)s::uuid[])"
+DELETE_ALL_FLOOR = "DELETE FROM leads WHERE campaign_id = %(campaign_id)s"
+
+
+def seeded_lead_id(campaign_number: int, n: int) -> UUID:
+    return UUID(f"{campaign_number:08x}-0000-7000-8000-{n:012x}")
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+class BenchDatabase:
+    """A database of its own on DATABASE_URL's server (or the embedded one)."""
+
+    def __init__(self) -> None:
+        settings = Settings.from_environment()
+        self.server_url = resolve_database_url(settings.database_url, settings.embedded_data_dir)
+        self.name = f"leads_bench_{os.getpid()}"
+        self.url = _with_database(self.server_url, self.name)
+        self._connection: psycopg2.extensions.connection | None = None
+
+    def create(self) -> None:
+        self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)"))
+        self._admin(sql.SQL("CREATE DATABASE {}"))
+        apply_migrations(self.url)
+
+    def drop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self._admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)"))
+
+    def _admin(self, statement: sql.SQL) -> None:
+        connection = psycopg2.connect(_with_database(self.server_url, "postgres"))
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement.format(sql.Identifier(self.name)))
+        finally:
+            connection.close()
+
+    @property
+    def connection(self) -> psycopg2.extensions.connection:
+        """The baseline's connection: plain psycopg2, one transaction per operation."""
+        if self._connection is None:
+            self._connection = psycopg2.connect(self.url)
+            psycopg2.extras.register_uuid(conn_or_curs=self._connection)
+        return self._connection
+
+    @contextmanager
+    def autocommit(self) -> Iterator[psycopg2.extensions.cursor]:
+        connection = psycopg2.connect(self.url)
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                yield cursor
+        finally:
+            connection.close()
+
+    def server_version(self) -> str:
+        with self.autocommit() as cursor:
+            cursor.execute("SHOW server_version")
+            return cursor.fetchone()[0]
+
+    def create_token(self) -> str:
+        pool = ConnectionPool(self.url, size=1, connect_timeout=5, wait_timeout=5)
+        try:
+            with transaction(pool) as tx:
+                return auth.create_token(tx, "bench")
+        finally:
+            pool.close()
+
+    def create_campaign(self, name: str) -> str:
+        with self.autocommit() as cursor:
+            cursor.execute(
+                "INSERT INTO campaigns (workspace_id, name, type)"
+                " SELECT id, %(name)s, 'email' FROM workspaces WHERE name = 'bench' RETURNING id",
+                {"name": name},
+            )
+            campaign_id = cursor.fetchone()[0]
+            cursor.execute("SELECT recalculate_campaign_stats(%s)", (campaign_id,))
+            return str(campaign_id)
+
+    def seed(self, campaign_id: str, campaign_number: int, count: int) -> float:
+        """Insert `count` leads in one statement (the triggers keep the counts); seconds."""
+        started = time.perf_counter()
+        with self.autocommit() as cursor:
+            cursor.execute(
+                SEED_LEADS,
+                {
+                    "campaign_id": campaign_id,
+                    "campaign_number": campaign_number,
+                    "count": count,
+                    "seeded_at": "2020-01-01T00:00:00Z",
+                },
+            )
+            cursor.execute("SELECT recalculate_campaign_stats(%s)", (campaign_id,))
+        return time.perf_counter() - started
+
+    def vacuum(self) -> None:
+        """What autovacuum would do by itself, now: index-only scans need the visibility map."""
+        with self.autocommit() as cursor:
+            cursor.execute("VACUUM ANALYZE leads")
+
+    def remove_recent(self, campaign_ids: list[str]) -> None:
+        """Undo a measurement's writes: seeded leads are from 2020, new ones from today."""
+        with self.autocommit() as cursor:
+            cursor.execute(
+                "DELETE FROM leads"
+                " WHERE campaign_id = ANY(%s::uuid[]) AND created_at > '2021-01-01'",
+                (campaign_ids,),
+            )
+
+    def lead_count(self, campaign_id: str, status: str | None = None) -> int:
+        with self.autocommit() as cursor:
+            cursor.execute(
+                "SELECT coalesce(sum(lead_count), 0) FROM campaign_lead_counts"
+                " WHERE campaign_id = %s AND (%s::lead_status IS NULL OR status = %s::lead_status)",
+                (campaign_id, status, status),
+            )
+            return int(cursor.fetchone()[0])
+
+    def row_at(self, campaign_id: str, position: int, status: str | None) -> tuple:
+        """(created_at, id) of the lead at 1-based `position` in the list order."""
+        with self.autocommit() as cursor:
+            cursor.execute(
+                "SELECT created_at, id FROM leads WHERE campaign_id = %s"
+                " AND (%s::lead_status IS NULL OR status = %s::lead_status)"
+                " ORDER BY created_at, id OFFSET %s LIMIT 1",
+                (campaign_id, status, status, position - 1),
+            )
+            return cursor.fetchone()
+
+    # The baselines: each runs and commits one operation and returns its seconds.
+
+    def insert_floor(self, campaign_id: str, columns: dict) -> float:
+        connection = self.connection
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(INSERT_FLOOR, {"campaign_id": campaign_id, **columns})
+            inserted = cursor.rowcount
+        connection.commit()
+        elapsed = time.perf_counter() - started
+        assert inserted == len(columns["ids"]), inserted
+        return elapsed
+
+    def page_floor(self, query: str, params: dict, expected_rows: int) -> float:
+        connection = self.connection
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(query, params)
+            rows = cursor.fetchall()
+        connection.commit()
+        elapsed = time.perf_counter() - started
+        assert len(rows) == expected_rows, len(rows)
+        return elapsed
+
+    def delete_floor(self, query: str, params: dict, expected_rows: int) -> float:
+        connection = self.connection
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(query, params)
+            deleted = cursor.rowcount
+        connection.commit()
+        elapsed = time.perf_counter() - started
+        assert deleted == expected_rows, deleted
+        return elapsed
+
+
+def floor_columns(rows: list[dict], ids: list[UUID]) -> dict:
+    """Rows as the service stores them (emails trimmed and lowercased), one array a column."""
+    emails = [row["email"].strip().lower() for row in rows]
+    return {
+        "ids": ids,
+        "identities": emails,
+        "emails": emails,
+        "linkedin_urls": [None] * len(rows),
+        "first_names": [row["first_name"] for row in rows],
+        "last_names": [row["last_name"] for row in rows],
+        "names": [None] * len(rows),
+        "companies": [row["company"] for row in rows],
+        "positions": [row["position"] for row in rows],
+        "headlines": [row["headline"] for row in rows],
+        "custom_fields": [json.dumps(row["custom_fields"]) for row in rows],
+    }

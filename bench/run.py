@@ -1,0 +1,614 @@
+"""The bench: every item of issue 5 as a median over repeated runs and as a ratio against a
+baseline measured in the same run, on the same database (raw psycopg2 SQL doing the same
+work). The machine is shared and noisy, so service and baseline runs alternate.
+
+    .venv/bin/python -m bench            # the full bench (make bench), ~10-15 minutes
+    .venv/bin/python -m bench --quick    # smaller rosters, fewer runs: checks the bench itself
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+import psutil
+
+from bench.database import (
+    DELETE_ALL_FLOOR,
+    DELETE_FLOOR,
+    PAGE_AFTER,
+    PAGE_BY_OFFSET,
+    BenchDatabase,
+    floor_columns,
+    seeded_lead_id,
+)
+from bench.server import BenchError, Client, Gunicorn, one_shot, run_wrk
+from leads.cursors import LeadCursor, encode_cursor
+from leads.ids import new_lead_ids
+
+RESULTS_DIR = Path(__file__).parent / "results"
+BATCH = 1000
+PAGE = 200
+STATUS_FILTER = "sent"  # 20 % of the seeded leads
+
+
+@dataclass(frozen=True)
+class Plan:
+    sizes: tuple[int, ...]
+    post_runs: int
+    page_runs: int
+    deep_page_runs: int
+    delete_runs: int
+    wipe_runs: int
+    wrk_rounds: int
+    wrk_seconds: int
+    memory_posts: int
+    warmup: int = 2
+
+
+FULL = Plan(
+    sizes=(0, 100_000, 1_000_000),
+    post_runs=15,
+    page_runs=15,
+    deep_page_runs=7,
+    delete_runs=15,
+    wipe_runs=3,
+    wrk_rounds=3,
+    wrk_seconds=8,
+    memory_posts=500,
+)
+QUICK = Plan(
+    sizes=(0, 10_000, 100_000),
+    post_runs=5,
+    page_runs=5,
+    deep_page_runs=3,
+    delete_runs=5,
+    wipe_runs=1,
+    wrk_rounds=1,
+    wrk_seconds=3,
+    memory_posts=50,
+    warmup=1,
+)
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    item: str
+    what: str
+    service: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
+    target: float | None = None
+    unit: str = "ms"
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.service) / statistics.median(self.baseline)
+
+    def as_dict(self) -> dict:
+        return {
+            "item": self.item,
+            "what": self.what,
+            "service_median": statistics.median(self.service),
+            "baseline_median": statistics.median(self.baseline),
+            "ratio": self.ratio,
+            "target": self.target,
+            "met": None if self.target is None else self.ratio <= self.target,
+            "runs": len(self.service),
+            "service_runs": self.service,
+            "baseline_runs": self.baseline,
+            "unit": self.unit,
+        }
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def alternate(
+    row: Row,
+    service: Callable[[int], float],
+    baseline: Callable[[int], float],
+    runs: int,
+    warmup: int,
+    after_each: Callable[[], None] | None = None,
+) -> Row:
+    """Service and baseline take turns (which goes first alternates too): drift in the
+    machine's load reaches both alike. The first `warmup` pairs are not recorded."""
+    for run in range(warmup + runs):
+        pair = [(row.service, service), (row.baseline, baseline)]
+        if run % 2:
+            pair.reverse()
+        for samples, measure in pair:
+            elapsed = measure(run)
+            if run >= warmup:
+                samples.append(elapsed)
+        if after_each:
+            after_each()
+    log(
+        f"  {row.what}: {statistics.median(row.service) * 1000:.1f} ms vs "
+        f"{statistics.median(row.baseline) * 1000:.1f} ms, ratio {row.ratio:.2f}"
+    )
+    return row
+
+
+def lead_batch(tag: str) -> list[dict]:
+    """1000 leads as a CSV import sends them: every profile field, three custom fields."""
+    return [
+        {
+            "email": f" {tag}.Lead{n}@Company{n % 97}.example.com ",
+            "first_name": f"First{n}",
+            "last_name": f"Last{n}",
+            "company": f"Company {n % 97}",
+            "position": "Head of Growth",
+            "headline": "Helping B2B teams grow pipeline",
+            "custom_fields": {"segment": "smb", "score": n % 100, "source": "csv-import"},
+        }
+        for n in range(BATCH)
+    ]
+
+
+class Bench:
+    def __init__(self, plan: Plan, workdir: Path) -> None:
+        self.plan = plan
+        self.workdir = workdir
+        self.db = BenchDatabase()
+        self.rows: list[Row] = []
+        self.extra: dict = {}
+        self.servers: list[Gunicorn] = []
+
+    # -- set-up ------------------------------------------------------------------------
+
+    def start_service(self) -> Gunicorn:
+        server = Gunicorn("app:create_app()", self.db.url, self.workdir / "service.log")
+        self.servers.append(server)
+        server.wait_ready("/readyz")
+        return server
+
+    def stop(self, server: Gunicorn) -> None:
+        server.stop()
+        self.servers.remove(server)
+
+    def prepare(self) -> None:
+        log(f"creating database {self.db.name}")
+        self.db.create()
+        self.token = self.db.create_token()
+        self.campaigns: dict[int, str] = {}
+        seed_seconds = {}
+        for number, size in enumerate(self.plan.sizes, start=1):
+            self.campaigns[size] = self.db.create_campaign(f"roster of {size}")
+            if size:
+                log(f"seeding {size:,} leads")
+                seed_seconds[size] = self.db.seed(self.campaigns[size], number, size)
+                log(f"  {seed_seconds[size]:.1f} s")
+        self.campaign_numbers = {size: n for n, size in enumerate(self.plan.sizes, start=1)}
+        self.extra["seed_seconds"] = seed_seconds
+        self.db.vacuum()
+
+    # -- 1 and 2: POST of 1000 new leads ---------------------------------------------
+
+    def measure_posts(self, client: Client) -> None:
+        log("POST of 1000 new leads")
+        by_size = {}
+        for size in self.plan.sizes:
+            campaign_id = self.campaigns[size]
+            path = f"/api/campaigns/{campaign_id}/leads"
+
+            def service(run: int, size=size, path=path) -> float:
+                body = json.dumps({"prospects": lead_batch(f"s{run}r{size}")}).encode()
+                elapsed, data = client.request("POST", path, body)
+                if json.loads(data)["imported"] != BATCH:
+                    raise BenchError("the POST did not import every lead")
+                return elapsed
+
+            def baseline(run: int, size=size, campaign_id=campaign_id) -> float:
+                columns = floor_columns(lead_batch(f"b{run}r{size}"), new_lead_ids(BATCH))
+                return self.db.insert_floor(campaign_id, columns)
+
+            by_size[size] = alternate(
+                Row("1", f"POST 1000 new leads, roster {size:,}", target=1.5),
+                service,
+                baseline,
+                self.plan.post_runs,
+                self.plan.warmup,
+                after_each=lambda campaign_id=campaign_id: self.db.remove_recent([campaign_id]),
+            )
+            self.rows.append(by_size[size])
+        smallest, largest = self.plan.sizes[0], self.plan.sizes[-1]
+        self.rows.append(
+            Row(
+                "2",
+                f"POST 1000 at roster {largest:,} / at roster {smallest:,} (service)",
+                service=by_size[largest].service,
+                baseline=by_size[smallest].service,
+                target=1.2,
+            )
+        )
+
+    # -- 3: GET of a page of 200 -----------------------------------------------------
+
+    def measure_pages(self, client: Client) -> None:
+        size = self.plan.sizes[-1]
+        campaign_id = self.campaigns[size]
+        log(f"GET of a page of {PAGE} at roster {size:,}")
+        for status in (None, STATUS_FILTER):
+            total = self.db.lead_count(campaign_id, status)
+            deepest = -(-total // PAGE)
+            offset = (deepest - 1) * PAGE
+            expected_deep = total - offset
+            created_at, lead_id = self.db.row_at(campaign_id, offset, status)
+            lead_id = UUID(str(lead_id))
+            cursor = encode_cursor(LeadCursor(UUID(campaign_id), created_at, lead_id, status))
+            filter_query = f"&status={status}" if status else ""
+            label = f"status={status}" if status else "no filter"
+            base = {"campaign_id": campaign_id, "status": status, "limit": PAGE}
+            variants = [
+                (
+                    f"first page, {label}",
+                    "page=1",
+                    PAGE_BY_OFFSET,
+                    {**base, "offset": 0},
+                    PAGE,
+                    self.plan.page_runs,
+                ),
+                (
+                    f"deepest page (page={deepest}), {label}",
+                    f"page={deepest}",
+                    PAGE_BY_OFFSET,
+                    {**base, "offset": offset},
+                    expected_deep,
+                    self.plan.deep_page_runs,
+                ),
+                (
+                    f"deepest page by cursor, {label}",
+                    f"cursor={cursor}",
+                    PAGE_AFTER,
+                    {**base, "after_created_at": created_at, "after_id": lead_id},
+                    expected_deep,
+                    self.plan.page_runs,
+                ),
+            ]
+            for what, page_query, query, params, expected, runs in variants:
+                path = f"/api/campaigns/{campaign_id}/leads?limit={PAGE}&{page_query}{filter_query}"
+
+                def service(run: int, path=path, expected=expected) -> float:
+                    elapsed, data = client.request("GET", path)
+                    if len(json.loads(data)["prospects"]) != expected:
+                        raise BenchError(f"GET {path} did not return {expected} leads")
+                    return elapsed
+
+                def baseline(run: int, query=query, params=params, expected=expected) -> float:
+                    return self.db.page_floor(query, params, expected)
+
+                self.rows.append(
+                    alternate(
+                        Row("3", f"GET {PAGE}, {what}", target=2.0),
+                        service,
+                        baseline,
+                        runs,
+                        self.plan.warmup,
+                    )
+                )
+
+    # -- 4: DELETE -------------------------------------------------------------------
+
+    def measure_deletes(self, client: Client) -> None:
+        size = self.plan.sizes[-1]
+        campaign_id = self.campaigns[size]
+        number = self.campaign_numbers[size]
+        log(f"DELETE of 500 ids at roster {size:,}")
+        # Seeded ids are computable: a shuffled slice of them per run, never twice.
+        picks = iter(random.Random(5).sample(range(1, size + 1), size))
+        path = f"/api/campaigns/{campaign_id}/leads"
+
+        def next_ids() -> list[str]:
+            return [str(seeded_lead_id(number, next(picks))) for _ in range(500)]
+
+        def service(run: int) -> float:
+            body = json.dumps({"prospect_ids": next_ids()}).encode()
+            elapsed, data = client.request("DELETE", path, body)
+            if json.loads(data)["deleted"] != 500:
+                raise BenchError("the DELETE did not remove 500 leads")
+            return elapsed
+
+        def baseline(run: int) -> float:
+            params = {"campaign_id": campaign_id, "ids": next_ids()}
+            return self.db.delete_floor(DELETE_FLOOR, params, 500)
+
+        self.rows.append(
+            alternate(
+                Row("4", f"DELETE 500 ids, roster {size:,}", target=1.5),
+                service,
+                baseline,
+                self.plan.delete_runs,
+                self.plan.warmup,
+            )
+        )
+        self.extra["roster_after_deletes"] = self.db.lead_count(campaign_id)
+
+    def measure_wipes(self, client: Client) -> None:
+        size = self.plan.sizes[-1]
+        number = len(self.plan.sizes) + 1
+        campaign_id = self.db.create_campaign("wiped")
+        path = f"/api/campaigns/{campaign_id}/leads"
+        log(f'DELETE {{"all": true}} of {size:,} leads ({self.plan.wipe_runs} runs each)')
+        row = Row("4", f'DELETE {{"all": true}}, roster {size:,}', target=1.5)
+
+        def seed() -> None:
+            seconds = self.db.seed(campaign_id, number, size)
+            self.db.vacuum()
+            log(f"  re-seeded in {seconds:.1f} s")
+
+        def service(run: int) -> float:
+            seed()
+            elapsed, data = client.request("DELETE", path, b'{"all": true}')
+            if json.loads(data)["deleted"] != size:
+                raise BenchError("the DELETE all did not remove every lead")
+            return elapsed
+
+        def baseline(run: int) -> float:
+            seed()
+            return self.db.delete_floor(DELETE_ALL_FLOOR, {"campaign_id": campaign_id}, size)
+
+        self.rows.append(alternate(row, service, baseline, self.plan.wipe_runs, 0))
+
+    # -- 5: throughput under wrk -----------------------------------------------------
+
+    def measure_throughput(self, service: Gunicorn, client: Client) -> None:
+        size = self.plan.sizes[-1]
+        path = f"/api/campaigns/{self.campaigns[size]}/leads?limit=100"
+        log(f"throughput: wrk on GET {path} and on a bare Flask endpoint")
+        _, body = client.request("GET", path)
+        body_file = self.workdir / "page.json"
+        body_file.write_bytes(body)
+        bare = Gunicorn(
+            "bench.bare_app:create_app()",
+            self.db.url,
+            self.workdir / "bare.log",
+            extra_env={"BENCH_BODY_FILE": str(body_file)},
+        )
+        self.servers.append(bare)
+        try:
+            bare.wait_ready("/page")
+            bare_body = Client(bare.port).request("GET", "/page")[1]
+            self.extra["throughput_body_bytes"] = {"service": len(body), "bare": len(bare_body)}
+            if abs(len(bare_body) - len(body)) > 16:
+                raise BenchError(f"bodies differ in size: {len(body)} vs {len(bare_body)}")
+            connections = Gunicorn.expected_workers() * int(os.environ.get("GUNICORN_THREADS", "4"))
+            targets = {
+                "service": (f"http://127.0.0.1:{service.port}{path}", self.token),
+                "bare": (f"http://127.0.0.1:{bare.port}/page", None),
+            }
+            for url, token in targets.values():
+                run_wrk(url, 2, connections, token)  # warm-up
+            runs: dict[str, list[dict]] = {"service": [], "bare": []}
+            for round_ in range(self.plan.wrk_rounds):
+                order = ["service", "bare"] if round_ % 2 == 0 else ["bare", "service"]
+                for name in order:
+                    url, token = targets[name]
+                    runs[name].append(run_wrk(url, self.plan.wrk_seconds, connections, token))
+        finally:
+            self.stop(bare)
+        summary = {
+            name: {
+                key: statistics.median(run[key] for run in results) for key in ("rps", "p50", "p99")
+            }
+            for name, results in runs.items()
+        }
+        summary["ratio_rps"] = summary["service"]["rps"] / summary["bare"]["rps"]
+        summary["connections"] = connections
+        summary["seconds"] = self.plan.wrk_seconds
+        summary["rounds"] = runs
+        self.extra["throughput"] = summary
+        log(
+            f"  service {summary['service']['rps']:.0f} req/s, bare {summary['bare']['rps']:.0f}"
+            f" req/s, ratio {summary['ratio_rps']:.2f}"
+        )
+
+    # -- 6: worker memory over 500 POSTs of 1000 -------------------------------------
+
+    def measure_memory(self) -> None:
+        posts = self.plan.memory_posts
+        log(f"memory: worker RSS over {posts} POSTs of 1000 leads (fresh workers)")
+        server = self.start_service()
+        campaigns = [self.db.create_campaign(f"memory {n}") for n in (1, 2)]
+        try:
+            for campaign_id in campaigns:  # first requests: pools, imports, caches
+                one_shot(server.port, self.token, "GET", f"/api/campaigns/{campaign_id}/leads", b"")
+            pids = [worker.pid for worker in server.workers()]
+            samples = [(0, server.worker_rss())]
+            half_step = max(posts // 20, 1)  # each of two client threads posts this many
+            self._post_error: Exception | None = None
+            sent = 0
+            while sent < posts:
+                threads = [
+                    threading.Thread(
+                        target=self._post_many,
+                        args=(server.port, campaign_id, sent + offset, half_step),
+                    )
+                    for offset, campaign_id in ((0, campaigns[0]), (half_step, campaigns[1]))
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                if self._post_error is not None:
+                    raise self._post_error
+                sent += 2 * half_step
+                samples.append((sent, server.worker_rss()))
+                log(f"  {sent} POSTs: RSS {[round(rss / 2**20, 1) for rss in samples[-1][1]]} MiB")
+            same_workers = sorted(pids) == sorted(worker.pid for worker in server.workers())
+        finally:
+            self.stop(server)
+        self.extra["memory"] = {"samples": samples, "same_workers": same_workers}
+
+    def _post_many(self, port: int, campaign_id: str, first: int, count: int) -> None:
+        try:
+            for n in range(first, first + count):
+                body = json.dumps({"prospects": lead_batch(f"m{n}")}).encode()
+                one_shot(port, self.token, "POST", f"/api/campaigns/{campaign_id}/leads", body)
+        except Exception as error:  # noqa: BLE001 - handed to the main thread
+            self._post_error = error
+
+    # -- the whole run ---------------------------------------------------------------
+
+    def run(self) -> None:
+        self.extra["started"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.extra["load_before"] = os.getloadavg()
+        started = time.monotonic()
+        try:
+            self.prepare()
+            service = self.start_service()
+            client = Client(service.port, self.token)
+            self.measure_posts(client)
+            self.db.vacuum()
+            self.measure_pages(client)
+            self.measure_deletes(client)
+            self.measure_throughput(service, client)
+            self.measure_wipes(client)
+            client.close()
+            self.stop(service)
+            self.measure_memory()
+            self.extra["postgres"] = self.db.server_version()
+        finally:
+            for server in list(self.servers):
+                self.stop(server)
+            log(f"dropping database {self.db.name}")
+            self.db.drop()
+        self.extra["load_after"] = os.getloadavg()
+        self.extra["minutes"] = (time.monotonic() - started) / 60
+
+
+def machine() -> dict:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": model,
+        "python": platform.python_version(),
+        "web_concurrency": int(os.environ.get("WEB_CONCURRENCY", "2")),
+        "gunicorn_threads": int(os.environ.get("GUNICORN_THREADS", "4")),
+    }
+
+
+def markdown(bench: Bench, info: dict) -> str:
+    lines = [
+        f"Run of {bench.extra['started']}, {bench.extra['minutes']:.1f} minutes; "
+        f"{info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB, "
+        f"PostgreSQL {bench.extra['postgres']}, Python {info['python']}, gunicorn "
+        f"{info['web_concurrency']} workers x {info['gunicorn_threads']} threads; "
+        f"load average before {bench.extra['load_before'][0]:.1f}, "
+        f"after {bench.extra['load_after'][0]:.1f}.",
+        "",
+        "| # | measurement | service (median) | baseline (median) | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in bench.rows:
+        met = "—" if row.target is None else ("yes" if row.ratio <= row.target else "**no**")
+        lines.append(
+            f"| {row.item} | {row.what} ({len(row.service)} runs) | "
+            f"{statistics.median(row.service) * 1000:.1f} ms | "
+            f"{statistics.median(row.baseline) * 1000:.1f} ms | {row.ratio:.2f} | "
+            f"≤ {row.target} | {met} |"
+        )
+    throughput = bench.extra["throughput"]
+    lines += [
+        "",
+        f"Throughput (wrk, 1 thread, {throughput['connections']} connections, "
+        f"{throughput['seconds']} s x {len(throughput['rounds']['service'])} rounds, medians; "
+        f"bodies {bench.extra['throughput_body_bytes']['service']:,} and "
+        f"{bench.extra['throughput_body_bytes']['bare']:,} bytes):",
+        "",
+        "| endpoint | requests/s | p50 | p99 |",
+        "|---|---|---|---|",
+    ]
+    for name, label in (
+        ("service", "GET page of 100 (service)"),
+        ("bare", "bare Flask, same body"),
+    ):
+        result = throughput[name]
+        lines.append(
+            f"| {label} | {result['rps']:.0f} | {result['p50'] * 1000:.1f} ms | "
+            f"{result['p99'] * 1000:.1f} ms |"
+        )
+    lines.append(f"| ratio (service / bare) | {throughput['ratio_rps']:.2f} | | |")
+    memory = bench.extra["memory"]
+    lines += [
+        "",
+        "Worker RSS (MiB, each worker) after N POSTs of 1000 leads"
+        + ("" if memory["same_workers"] else " (a worker was replaced during the run!)")
+        + ":",
+        "",
+        "| POSTs | " + " | ".join(str(sent) for sent, _ in memory["samples"]) + " |",
+        "|---" * (len(memory["samples"]) + 1) + "|",
+    ]
+    worker_count = len(memory["samples"][0][1])
+    for worker in range(worker_count):
+        lines.append(
+            f"| worker {worker + 1} | "
+            + " | ".join(f"{rss[worker] / 2**20:.1f}" for _, rss in memory["samples"])
+            + " |"
+        )
+    lines += [
+        "",
+        "Seeding (one INSERT ... SELECT each): "
+        + ", ".join(
+            f"{size:,} leads {seconds:.1f} s"
+            for size, seconds in bench.extra["seed_seconds"].items()
+        )
+        + f"; the largest roster held {bench.extra['roster_after_deletes']:,} leads after "
+        "the DELETE runs.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small rosters, few runs")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    info = machine()
+    with tempfile.TemporaryDirectory(prefix="leads-bench-") as workdir:
+        bench = Bench(plan, Path(workdir))
+        try:
+            bench.run()
+        except BaseException:
+            log(f"failed; server logs were in {workdir}:")
+            for log_file in Path(workdir).glob("*.log"):
+                print(log_file.read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
+    report = markdown(bench, info)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    name = "quick" if args.quick else "latest"
+    (RESULTS_DIR / f"{name}.md").write_text(report, encoding="utf-8")
+    (RESULTS_DIR / f"{name}.json").write_text(
+        json.dumps(
+            {"machine": info, "rows": [row.as_dict() for row in bench.rows], **bench.extra},
+            indent=2,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
+    print(report)
+    log(f"written to {RESULTS_DIR / name}.md and .json")

@@ -1,0 +1,1 @@
+"""The `leads` command-line client: drives campaigns and rosters through the HTTP API only."""

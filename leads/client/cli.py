@@ -1,0 +1,579 @@
+"""The `leads` command: campaigns and their rosters from a terminal or a script.
+
+Exit codes: 0 success, 1 the API refused or could not be reached (message on stderr, from
+the API's error body) or an import rejected rows, 2 usage error (bad options or input).
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from tqdm import tqdm
+
+from leads.client import output
+from leads.client.api import (
+    ApiClient,
+    ApiError,
+    ApiUnreachable,
+    RetryPolicy,
+    normalize_base_url,
+    path_segment,
+)
+from leads.client.importer import (
+    IDENTITY_FIELD,
+    MAX_BATCH_SIZE,
+    ImportSummary,
+    LeadImporter,
+)
+from leads.client.rows import (
+    InputError,
+    SourceRow,
+    parse_json,
+    read_csv,
+    read_json_array,
+    read_json_lines,
+)
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+LEAD_STATUSES = (
+    "pending",
+    "sent",
+    "connection_sent",
+    "connected",
+    "message_sent",
+    "replied",
+    "bounced",
+    "completed",
+    "timed_out",
+    "cancelled",
+)
+MAX_LIST_LIMIT = 200  # the API's largest page
+MAX_IDS_PER_REMOVE = 500  # the API's limit per request
+INPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The global options; the client is built on first use so `--help` needs no token."""
+
+    api_url: str
+    token: str | None
+    timeout: float
+    retries: int
+
+    def client(self, ctx: click.Context) -> ApiClient:
+        if not self.token or not self.token.strip():
+            raise click.UsageError("No API token: set LEADS_API_TOKEN or pass --token.", ctx)
+        try:
+            base_url = normalize_base_url(self.api_url)
+        except ValueError as error:
+            raise click.BadParameter(
+                str(error), ctx, param_hint="'--api-url' / LEADS_API_URL"
+            ) from None
+        client = ApiClient(
+            base_url,
+            self.token.strip(),
+            retry=RetryPolicy(retries=self.retries),
+            timeout=self.timeout,
+            on_retry=lambda message: tqdm.write(f"leads: {message}", file=sys.stderr),
+        )
+        return ctx.with_resource(client)
+
+
+class LeadsGroup(click.Group):
+    """Turns API failures raised anywhere below into exit code 1 with the API's message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ApiError as error:
+            raise click.ClickException(str(error)) from None
+        except ApiUnreachable as error:
+            raise click.ClickException(str(error)) from None
+
+
+def is_terminal(stream: str) -> bool:
+    """Whether sys.stdin / sys.stdout / sys.stderr is a terminal."""
+    handle = getattr(sys, stream)
+    return handle is not None and handle.isatty()
+
+
+def format_option(*choices: str):
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        help="Output format. Default: table on a terminal, json otherwise.",
+    )
+
+
+def resolve_format(output_format: str | None) -> str:
+    if output_format:
+        return output_format
+    return "table" if is_terminal("stdout") else "json"
+
+
+def campaign_id_option(function):
+    return click.option("--id", "campaign_id", required=True, help="The campaign's id.")(function)
+
+
+def campaign_path(campaign_id: str, suffix: str = "") -> str:
+    return f"/api/campaigns/{path_segment(campaign_id)}{suffix}"
+
+
+def json_option_value(text: str, param_hint: str, ctx: click.Context) -> Any:
+    try:
+        return parse_json(text)
+    except ValueError as error:
+        raise click.BadParameter(f"not valid JSON ({error})", ctx, param_hint=param_hint) from None
+
+
+@click.group(
+    cls=LeadsGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--api-url",
+    envvar="LEADS_API_URL",
+    default=DEFAULT_API_URL,
+    show_default=True,
+    help="The service's base URL (env LEADS_API_URL).",
+)
+@click.option("--token", envvar="LEADS_API_TOKEN", help="A workspace token (env LEADS_API_TOKEN).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for each response.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Retries after a network error, 429 or 503 (with backoff, honouring Retry-After).",
+)
+@click.pass_context
+def cli(ctx: click.Context, api_url: str, token: str | None, timeout: float, retries: int):
+    """Drive the lead roster of outreach campaigns through the leads HTTP API."""
+    ctx.obj = Connection(api_url, token, timeout, retries)
+
+
+@cli.group()
+def campaign():
+    """Create, list, show and launch campaigns; manage their leads."""
+
+
+@campaign.command("create")
+@click.option("--type", "type_", type=click.Choice(["email", "linkedin"]), required=True)
+@click.option("--name", required=True, help="Unique within the workspace.")
+@format_option("table", "json")
+@click.pass_context
+def create_campaign(ctx: click.Context, type_: str, name: str, output_format: str | None):
+    """Create a draft campaign."""
+    body = ctx.obj.client(ctx).post("/api/campaigns", body={"name": name, "type": type_})
+    if resolve_format(output_format) == "json":
+        click.echo(output.to_json(body))
+    else:
+        click.echo(output.campaign_text(body["campaign"]))
+
+
+@campaign.command("list")
+@format_option("table", "json", "csv")
+@click.pass_context
+def list_campaigns(ctx: click.Context, output_format: str | None):
+    """List the workspace's campaigns, oldest first."""
+    body = ctx.obj.client(ctx).get("/api/campaigns")
+    output_format = resolve_format(output_format)
+    rows = [output.campaign_row(item) for item in body["campaigns"]]
+    if output_format == "json":
+        click.echo(output.to_json(body))
+    elif output_format == "csv":
+        output.write_csv(sys.stdout, rows, output.CAMPAIGN_COLUMNS)
+    elif rows:
+        click.echo(output.table(rows, output.CAMPAIGN_TABLE_COLUMNS))
+    else:
+        click.echo("No campaigns.")
+
+
+@campaign.command("show")
+@campaign_id_option
+@format_option("table", "json")
+@click.pass_context
+def show_campaign(ctx: click.Context, campaign_id: str, output_format: str | None):
+    """Show a campaign and its lead counts per status."""
+    body = ctx.obj.client(ctx).get(campaign_path(campaign_id))
+    if resolve_format(output_format) == "json":
+        click.echo(output.to_json(body))
+    else:
+        click.echo(output.campaign_text(body["campaign"], body["prospects_by_status"]))
+
+
+def _transition_command(transition: str, summary: str) -> None:
+    @campaign.command(transition, help=summary)
+    @campaign_id_option
+    @format_option("table", "json")
+    @click.pass_context
+    def command(ctx: click.Context, campaign_id: str, output_format: str | None):
+        body = ctx.obj.client(ctx).post(campaign_path(campaign_id, f"/{transition}"))
+        if resolve_format(output_format) == "json":
+            click.echo(output.to_json(body))
+        else:
+            click.echo(output.campaign_text(body["campaign"]))
+
+
+_transition_command("launch", "Launch a draft campaign (draft -> active); freezes the roster.")
+_transition_command("pause", "Pause an active campaign (active -> paused).")
+_transition_command("resume", "Resume a paused campaign (paused -> active).")
+_transition_command("complete", "Complete a campaign (active or paused -> completed).")
+
+
+@campaign.group()
+def lead():
+    """List, add, update and remove the leads of a campaign."""
+
+
+@lead.command("list")
+@campaign_id_option
+@click.option("--status", type=click.Choice(LEAD_STATUSES), help="Only leads in this status.")
+@click.option("--page", type=click.IntRange(min=1), help="Page number (default 1).")
+@click.option("--limit", type=click.IntRange(min=1), help="Leads per page (API default 100).")
+@click.option("--all", "all_pages", is_flag=True, help="Every lead, fetching page after page.")
+@format_option("table", "json", "csv")
+@click.pass_context
+def list_leads(
+    ctx: click.Context,
+    campaign_id: str,
+    status: str | None,
+    page: int | None,
+    limit: int | None,
+    all_pages: bool,
+    output_format: str | None,
+):
+    """List a campaign's leads, oldest first."""
+    if all_pages and page is not None:
+        raise click.UsageError("--all and --page cannot be used together.", ctx)
+    client = ctx.obj.client(ctx)
+    output_format = resolve_format(output_format)
+    out = sys.stdout
+    params: dict[str, Any] = {"status": status} if status else {}
+    if not all_pages:
+        params.update({"page": page or 1, **({"limit": limit} if limit else {})})
+        body = client.get(campaign_path(campaign_id, "/leads"), params=params)
+        if output_format == "json":
+            click.echo(output.to_json(body))
+        elif output_format == "csv":
+            output.write_csv(out, body["prospects"], output.LEAD_COLUMNS)
+        else:
+            pages = max(-(-body["total"] // body["limit"]), 1)
+            click.echo(_lead_table(body["prospects"]))
+            click.echo(f"Page {body['page']} of {pages} ({body['total']} leads)")
+        return
+
+    tail: dict[str, Any] = {"total": 0}
+    leads = _every_lead(client, campaign_id, params, limit or MAX_LIST_LIMIT, tail)
+    if output_format == "json":
+        output.write_json_leads(out, leads, tail)
+    elif output_format == "csv":
+        output.write_csv(out, leads, output.LEAD_COLUMNS)
+    else:
+        click.echo(_lead_table(list(leads)))
+        click.echo(f"{tail['total']} leads")
+
+
+def _lead_table(leads: list[dict]) -> str:
+    return output.table(leads, output.LEAD_TABLE_COLUMNS) if leads else "No leads."
+
+
+def _every_lead(
+    client: ApiClient, campaign_id: str, params: dict, limit: int, tail: dict
+) -> Iterator[dict]:
+    """Page after page until a short page; ids already seen are skipped, so a lead
+    added meanwhile never appears twice."""
+    seen: set[str] = set()
+    page = 1
+    while True:
+        body = client.get(
+            campaign_path(campaign_id, "/leads"), params={**params, "page": page, "limit": limit}
+        )
+        for item in body["prospects"]:
+            if item["id"] not in seen:
+                seen.add(item["id"])
+                tail["total"] = len(seen)
+                yield item
+        if len(body["prospects"]) < limit:
+            return
+        page += 1
+
+
+@lead.command("add")
+@campaign_id_option
+@click.option("--prospects", help="A JSON array of lead objects.")
+@click.option(
+    "--file",
+    "file_path",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="A CSV (header row) or JSON Lines file of any size; - reads standard input.",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(["csv", "tsv", "jsonl"]),
+    help="The file's format (default: from its extension .csv, .tsv, .jsonl, .ndjson).",
+)
+@click.option("--delimiter", help="CSV field delimiter (default , or tab for tsv).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, MAX_BATCH_SIZE),
+    default=MAX_BATCH_SIZE,
+    show_default=True,
+    help="Leads per request.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would happen; write nothing.")
+@click.option(
+    "--fresh-keys",
+    is_flag=True,
+    help="New Idempotency-Keys for this run (to re-import rows removed since an earlier "
+    "identical import within 24 hours).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal).",
+)
+@format_option("table", "json")
+@click.pass_context
+def add_leads(
+    ctx: click.Context,
+    campaign_id: str,
+    prospects: str | None,
+    file_path: Path | None,
+    input_format: str | None,
+    delimiter: str | None,
+    batch_size: int,
+    dry_run: bool,
+    fresh_keys: bool,
+    progress: bool | None,
+    output_format: str | None,
+):
+    """Add leads from --prospects or --file, in batches, deduplicated by the API.
+
+    Rows without the campaign's identity (email or linkedin_url) and rows the API finds
+    invalid are reported with their line numbers; the others are imported. Safe to re-run
+    after an interruption: rows already imported come back as duplicates.
+    """
+    if (prospects is None) == (file_path is None):
+        raise click.UsageError("Give exactly one of --prospects and --file.", ctx)
+    with ExitStack() as stack:
+        if prospects is not None:
+            try:
+                rows: Iterator[SourceRow] = read_json_array(prospects)
+            except InputError as error:
+                raise click.BadParameter(str(error), ctx, param_hint="--prospects") from None
+            position_name, total_lines, header_fields = "index", None, None
+        else:
+            input_format = input_format or _input_format(file_path, ctx)
+            stream = stack.enter_context(_open_input(file_path, ctx))
+            total_lines = _count_lines(file_path) if str(file_path) != "-" else None
+            position_name, header_fields = "line", None
+            try:
+                if input_format == "jsonl":
+                    rows = read_json_lines(stream)
+                else:
+                    mapping, rows = read_csv(
+                        stream, delimiter or ("\t" if input_format == "tsv" else ",")
+                    )
+                    header_fields = mapping.fields()
+            except InputError as error:
+                raise click.BadParameter(str(error), ctx, param_hint="--file") from None
+
+        client = ctx.obj.client(ctx)
+        campaign = client.get(campaign_path(campaign_id))["campaign"]
+        identity_field = IDENTITY_FIELD[campaign["type"]]
+        if header_fields is not None and identity_field not in header_fields:
+            raise click.BadParameter(
+                f"the file has no {identity_field} column, which {campaign['type']} "
+                "campaigns require.",
+                ctx,
+                param_hint="--file",
+            )
+
+        show_progress = is_terminal("stderr") if progress is None else progress
+        bar = stack.enter_context(
+            tqdm(
+                total=total_lines,
+                unit=" lines",
+                desc="Dry run" if dry_run else "Importing",
+                file=sys.stderr,
+                disable=not show_progress or position_name != "line",
+                dynamic_ncols=True,
+            )
+        )
+
+        def on_batch(position: int, summary: ImportSummary) -> None:
+            bar.update(max(position - bar.n, 0))
+            counts = {
+                "imported": summary.imported,
+                "duplicates": summary.duplicates,
+                "rejected": len(summary.rejected),
+            }
+            bar.set_postfix(counts, refresh=False)
+
+        importer = LeadImporter(
+            client,
+            campaign,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            on_batch=on_batch,
+            key_salt=secrets.token_hex(16) if fresh_keys else "",
+        )
+        failure: Exception | None = None
+        try:
+            importer.run(rows)
+        except (ApiError, ApiUnreachable, InputError) as error:
+            failure = error
+        bar.close()
+
+    summary = importer.summary
+    if resolve_format(output_format) == "json":
+        click.echo(output.to_json(output.summary_data(summary, position_name)))
+    else:
+        click.echo(output.summary_text(summary, position_name))
+    if isinstance(failure, InputError):
+        raise click.BadParameter(str(failure), ctx, param_hint="--file")
+    if failure is not None:
+        click.echo(
+            "leads: the import stopped before the end; re-run the same command to finish it "
+            "(rows already imported will count as duplicates).",
+            err=True,
+        )
+        raise click.ClickException(str(failure))
+    if summary.rejected:
+        ctx.exit(1)
+
+
+def _input_format(file_path: Path, ctx: click.Context) -> str:
+    found = INPUT_FORMATS.get(file_path.suffix.lower())
+    if found is None:
+        raise click.BadParameter(
+            "cannot tell the format from the file name; pass --input-format csv, tsv or jsonl.",
+            ctx,
+            param_hint="--file",
+        )
+    return found
+
+
+def _open_input(file_path: Path, ctx: click.Context) -> IO[str]:
+    # utf-8-sig: spreadsheets often start a CSV with a byte order mark.
+    if str(file_path) == "-":
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+    try:
+        return open(file_path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+    except OSError as error:
+        raise click.BadParameter(
+            f"cannot open {str(file_path)!r}: {error.strerror}", ctx, param_hint="--file"
+        ) from None
+
+
+def _count_lines(file_path: Path) -> int:
+    """For the progress bar: a quick pass over the bytes, never the whole file at once."""
+    lines = 0
+    last = b"\n"
+    with open(file_path, "rb") as stream:
+        while chunk := stream.read(1024 * 1024):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
+@lead.command("update")
+@campaign_id_option
+@click.option("--prospect-id", required=True, help="The lead's id.")
+@click.option("--updates", required=True, help='A JSON object, e.g. \'{"company": "Acme"}\'.')
+@format_option("table", "json")
+@click.pass_context
+def update_lead(
+    ctx: click.Context,
+    campaign_id: str,
+    prospect_id: str,
+    updates: str,
+    output_format: str | None,
+):
+    """Edit one lead's fields (custom_fields replaces the whole object)."""
+    changes = json_option_value(updates, "--updates", ctx)
+    if not isinstance(changes, dict):
+        raise click.BadParameter("must be a JSON object", ctx, param_hint="--updates")
+    body = ctx.obj.client(ctx).patch(
+        campaign_path(campaign_id, "/leads"),
+        body={"prospect_id": prospect_id, "updates": changes},
+    )
+    if resolve_format(output_format) == "json":
+        click.echo(output.to_json(body))
+    else:
+        click.echo(output.lead_text(body["prospect"]))
+
+
+@lead.command("remove")
+@campaign_id_option
+@click.option("--prospect-ids", help="Comma-separated lead ids.")
+@click.option("--all", "remove_all", is_flag=True, help="Every lead of the campaign.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation of --all.")
+@format_option("table", "json")
+@click.pass_context
+def remove_leads(
+    ctx: click.Context,
+    campaign_id: str,
+    prospect_ids: str | None,
+    remove_all: bool,
+    yes: bool,
+    output_format: str | None,
+):
+    """Remove some leads by id (ids not in the campaign are skipped) or --all of them."""
+    if (prospect_ids is None) == (not remove_all):
+        raise click.UsageError("Give exactly one of --prospect-ids and --all.", ctx)
+    ids: list[str] = []
+    if prospect_ids is not None:
+        ids = list(dict.fromkeys(item.strip() for item in prospect_ids.split(",") if item.strip()))
+        if not ids:
+            raise click.BadParameter("no lead id given", ctx, param_hint="--prospect-ids")
+    elif not yes and not is_terminal("stdin"):
+        raise click.UsageError(
+            "--all removes every lead: pass --yes when not running on a terminal.", ctx
+        )
+    client = ctx.obj.client(ctx)
+    path = campaign_path(campaign_id, "/leads")
+    if remove_all:
+        if not yes:
+            shown = client.get(campaign_path(campaign_id))["campaign"]
+            click.confirm(
+                f"Remove all {shown['stats']['total']} leads of campaign {shown['name']!r}?",
+                abort=True,
+                err=True,
+            )
+        body = client.delete(path, body={"all": True})
+    else:
+        body = {"deleted": 0, "stats": None}
+        for start in range(0, len(ids), MAX_IDS_PER_REMOVE):
+            chunk_ids = ids[start : start + MAX_IDS_PER_REMOVE]
+            chunk = client.delete(path, body={"prospect_ids": chunk_ids})
+            body = {"deleted": body["deleted"] + chunk["deleted"], "stats": chunk["stats"]}
+    if resolve_format(output_format) == "json":
+        click.echo(output.to_json(body))
+    else:
+        click.echo(f"Removed {body['deleted']} leads; {body['stats']['total']} left.")
+
+
+def main() -> None:
+    cli(prog_name="leads")
+
+
+if __name__ == "__main__":
+    main()

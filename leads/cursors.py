@@ -1,0 +1,93 @@
+"""Opaque keyset cursors for the lead list: where the next page starts, and for what query."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from leads.statuses import LEAD_STATUSES
+
+CURSOR_VERSION = 1
+# version, campaign id, created_at (microseconds since the Unix epoch), lead id, status
+# (0 = no filter, else 1 + its index in LEAD_STATUSES).
+_PAYLOAD = struct.Struct(">B16sq16sB")
+# 42 + 6 bytes: a multiple of 3, so the base64 text has no padding and no spare bits
+# (every character of a cursor counts; an edited one cannot decode to the same cursor).
+_CHECKSUM_BYTES = 6
+_CURSOR_BYTES = _PAYLOAD.size + _CHECKSUM_BYTES
+CURSOR_LENGTH = _CURSOR_BYTES * 4 // 3
+_CURSOR_TEXT = re.compile(rf"^[A-Za-z0-9_-]{{{CURSOR_LENGTH}}}$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class InvalidCursor(ValueError):
+    """The text is not a cursor this service issued (malformed, truncated or edited)."""
+
+
+@dataclass(frozen=True)
+class LeadCursor:
+    """The position after the last lead of a page: the list order is (created_at, id).
+
+    The campaign and the status filter the page was listed with travel in the cursor, so
+    that a cursor replayed against another campaign or filter is refused, not misread.
+    """
+
+    campaign_id: UUID
+    created_at: datetime
+    lead_id: UUID
+    status: str | None
+
+
+def encode_cursor(cursor: LeadCursor) -> str:
+    status_code = 0 if cursor.status is None else LEAD_STATUSES.index(cursor.status) + 1
+    payload = _PAYLOAD.pack(
+        CURSOR_VERSION,
+        cursor.campaign_id.bytes,
+        (cursor.created_at - _EPOCH) // _MICROSECOND,
+        cursor.lead_id.bytes,
+        status_code,
+    )
+    return base64.urlsafe_b64encode(payload + _checksum(payload)).decode("ascii")
+
+
+def decode_cursor(text: str) -> LeadCursor:
+    """The cursor `encode_cursor` made, or InvalidCursor for any other text."""
+    # Only the URL-safe alphabet: b64decode would also take "+" and "/" for "-" and "_".
+    if not _CURSOR_TEXT.match(text):
+        raise InvalidCursor("not a cursor's length or alphabet")
+    try:
+        raw = base64.urlsafe_b64decode(text)
+    except binascii.Error:
+        raise InvalidCursor("not base64") from None
+    payload, checksum = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
+    # The checksum catches edited, truncated and corrupted cursors. It is not a signature,
+    # and needs not be: every query is scoped to the campaign of the path and the token's
+    # workspace, so a forged cursor could only move where a page starts in a roster the
+    # caller may read anyway.
+    if not hmac.compare_digest(checksum, _checksum(payload)):
+        raise InvalidCursor("checksum mismatch")
+    version, campaign_id, micros, lead_id, status_code = _PAYLOAD.unpack(payload)
+    if version != CURSOR_VERSION or status_code > len(LEAD_STATUSES):
+        raise InvalidCursor("unknown version or status")
+    try:
+        created_at = _EPOCH + micros * _MICROSECOND
+    except OverflowError:
+        raise InvalidCursor("timestamp out of range") from None
+    return LeadCursor(
+        campaign_id=UUID(bytes=campaign_id),
+        created_at=created_at,
+        lead_id=UUID(bytes=lead_id),
+        status=None if status_code == 0 else LEAD_STATUSES[status_code - 1],
+    )
+
+
+def _checksum(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, digest_size=_CHECKSUM_BYTES, person=b"leads-cursor").digest()

@@ -1,0 +1,320 @@
+"""Bearer tokens (401s, hashed storage, the tokens CLI) and workspace isolation (404s)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+
+import psycopg2.extras
+import pytest
+from psycopg2 import sql
+
+from tests.conftest import APP_TABLES, ApiClient, make_token
+from tests.roster_api import add_leads, database_state, error_body, move_to
+
+TOKEN = re.compile(r"^ld_[A-Za-z0-9_-]{43}$")
+WWW_AUTHENTICATE = 'Bearer realm="leads"'
+MISSING = "Authentication required: send Authorization: Bearer <token>."
+MALFORMED = "The Authorization header is malformed: expected Bearer <token>."
+OVERSIZED = "The Authorization header is malformed."
+UNKNOWN = "The token is unknown or revoked."
+CAMPAIGN_NOT_FOUND = error_body(404, "Campaign not found.")
+
+# Every authenticated route: (method, path, JSON body). {id} is a campaign, {lead} a lead.
+ROUTES = [
+    ("GET", "/api/campaigns", None),
+    ("POST", "/api/campaigns", {"name": "New", "type": "email"}),
+    ("GET", "/api/campaigns/{id}", None),
+    ("GET", "/api/campaigns/{id}/leads", None),
+    ("POST", "/api/campaigns/{id}/leads", {"prospects": [{"email": "new@example.com"}]}),
+    ("PATCH", "/api/campaigns/{id}/leads", {"prospect_id": "{lead}", "updates": {"company": "X"}}),
+    ("DELETE", "/api/campaigns/{id}/leads", {"all": True}),
+    ("POST", "/api/campaigns/{id}/launch", None),
+    ("POST", "/api/campaigns/{id}/pause", None),
+    ("POST", "/api/campaigns/{id}/resume", None),
+    ("POST", "/api/campaigns/{id}/complete", None),
+]
+CAMPAIGN_ROUTES = [route for route in ROUTES if "{id}" in route[1]]
+# The status a campaign needs for each route to succeed for its owner, so that a 404 for
+# anyone else is the isolation at work, not a refused transition.
+STATUS_FOR = {"pause": "active", "resume": "paused", "complete": "active"}
+
+
+def route_id(route) -> str:
+    return f"{route[0]} {route[1]}"
+
+
+def fill(route, campaign_id: str, lead_id: str) -> tuple[str, str, dict | None]:
+    method, path, body = route
+    if body is not None and body.get("prospect_id") == "{lead}":
+        body = {**body, "prospect_id": lead_id}
+    return method, path.format(id=campaign_id), body
+
+
+@pytest.fixture
+def victim(api) -> tuple[dict, str]:
+    """acme's campaign with one lead: (campaign, lead id)."""
+    campaign = api.create_campaign("Victim", "email")
+    (lead,) = add_leads(api, campaign, [{"email": "lead@example.com"}])
+    return campaign, lead["id"]
+
+
+def run_cli(app, *args: str):
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def create_token_with_cli(app, workspace: str) -> str:
+    result = run_cli(app, "tokens", "create", "--workspace", workspace)
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()[-1]
+
+
+def token_rows(db) -> list[dict]:
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+        cursor.execute(
+            "SELECT api_tokens.token_prefix, api_tokens.token_hash, workspaces.name AS workspace,"
+            " api_tokens.created_at, api_tokens.revoked_at"
+            " FROM api_tokens JOIN workspaces ON workspaces.id = api_tokens.workspace_id"
+            " ORDER BY api_tokens.created_at, api_tokens.token_prefix"
+        )
+        return cursor.fetchall()
+
+
+def well_formed_unknown_token() -> str:
+    return "ld_" + secrets.token_urlsafe(32)
+
+
+class TestUnauthorized:
+    @pytest.mark.parametrize("route", ROUTES, ids=route_id)
+    @pytest.mark.parametrize(
+        ("authorization", "message"),
+        [
+            pytest.param(None, MISSING, id="missing"),
+            pytest.param("", MISSING, id="empty"),
+            pytest.param("Basic dXNlcjpwYXNzd29yZA==", MALFORMED, id="basic"),
+            pytest.param("Bearer", MALFORMED, id="bearer-alone"),
+            pytest.param("Bearer    ", MALFORMED, id="bearer-blank"),
+            pytest.param("garbage", MALFORMED, id="garbage"),
+            pytest.param("Bearer not-a-token", MALFORMED, id="not-a-token"),
+            pytest.param("Token {token}", MALFORMED, id="other-scheme-real-token"),
+            pytest.param("{token}", MALFORMED, id="token-without-scheme"),
+            pytest.param("Bearer {token} extra", MALFORMED, id="trailing-junk"),
+            pytest.param("Bearer {token}x", MALFORMED, id="token-too-long"),
+            pytest.param("Bearer " + "A" * 600, OVERSIZED, id="oversized"),
+            pytest.param("Bearer {unknown}", UNKNOWN, id="unknown"),
+            pytest.param("Bearer {revoked}", UNKNOWN, id="revoked"),
+        ],
+    )
+    def test_401_changes_nothing(self, app, db, token, victim, route, authorization, message):
+        campaign, lead_id = victim
+        if authorization is not None and "{revoked}" in authorization:
+            revoked = create_token_with_cli(app, "acme")
+            assert run_cli(app, "tokens", "revoke", revoked[:11]).exit_code == 0
+            authorization = authorization.format(revoked=revoked)
+        elif authorization is not None:
+            authorization = authorization.format(token=token, unknown=well_formed_unknown_token())
+        method, path, body = fill(route, campaign["id"], lead_id)
+        headers = {} if authorization is None else {"Authorization": authorization}
+        before = database_state(db)
+        response = app.test_client().open(path, method=method, json=body, headers=headers)
+        assert response.status_code == 401
+        assert response.json == error_body(401, message)
+        assert response.headers["WWW-Authenticate"] == WWW_AUTHENTICATE
+        assert database_state(db) == before
+
+    @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+    def test_scheme_is_case_insensitive(self, app, token, scheme):
+        response = app.test_client().get(
+            "/api/campaigns", headers={"Authorization": f"{scheme} {token}"}
+        )
+        assert response.status_code == 200
+        assert response.json == {"campaigns": []}
+
+    @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/docs"])
+    def test_probes_and_docs_need_no_token(self, app, path):
+        response = app.test_client().get(path)
+        assert response.status_code == 200
+
+
+class TestTokenStorage:
+    def test_tokens_are_stored_hashed(self, app, db, token, other_token):
+        cli_token = create_token_with_cli(app, "initech")
+        tokens = {"acme": token, "globex": other_token, "initech": cli_token}
+        rows = token_rows(db)
+        assert [(row["workspace"], row["revoked_at"]) for row in rows] == [
+            ("acme", None),
+            ("globex", None),
+            ("initech", None),
+        ]
+        for row in rows:
+            secret = tokens[row["workspace"]]
+            assert TOKEN.match(secret)
+            assert bytes(row["token_hash"]) == hashlib.sha256(secret.encode()).digest()
+            assert row["token_prefix"] == secret[:11]
+
+        # No column of any table holds a token, whole or beyond its listed prefix.
+        with db.cursor() as cursor:
+            for table in APP_TABLES:
+                cursor.execute(
+                    sql.SQL("SELECT coalesce(string_agg(t::text, ' '), '') FROM {} AS t").format(
+                        sql.Identifier(table)
+                    )
+                )
+                dump = cursor.fetchone()[0]
+                for secret in tokens.values():
+                    assert secret not in dump
+                    assert secret[:20] not in dump
+                    assert secret.encode().hex() not in dump
+
+    def test_every_token_is_different(self, pool, db):
+        made = {make_token(pool, "acme") for _ in range(20)}
+        assert len(made) == 20
+        assert len({row["token_prefix"] for row in token_rows(db)}) == 20
+
+
+class TestTokensCli:
+    def test_create_prints_a_working_token_last(self, app, db):
+        result = run_cli(app, "tokens", "create", "--workspace", "  initech ")
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert lines[:-1] == [
+            "Token for workspace 'initech' (store it now, it is not shown again):"
+        ]
+        new_token = lines[-1]
+        assert TOKEN.match(new_token)
+        assert [row["workspace"] for row in token_rows(db)] == ["initech"]
+
+        client = ApiClient(app, new_token)
+        assert client.get("/api/campaigns").json == {"campaigns": []}
+        created = client.create_campaign("Initech outreach", "email")
+        assert client.get("/api/campaigns").json == {"campaigns": [created]}
+
+    def test_new_token_of_an_existing_workspace_sees_its_campaigns(self, app, api, db):
+        campaign = api.create_campaign("Acme outreach", "email")
+        second = ApiClient(app, create_token_with_cli(app, "acme"))
+        assert second.get("/api/campaigns").json == {"campaigns": [campaign]}
+        with db.cursor() as cursor:
+            cursor.execute("SELECT name FROM workspaces")
+            assert cursor.fetchall() == [("acme",)]
+
+    @pytest.mark.parametrize(
+        ("args", "error_line"),
+        [
+            (["--workspace", "  "], "Error: Invalid value for --workspace: must not be blank"),
+            (["--workspace", ""], "Error: Invalid value for --workspace: must not be blank"),
+            ([], "Error: Missing option '--workspace'."),
+        ],
+    )
+    def test_create_needs_a_workspace(self, app, db, args, error_line):
+        before = database_state(db)
+        result = run_cli(app, "tokens", "create", *args)
+        assert result.exit_code == 2
+        assert result.output.splitlines()[-1] == error_line
+        assert database_state(db) == before
+
+    def test_list_shows_prefixes_never_tokens(self, app, db, token, other_token):
+        revoked = create_token_with_cli(app, "acme")
+        assert run_cli(app, "tokens", "revoke", revoked[:11]).exit_code == 0
+        result = run_cli(app, "tokens", "list")
+        assert result.exit_code == 0, result.output
+        expected = []
+        for row in token_rows(db):
+            state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
+            expected.append(
+                f"{row['token_prefix']}  {row['workspace']}  "
+                f"created {row['created_at']:%Y-%m-%d %H:%M}  {state}"
+            )
+        assert result.output.splitlines() == expected
+        assert [line.split()[0] for line in expected] == [
+            token[:11],
+            other_token[:11],
+            revoked[:11],
+        ]
+        for secret in (token, other_token, revoked):
+            assert secret not in result.output
+            assert secret[:12] not in result.output
+
+    def test_list_with_no_tokens(self, app):
+        result = run_cli(app, "tokens", "list")
+        assert result.exit_code == 0
+        assert result.output == ""
+
+    def test_revoke_makes_the_token_401(self, app, db, token):
+        doomed = create_token_with_cli(app, "acme")
+        assert ApiClient(app, doomed).get("/api/campaigns").status_code == 200
+
+        result = run_cli(app, "tokens", "revoke", doomed[:11])
+        assert result.exit_code == 0, result.output
+        assert result.output == f"Revoked {doomed[:11]}.\n"
+
+        response = ApiClient(app, doomed).get("/api/campaigns")
+        assert response.status_code == 401
+        assert response.json == error_body(401, UNKNOWN)
+        assert response.headers["WWW-Authenticate"] == WWW_AUTHENTICATE
+        # The workspace's other token is untouched.
+        assert ApiClient(app, token).get("/api/campaigns").status_code == 200
+        states = {row["token_prefix"]: row["revoked_at"] is not None for row in token_rows(db)}
+        assert states == {token[:11]: False, doomed[:11]: True}
+
+    @pytest.mark.parametrize("which", ["already-revoked", "unknown"])
+    def test_revoke_of_no_active_token_fails(self, app, db, token, which):
+        if which == "already-revoked":
+            prefix = token[:11]
+            assert run_cli(app, "tokens", "revoke", prefix).exit_code == 0
+        else:
+            prefix = "ld_" + "z" * 8
+        before = database_state(db)
+        result = run_cli(app, "tokens", "revoke", prefix)
+        assert result.exit_code == 1
+        assert result.output == f"Error: No active token with prefix {prefix!r}.\n"
+        assert database_state(db) == before
+
+
+class TestWorkspaceIsolation:
+    @pytest.mark.parametrize("route", CAMPAIGN_ROUTES, ids=route_id)
+    def test_foreign_missing_and_malformed_campaigns_look_alike(
+        self, api, other_api, db, victim, route
+    ):
+        campaign, lead_id = victim
+        transition = route[1].rsplit("/", 1)[-1]
+        if transition in STATUS_FOR:
+            move_to(api, campaign, STATUS_FOR[transition])
+        before = database_state(db)
+        attempts = {
+            "other workspace": (other_api, campaign["id"]),
+            "missing": (api, str(uuid.uuid4())),
+            "not a uuid": (api, "not-a-uuid"),
+            "uuid-ish": (api, campaign["id"][:-1]),
+        }
+        for name, (client, campaign_id) in attempts.items():
+            method, path, body = fill(route, campaign_id, lead_id)
+            response = client.request(method, path, json=body)
+            assert (name, response.status_code, response.json) == (name, 404, CAMPAIGN_NOT_FOUND)
+        assert database_state(db) == before
+
+        # The owner gets through on the very same request.
+        method, path, body = fill(route, campaign["id"], lead_id)
+        assert api.request(method, path, json=body).status_code == 200
+
+    def test_foreign_campaigns_are_not_listed(self, api, other_api, victim):
+        campaign, _ = victim
+        assert other_api.get("/api/campaigns").json == {"campaigns": []}
+        assert api.get("/api/campaigns").json == {
+            "campaigns": [api.get(f"/api/campaigns/{campaign['id']}").json["campaign"]]
+        }
+
+    def test_same_lead_identity_in_two_workspaces_is_independent(self, api, other_api, db):
+        mine = api.create_campaign("Mine", "email")
+        theirs = other_api.create_campaign("Theirs", "email")
+        (my_lead,) = add_leads(api, mine, [{"email": "shared@example.com"}])
+        (their_lead,) = add_leads(other_api, theirs, [{"email": "shared@example.com"}])
+        assert my_lead["id"] != their_lead["id"]
+        response = other_api.delete(
+            f"/api/campaigns/{theirs['id']}/leads", json={"prospect_ids": [my_lead["id"]]}
+        )
+        assert response.json["deleted"] == 0
+        assert [
+            lead["id"] for lead in api.get(f"/api/campaigns/{mine['id']}/leads").json["prospects"]
+        ] == [my_lead["id"]]

@@ -1,0 +1,338 @@
+"""DELETE /api/campaigns/{id}/leads: removing leads by id or all of them, draft only."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.roster_api import add_leads, database_state, error_body, leads_url, move_to
+
+LEAD_STATUSES = (
+    "pending",
+    "sent",
+    "connection_sent",
+    "connected",
+    "message_sent",
+    "replied",
+    "bounced",
+    "completed",
+    "timed_out",
+    "cancelled",
+)
+# The six seeded leads get these statuses (set in the database: the API never sets one),
+# so that the stats after a delete have more than `pending` to get right.
+SEED_STATUSES = ("pending", "pending", "sent", "replied", "cancelled", "bounced")
+EXACTLY_ONE = 'Send exactly one of "prospect_ids" and "all" (a wipe is never implied)'
+
+
+def seed(api, db, campaign: dict, prefix: str = "lead") -> list[str]:
+    """Six leads with SEED_STATUSES; their ids in order."""
+    leads = add_leads(
+        api, campaign, [{"email": f"{prefix}{i}@example.com"} for i in range(len(SEED_STATUSES))]
+    )
+    ids = [lead["id"] for lead in leads]
+    with db.cursor() as cursor:
+        for lead_id, status in zip(ids, SEED_STATUSES, strict=True):
+            cursor.execute("UPDATE leads SET status = %s WHERE id = %s", (status, lead_id))
+    return ids
+
+
+def lead_ids(db, campaign: dict) -> list[str]:
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM leads WHERE campaign_id = %s ORDER BY created_at, id",
+            (campaign["id"],),
+        )
+        return [str(row[0]) for row in cursor.fetchall()]
+
+
+def recount(db, campaign: dict) -> dict:
+    """The stats counted from the roster itself (without last_synced_at)."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT status::text, count(*) FROM leads WHERE campaign_id = %s GROUP BY status",
+            (campaign["id"],),
+        )
+        counts = {status: 0 for status in LEAD_STATUSES}
+        counts.update(dict(cursor.fetchall()))
+    contacted = sum(n for status, n in counts.items() if status not in ("pending", "cancelled"))
+    return {"total": sum(counts.values()), **counts, "contacted": contacted}
+
+
+def stored_stats(db, campaign: dict) -> dict:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT stats FROM campaigns WHERE id = %s", (campaign["id"],))
+        return cursor.fetchone()[0]
+
+
+def assert_deleted(api, db, campaign: dict, body: dict, deleted: int, remaining: list[str]):
+    """DELETE `body`: the count, the stats (as stored and as recounted), what is left."""
+    response = api.delete(leads_url(campaign), json=body)
+    assert response.status_code == 200, response.json
+    stats = response.json["stats"]
+    assert response.json == {
+        "deleted": deleted,
+        "stats": {**recount(db, campaign), "last_synced_at": stats["last_synced_at"]},
+    }
+    assert stored_stats(db, campaign) == stats
+    assert lead_ids(db, campaign) == remaining
+    shown = api.get(f"/api/campaigns/{campaign['id']}").json
+    assert shown["campaign"]["stats"] == stats
+    assert shown["prospects_by_status"] == {status: stats[status] for status in LEAD_STATUSES}
+    return response.json
+
+
+class TestDeleteByIds:
+    @pytest.mark.parametrize(
+        ("picked", "unknown", "deleted"),
+        [
+            pytest.param([0], 0, 1, id="one"),
+            pytest.param([1, 3, 5], 0, 3, id="several"),
+            pytest.param([2, 2, 2], 0, 1, id="repeated-id-counts-once"),
+            pytest.param([0, 1, 2, 3, 4, 5], 0, 6, id="every-lead"),
+            pytest.param([4], 3, 1, id="with-unknown-ids"),
+            pytest.param([], 2, 0, id="only-unknown-ids"),
+        ],
+    )
+    def test_deletes_the_given_leads(self, api, db, email_campaign, picked, unknown, deleted):
+        ids = seed(api, db, email_campaign)
+        body = {"prospect_ids": [ids[i] for i in picked] + [str(uuid.uuid4())] * unknown}
+        remaining = [lead_id for i, lead_id in enumerate(ids) if i not in picked]
+        assert_deleted(api, db, email_campaign, body, deleted, remaining)
+
+    def test_leads_of_other_campaigns_are_skipped(
+        self, api, other_api, db, email_campaign, linkedin_campaign
+    ):
+        ids = seed(api, db, email_campaign)
+        sibling_ids = [
+            lead["id"]
+            for lead in add_leads(
+                api, linkedin_campaign, [{"linkedin_url": "https://www.linkedin.com/in/sib"}]
+            )
+        ]
+        foreign = other_api.create_campaign("Foreign", "email")
+        foreign_ids = seed(other_api, db, foreign, prefix="foreign")
+        before = database_state(db)
+
+        body = {"prospect_ids": [sibling_ids[0], ids[1], foreign_ids[0], foreign_ids[1]]}
+        assert_deleted(api, db, email_campaign, body, 1, [ids[0], *ids[2:]])
+
+        after = database_state(db)
+        untouched = {uuid.UUID(i) for i in sibling_ids + foreign_ids}
+        assert [row for row in after["leads"] if row["id"] in untouched] == [
+            row for row in before["leads"] if row["id"] in untouched
+        ]
+        others = [c for c in before["campaigns"] if str(c["id"]) != email_campaign["id"]]
+        assert [c for c in after["campaigns"] if str(c["id"]) != email_campaign["id"]] == others
+
+    def test_500_ids_are_accepted(self, api, db, email_campaign):
+        ids = seed(api, db, email_campaign)
+        body = {"prospect_ids": [ids[0]] + [str(uuid.uuid4()) for _ in range(499)]}
+        assert_deleted(api, db, email_campaign, body, 1, ids[1:])
+
+    @pytest.mark.parametrize(
+        ("prospect_ids", "message", "errors"),
+        [
+            pytest.param(
+                [],
+                "prospect_ids: Length must be between 1 and 500",
+                {"json": {"prospect_ids": ["Length must be between 1 and 500."]}},
+                id="zero-ids",
+            ),
+            pytest.param(
+                "FIRST+500",
+                "prospect_ids: Length must be between 1 and 500",
+                {"json": {"prospect_ids": ["Length must be between 1 and 500."]}},
+                id="501-ids",
+            ),
+            pytest.param(
+                ["FIRST", "not-a-uuid", "FIRST", 7],
+                "prospect_ids[1], prospect_ids[3]: Not a valid UUID",
+                {
+                    "json": {
+                        "prospect_ids": {"1": ["Not a valid UUID."], "3": ["Not a valid UUID."]}
+                    }
+                },
+                id="non-uuid-ids",
+            ),
+            pytest.param(
+                "FIRST",
+                "prospect_ids: Not a valid list",
+                {"json": {"prospect_ids": ["Not a valid list."]}},
+                id="not-a-list",
+            ),
+            pytest.param(
+                None,
+                "prospect_ids: Field may not be null",
+                {"json": {"prospect_ids": ["Field may not be null."]}},
+                id="null",
+            ),
+        ],
+    )
+    def test_bad_ids_are_400_and_delete_nothing(
+        self, api, db, email_campaign, prospect_ids, message, errors
+    ):
+        ids = seed(api, db, email_campaign)
+        if prospect_ids == "FIRST+500":
+            prospect_ids = [ids[0]] + [str(uuid.uuid4()) for _ in range(500)]
+        elif prospect_ids == "FIRST":
+            prospect_ids = ids[0]
+        elif isinstance(prospect_ids, list):
+            prospect_ids = [ids[0] if item == "FIRST" else item for item in prospect_ids]
+        before = database_state(db)
+        response = api.delete(leads_url(email_campaign), json={"prospect_ids": prospect_ids})
+        assert response.status_code == 400
+        assert response.json == error_body(400, message, errors)
+        assert database_state(db) == before
+
+
+class TestDeleteAll:
+    def test_all_removes_every_lead_of_this_campaign_only(
+        self, api, other_api, db, email_campaign, linkedin_campaign
+    ):
+        seed(api, db, email_campaign)
+        add_leads(api, linkedin_campaign, [{"linkedin_url": "https://www.linkedin.com/in/sib"}])
+        foreign = other_api.create_campaign("Foreign", "email")
+        seed(other_api, db, foreign, prefix="foreign")
+        before = database_state(db)
+
+        body = assert_deleted(api, db, email_campaign, {"all": True}, 6, [])
+        assert body["stats"] == {
+            "total": 0,
+            **{status: 0 for status in LEAD_STATUSES},
+            "contacted": 0,
+            "last_synced_at": body["stats"]["last_synced_at"],
+        }
+
+        after = database_state(db)
+        mine = uuid.UUID(email_campaign["id"])
+        assert after["leads"] == [row for row in before["leads"] if row["campaign_id"] != mine]
+        assert [c for c in after["campaigns"] if c["id"] != mine] == [
+            c for c in before["campaigns"] if c["id"] != mine
+        ]
+
+    def test_all_on_an_empty_roster_deletes_nothing(self, api, db, email_campaign):
+        assert_deleted(api, db, email_campaign, {"all": True}, 0, [])
+
+    def test_leads_can_be_added_again_after_a_wipe(self, api, db, email_campaign):
+        seed(api, db, email_campaign)
+        assert_deleted(api, db, email_campaign, {"all": True}, 6, [])
+        leads = add_leads(api, email_campaign, [{"email": "lead0@example.com"}])
+        assert [lead["email"] for lead in leads] == ["lead0@example.com"]
+        assert recount(db, email_campaign)["total"] == 1
+
+
+class TestSelectorRules:
+    @pytest.mark.parametrize(
+        ("body", "message", "errors"),
+        [
+            pytest.param({}, EXACTLY_ONE, {"json": {"_schema": [f"{EXACTLY_ONE}."]}}, id="none"),
+            pytest.param(
+                {"all": True, "prospect_ids": ["FIRST"]},
+                EXACTLY_ONE,
+                {"json": {"_schema": [f"{EXACTLY_ONE}."]}},
+                id="both",
+            ),
+            pytest.param(
+                {"all": False, "prospect_ids": ["FIRST"]},
+                EXACTLY_ONE,
+                {"json": {"_schema": [f"{EXACTLY_ONE}."]}},
+                id="both-with-all-false",
+            ),
+            pytest.param(
+                {"all": False},
+                'all: Must be true; to remove some leads send "prospect_ids"',
+                {"json": {"all": ['Must be true; to remove some leads send "prospect_ids".']}},
+                id="all-false",
+            ),
+            *[
+                pytest.param(
+                    {"all": value},
+                    "all: Not a valid boolean",
+                    {"json": {"all": ["Not a valid boolean."]}},
+                    id=f"all-{value!r}",
+                )
+                for value in ["true", "yes", 1, 1.0, [True], {"x": True}]
+            ],
+            pytest.param(
+                {"all": None},
+                "all: Field may not be null",
+                {"json": {"all": ["Field may not be null."]}},
+                id="all-null",
+            ),
+            pytest.param(
+                {"all": True, "force": True},
+                "force: Unknown field",
+                {"json": {"force": ["Unknown field."]}},
+                id="unknown-key",
+            ),
+            pytest.param(
+                {"ids": ["FIRST"]},
+                "ids: Unknown field",
+                {"json": {"ids": ["Unknown field."]}},
+                id="misspelled-key",
+            ),
+        ],
+    )
+    def test_rejected_and_nothing_deleted(self, api, db, email_campaign, body, message, errors):
+        ids = seed(api, db, email_campaign)
+        body = {
+            key: [ids[0] if item == "FIRST" else item for item in value]
+            if key in ("prospect_ids", "ids")
+            else value
+            for key, value in body.items()
+        }
+        before = database_state(db)
+        response = api.delete(leads_url(email_campaign), json=body)
+        assert response.status_code == 400
+        assert response.json == error_body(400, message, errors)
+        assert database_state(db) == before
+
+    @pytest.mark.parametrize(
+        "raw",
+        [pytest.param(None, id="no-body"), pytest.param(b"{}", id="empty-object")],
+    )
+    def test_a_wipe_is_never_implied(self, api, db, email_campaign, raw):
+        seed(api, db, email_campaign)
+        before = database_state(db)
+        if raw is None:
+            response = api.delete(leads_url(email_campaign))
+        else:
+            response = api.delete(
+                leads_url(email_campaign), data=raw, headers={"Content-Type": "application/json"}
+            )
+        assert response.status_code == 400
+        assert response.json == error_body(
+            400, EXACTLY_ONE, {"json": {"_schema": [f"{EXACTLY_ONE}."]}}
+        )
+        assert database_state(db) == before
+
+    @pytest.mark.parametrize("raw", [b"[]", b"null", b"true", b'"all"'])
+    def test_body_that_is_not_an_object(self, api, db, email_campaign, raw):
+        seed(api, db, email_campaign)
+        before = database_state(db)
+        response = api.delete(
+            leads_url(email_campaign), data=raw, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert response.json == error_body(
+            400, "Invalid input type", {"json": {"_schema": ["Invalid input type."]}}
+        )
+        assert database_state(db) == before
+
+
+class TestDeleteFrozenRoster:
+    @pytest.mark.parametrize("status", ["active", "paused", "completed"])
+    @pytest.mark.parametrize("selector", ["ids", "all"])
+    def test_only_draft_rosters_shrink(self, api, db, email_campaign, status, selector):
+        ids = seed(api, db, email_campaign)
+        move_to(api, email_campaign, status)
+        body = {"prospect_ids": ids[:2]} if selector == "ids" else {"all": True}
+        before = database_state(db)
+        response = api.delete(leads_url(email_campaign), json=body)
+        assert response.status_code == 400
+        assert response.json == error_body(
+            400, f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
+        )
+        assert database_state(db) == before

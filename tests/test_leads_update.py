@@ -1,0 +1,609 @@
+"""PATCH /api/campaigns/{id}/leads: editing one lead of a draft campaign."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import psycopg2.extras
+import pytest
+
+from tests.roster_api import add_leads, database_state, error_body, leads_url, move_to
+
+IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
+ANN = {
+    "email": "ann@example.com",
+    "linkedin_url": "https://www.linkedin.com/in/ann-lee",
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "company": "Acme",
+    "position": "CTO",
+    "headline": "Builds things",
+    "custom_fields": {"city": "Paris", "tier": 1},
+}
+BOB = {
+    "email": "bob@example.com",
+    "linkedin_url": "https://www.linkedin.com/in/bob",
+    "first_name": "Bob",
+}
+
+
+def lead_row(db, lead_id: str) -> dict:
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+        cursor.execute("SELECT * FROM leads WHERE id = %s", (lead_id,))
+        return cursor.fetchone()
+
+
+def expected_row(lead: dict, stored_name: str | None, identity_field: str) -> dict:
+    """The leads row behind an API lead: `name` holds only an explicitly given name."""
+    return {
+        "id": uuid.UUID(lead["id"]),
+        "campaign_id": uuid.UUID(lead["campaign_id"]),
+        "identity": lead[identity_field],
+        "status": lead["status"],
+        "email": lead["email"],
+        "linkedin_url": lead["linkedin_url"],
+        "first_name": lead["first_name"],
+        "last_name": lead["last_name"],
+        "name": stored_name,
+        "company": lead["company"],
+        "position": lead["position"],
+        "headline": lead["headline"],
+        "custom_fields": lead["custom_fields"],
+        "created_at": datetime.fromisoformat(lead["created_at"]),
+        "updated_at": datetime.fromisoformat(lead["updated_at"]),
+    }
+
+
+@pytest.fixture(params=["email", "linkedin"])
+def campaign_type(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def campaign(api, campaign_type) -> dict:
+    return api.create_campaign("Update target", campaign_type)
+
+
+@pytest.fixture
+def roster(api, campaign) -> tuple[dict, dict]:
+    """Ann (every field set, no explicit name) and Bob in the campaign."""
+    ann, bob = add_leads(api, campaign, [ANN, BOB])
+    return ann, bob
+
+
+def assert_updated(
+    api,
+    db,
+    campaign: dict,
+    lead: dict,
+    updates: dict,
+    changes: dict,
+    stored_name: str | None = None,
+) -> dict:
+    """PATCH `updates` and check the response, the listing and the row: exactly `changes`
+    applied, updated_at moved, created_at kept, the other leads untouched."""
+    others_before = [row for row in database_state(db)["leads"] if str(row["id"]) != lead["id"]]
+    response = api.patch(leads_url(campaign), json={"prospect_id": lead["id"], "updates": updates})
+    assert response.status_code == 200, response.json
+    updated_at = response.json["prospect"]["updated_at"]
+    expected = {**lead, **changes, "updated_at": updated_at}
+    assert response.json == {"prospect": expected}
+    assert datetime.fromisoformat(updated_at) > datetime.fromisoformat(lead["updated_at"])
+    assert lead_row(db, lead["id"]) == expected_row(
+        expected, stored_name, IDENTITY_FIELD[campaign["type"]]
+    )
+    others_after = [row for row in database_state(db)["leads"] if str(row["id"]) != lead["id"]]
+    assert others_after == others_before
+    listed = {item["id"]: item for item in api.get(leads_url(campaign)).json["prospects"]}
+    assert listed[lead["id"]] == expected
+    return expected
+
+
+class TestUpdateProfileFields:
+    @pytest.mark.parametrize(
+        ("updates", "changes"),
+        [
+            pytest.param(
+                {"first_name": "  Annie "}, {"first_name": "Annie", "name": "Annie Lee"}, id="first"
+            ),
+            pytest.param(
+                {"last_name": "Smith"}, {"last_name": "Smith", "name": "Ann Smith"}, id="last"
+            ),
+            pytest.param({"company": " Globex  "}, {"company": "Globex"}, id="company"),
+            pytest.param({"position": "CEO"}, {"position": "CEO"}, id="position"),
+            pytest.param({"headline": "x" * 2000}, {"headline": "x" * 2000}, id="headline-max"),
+            pytest.param({"company": None}, {"company": None}, id="company-null"),
+            pytest.param({"position": ""}, {"position": None}, id="position-empty"),
+            pytest.param({"headline": " \t\n "}, {"headline": None}, id="headline-blank"),
+            pytest.param(
+                {"first_name": None}, {"first_name": None, "name": "Lee"}, id="first-null"
+            ),
+            pytest.param(
+                {"first_name": None, "last_name": "  "},
+                {"first_name": None, "last_name": None, "name": None},
+                id="both-names-cleared",
+            ),
+            pytest.param(
+                {"custom_fields": {"plan": "pro"}},
+                {"custom_fields": {"plan": "pro"}},
+                id="custom-fields-replaced-whole",
+            ),
+            pytest.param(
+                {"custom_fields": {"city": "Paris"}},
+                {"custom_fields": {"city": "Paris"}},
+                id="custom-fields-key-dropped",
+            ),
+            pytest.param({"custom_fields": {}}, {"custom_fields": {}}, id="custom-fields-empty"),
+            pytest.param({"custom_fields": None}, {"custom_fields": {}}, id="custom-fields-null"),
+            pytest.param(
+                {"company": "Initech", "position": None, "custom_fields": {"a": [1, {"b": None}]}},
+                {"company": "Initech", "position": None, "custom_fields": {"a": [1, {"b": None}]}},
+                id="several",
+            ),
+        ],
+    )
+    def test_field_is_changed(self, api, db, campaign, roster, updates, changes):
+        ann, _ = roster
+        assert_updated(api, db, campaign, ann, updates, changes)
+
+    def test_updates_accumulate_and_created_at_stays(self, api, db, campaign, roster):
+        ann, _ = roster
+        first = assert_updated(api, db, campaign, ann, {"company": "One"}, {"company": "One"})
+        second = assert_updated(api, db, campaign, first, {"position": "Two"}, {"position": "Two"})
+        assert second["created_at"] == ann["created_at"]
+        assert second["company"] == "One"
+
+    def test_same_values_still_move_updated_at(self, api, db, campaign, roster):
+        ann, _ = roster
+        assert_updated(api, db, campaign, ann, {"company": "Acme"}, {})
+
+
+class TestNameDerivation:
+    @pytest.mark.parametrize(
+        ("seed_name", "updates", "shown_name", "stored_name"),
+        [
+            pytest.param(None, {"name": " Dr. Ann "}, "Dr. Ann", "Dr. Ann", id="set-explicit"),
+            pytest.param("Annie", {"name": None}, "Ann Lee", None, id="null-derives-again"),
+            pytest.param("Annie", {"name": "   "}, "Ann Lee", None, id="blank-derives-again"),
+            pytest.param("Annie", {"name": ""}, "Ann Lee", None, id="empty-derives-again"),
+            pytest.param("Annie", {"first_name": "Bob"}, "Annie", "Annie", id="explicit-kept"),
+            pytest.param(
+                "Annie",
+                {"name": None, "first_name": "Bo"},
+                "Bo Lee",
+                None,
+                id="cleared-derives-from-new-first-name",
+            ),
+            pytest.param(
+                "Annie",
+                {"name": None, "first_name": None, "last_name": None},
+                None,
+                None,
+                id="nothing-to-derive-from",
+            ),
+        ],
+    )
+    def test_name(self, api, db, email_campaign, seed_name, updates, shown_name, stored_name):
+        seed = {**ANN, "name": seed_name} if seed_name else ANN
+        (ann,) = add_leads(api, email_campaign, [seed])
+        assert ann["name"] == (seed_name or "Ann Lee")
+        changes = {"name": shown_name}
+        for field in ("first_name", "last_name"):
+            if field in updates:
+                changes[field] = updates[field]
+        assert_updated(api, db, email_campaign, ann, updates, changes, stored_name=stored_name)
+
+
+class TestUpdateIdentity:
+    @pytest.mark.parametrize(
+        ("campaign_type", "updates", "changes"),
+        [
+            pytest.param(
+                "email",
+                {"email": "  Ann.New@Example.COM "},
+                {"email": "ann.new@example.com"},
+                id="email-campaign-new-email",
+            ),
+            pytest.param(
+                "email",
+                {"email": "ANN@example.com"},
+                {"email": "ann@example.com"},
+                id="email-campaign-own-email-other-spelling",
+            ),
+            pytest.param(
+                "email",
+                {"linkedin_url": " HTTP://uk.linkedin.com/in/Ann-Lee-2/recent-activity/?t=x#a "},
+                {"linkedin_url": "https://www.linkedin.com/in/ann-lee-2"},
+                id="email-campaign-other-identity-normalized",
+            ),
+            pytest.param(
+                "email",
+                {"linkedin_url": "https://www.linkedin.com/in/bob"},
+                {"linkedin_url": "https://www.linkedin.com/in/bob"},
+                id="email-campaign-other-identity-may-be-shared",
+            ),
+            pytest.param(
+                "email",
+                {"linkedin_url": None},
+                {"linkedin_url": None},
+                id="email-campaign-clear-url",
+            ),
+            pytest.param(
+                "email",
+                {"linkedin_url": " "},
+                {"linkedin_url": None},
+                id="email-campaign-blank-url",
+            ),
+            pytest.param(
+                "linkedin",
+                {"linkedin_url": "m.linkedin.com/in/ann-lee-2/"},
+                {"linkedin_url": "https://www.linkedin.com/in/ann-lee-2"},
+                id="linkedin-campaign-new-url",
+            ),
+            pytest.param(
+                "linkedin",
+                {"linkedin_url": "https://de.linkedin.com/in/ANN-LEE/details/experience/"},
+                {"linkedin_url": "https://www.linkedin.com/in/ann-lee"},
+                id="linkedin-campaign-own-url-other-spelling",
+            ),
+            pytest.param(
+                "linkedin",
+                {"email": " Ann.New@Example.com"},
+                {"email": "ann.new@example.com"},
+                id="linkedin-campaign-other-identity-normalized",
+            ),
+            pytest.param(
+                "linkedin",
+                {"email": "BOB@example.com"},
+                {"email": "bob@example.com"},
+                id="linkedin-campaign-other-identity-may-be-shared",
+            ),
+            pytest.param("linkedin", {"email": None}, {"email": None}, id="linkedin-clear-email"),
+            pytest.param("linkedin", {"email": ""}, {"email": None}, id="linkedin-empty-email"),
+        ],
+    )
+    def test_identity_fields_are_normalized(self, api, db, campaign, roster, updates, changes):
+        ann, _ = roster
+        assert_updated(api, db, campaign, ann, updates, changes)
+
+    def test_identity_held_in_another_campaign_is_free(self, api, db, campaign, roster):
+        ann, _ = roster
+        field = IDENTITY_FIELD[campaign["type"]]
+        elsewhere = api.create_campaign("Elsewhere", campaign["type"])
+        identity = {"email": "carol@example.com", "linkedin": "https://www.linkedin.com/in/carol"}
+        add_leads(api, elsewhere, [{field: identity[campaign["type"]]}])
+        assert_updated(
+            api,
+            db,
+            campaign,
+            ann,
+            {field: identity[campaign["type"]]},
+            {field: identity[campaign["type"]]},
+        )
+
+    def test_freed_identity_can_be_taken(self, api, db, campaign, roster):
+        ann, bob = roster
+        field = IDENTITY_FIELD[campaign["type"]]
+        new = {"email": "ann2@example.com", "linkedin": "https://www.linkedin.com/in/ann-2"}
+        moved = assert_updated(
+            api, db, campaign, ann, {field: new[campaign["type"]]}, {field: new[campaign["type"]]}
+        )
+        assert_updated(api, db, campaign, bob, {field: ann[field]}, {field: ann[field]})
+        assert lead_row(db, moved["id"])["identity"] == new[campaign["type"]]
+
+    @pytest.mark.parametrize(
+        ("campaign_type", "spelling"),
+        [
+            ("email", " BOB@Example.com "),
+            ("linkedin", "http://de.linkedin.com/in/Bob/recent-activity/all/"),
+        ],
+    )
+    def test_identity_of_another_lead_is_409(self, api, db, campaign, roster, spelling):
+        ann, bob = roster
+        field = IDENTITY_FIELD[campaign["type"]]
+        before = database_state(db)
+        response = api.patch(
+            leads_url(campaign),
+            json={"prospect_id": ann["id"], "updates": {field: spelling, "company": "Changed"}},
+        )
+        assert response.status_code == 409
+        assert response.json == error_body(
+            409,
+            f"Lead {bob['id']} in this campaign already has {field} {bob[field]}.",
+            {"json": {"updates": {field: [f"Already used by lead {bob['id']}."]}}},
+        )
+        assert database_state(db) == before
+
+    @pytest.mark.parametrize(
+        ("campaign_type", "updates", "message"),
+        [
+            ("email", {"email": None}, "email cannot be cleared for email campaigns"),
+            ("email", {"email": ""}, "email cannot be cleared for email campaigns"),
+            ("email", {"email": "  \t "}, "email cannot be cleared for email campaigns"),
+            (
+                "linkedin",
+                {"linkedin_url": None},
+                "linkedin_url cannot be cleared for linkedin campaigns",
+            ),
+            (
+                "linkedin",
+                {"linkedin_url": "   "},
+                "linkedin_url cannot be cleared for linkedin campaigns",
+            ),
+            (
+                "email",
+                {"email": "not-an-email"},
+                "email is not a valid email address (An email address must have an @-sign.)",
+            ),
+            (
+                "email",
+                {"email": "a" * 250 + "@x.com"},
+                "email is longer than 254 characters",
+            ),
+            (
+                "linkedin",
+                {"linkedin_url": "https://www.linkedin.com/company/acme"},
+                "linkedin_url is not a profile URL (expected /in/<profile>)",
+            ),
+            (
+                "linkedin",
+                {"linkedin_url": "https://example.com/in/ann-lee"},
+                "linkedin_url is not on a LinkedIn host",
+            ),
+            # Decision: an explicitly sent but invalid value of the OTHER identity is a 400
+            # on PATCH (POST drops it silently): the client asked for that exact change.
+            (
+                "email",
+                {"linkedin_url": "https://www.linkedin.com/company/acme"},
+                "linkedin_url is not a profile URL (expected /in/<profile>)",
+            ),
+            (
+                "email",
+                {"linkedin_url": "https://example.com/in/ann-lee"},
+                "linkedin_url is not on a LinkedIn host",
+            ),
+            (
+                "linkedin",
+                {"email": "not-an-email"},
+                "email is not a valid email address (An email address must have an @-sign.)",
+            ),
+        ],
+    )
+    def test_invalid_or_cleared_identity_is_400(self, api, db, campaign, roster, updates, message):
+        ann, _ = roster
+        (field,) = updates
+        before = database_state(db)
+        response = api.patch(
+            leads_url(campaign),
+            json={"prospect_id": ann["id"], "updates": {**updates, "company": "Changed"}},
+        )
+        assert response.status_code == 400
+        assert response.json == error_body(
+            400, f"updates: {message}", {"json": {"updates": {field: [message]}}}
+        )
+        assert database_state(db) == before
+
+    @pytest.mark.parametrize(
+        ("campaign_type", "invalid"),
+        [
+            ("email", {"linkedin_url": "https://www.linkedin.com/company/acme"}),
+            ("linkedin", {"email": "not-an-email"}),
+        ],
+    )
+    def test_post_drops_the_same_invalid_other_identity(self, api, campaign, invalid):
+        """The contrast with the PATCH decision above: POST stores null instead."""
+        field = IDENTITY_FIELD[campaign["type"]]
+        identity = {"email": "dan@example.com", "linkedin": "https://www.linkedin.com/in/dan"}
+        (lead,) = add_leads(api, campaign, [{field: identity[campaign["type"]], **invalid}])
+        (other_field,) = invalid
+        assert lead[other_field] is None
+
+
+class TestUpdateRejected:
+    @pytest.mark.parametrize(
+        ("body", "message", "errors"),
+        [
+            pytest.param(
+                {"updates": {}},
+                "updates must hold at least one field",
+                {"json": {"updates": {"_schema": ["updates must hold at least one field."]}}},
+                id="empty-updates",
+            ),
+            *[
+                pytest.param(
+                    {"updates": {key: value, "company": "Changed"}},
+                    f"updates: {key} is not editable",
+                    {"json": {"updates": {key: [f"{key} is not editable."]}}},
+                    id=f"read-only-{key}",
+                )
+                for key, value in [
+                    ("status", "sent"),
+                    ("id", str(uuid.uuid4())),
+                    ("campaign_id", str(uuid.uuid4())),
+                    ("created_at", "2020-01-01T00:00:00+00:00"),
+                    ("updated_at", "2020-01-01T00:00:00+00:00"),
+                ]
+            ],
+            pytest.param(
+                {"updates": {"status": "pending", "id": None}},
+                "updates: id is not editable; updates: status is not editable",
+                {
+                    "json": {
+                        "updates": {
+                            "id": ["id is not editable."],
+                            "status": ["status is not editable."],
+                        }
+                    }
+                },
+                id="read-only-several",
+            ),
+            pytest.param(
+                {"updates": {"company": "Changed", "nickname": "Annie"}},
+                "updates.nickname: Unknown field",
+                {"json": {"updates": {"nickname": ["Unknown field."]}}},
+                id="unknown-update-key",
+            ),
+            pytest.param(
+                {"updates": {"company": "Changed"}, "force": True},
+                "force: Unknown field",
+                {"json": {"force": ["Unknown field."]}},
+                id="unknown-top-level-key",
+            ),
+            pytest.param(
+                {"prospect_id": "not-a-uuid", "updates": {"company": "Changed"}},
+                "prospect_id: Not a valid UUID",
+                {"json": {"prospect_id": ["Not a valid UUID."]}},
+                id="non-uuid-prospect-id",
+            ),
+            pytest.param(
+                {"prospect_id": 42, "updates": {"company": "Changed"}},
+                "prospect_id: Not a valid UUID",
+                {"json": {"prospect_id": ["Not a valid UUID."]}},
+                id="numeric-prospect-id",
+            ),
+            pytest.param(
+                {"prospect_id": None, "updates": {"company": "Changed"}},
+                "prospect_id: Field may not be null",
+                {"json": {"prospect_id": ["Field may not be null."]}},
+                id="null-prospect-id",
+            ),
+            pytest.param(
+                {"prospect_id": None},
+                "prospect_id: Field may not be null; updates: Missing data for required field",
+                {
+                    "json": {
+                        "prospect_id": ["Field may not be null."],
+                        "updates": ["Missing data for required field."],
+                    }
+                },
+                id="null-id-missing-updates",
+            ),
+            pytest.param(
+                {"updates": None},
+                "updates: Field may not be null",
+                {"json": {"updates": ["Field may not be null."]}},
+                id="null-updates",
+            ),
+            pytest.param(
+                {"updates": [{"company": "Changed"}]},
+                "updates: Invalid input type",
+                {"json": {"updates": {"_schema": ["Invalid input type."]}}},
+                id="list-updates",
+            ),
+            pytest.param(
+                {"updates": {"first_name": "x" * 201}},
+                "updates.first_name: Longer than maximum length 200",
+                {"json": {"updates": {"first_name": ["Longer than maximum length 200."]}}},
+                id="first-name-too-long",
+            ),
+            pytest.param(
+                {"updates": {"company": 5}},
+                "updates.company: Not a valid string",
+                {"json": {"updates": {"company": ["Not a valid string."]}}},
+                id="company-not-a-string",
+            ),
+            pytest.param(
+                {"updates": {"custom_fields": {"bad key": 1}}},
+                "updates.custom_fields: Key 'bad key' must match ^[A-Za-z0-9_]{1,64}$",
+                {
+                    "json": {
+                        "updates": {
+                            "custom_fields": ["Key 'bad key' must match ^[A-Za-z0-9_]{1,64}$."]
+                        }
+                    }
+                },
+                id="custom-fields-bad-key",
+            ),
+            pytest.param(
+                {"updates": {"custom_fields": ["not", "an", "object"]}},
+                "updates.custom_fields: Not a valid mapping",
+                {"json": {"updates": {"custom_fields": ["Not a valid mapping."]}}},
+                id="custom-fields-not-object",
+            ),
+        ],
+    )
+    def test_rejected_and_nothing_changes(self, api, db, campaign, roster, body, message, errors):
+        ann, _ = roster
+        before = database_state(db)
+        response = api.patch(leads_url(campaign), json={"prospect_id": ann["id"], **body})
+        assert response.status_code == 400
+        assert response.json == error_body(400, message, errors)
+        assert database_state(db) == before
+
+    def test_empty_object(self, api, db, campaign, roster):
+        before = database_state(db)
+        response = api.patch(leads_url(campaign), json={})
+        assert response.status_code == 400
+        assert response.json == error_body(
+            400,
+            "prospect_id, updates: Missing data for required field",
+            {
+                "json": {
+                    "prospect_id": ["Missing data for required field."],
+                    "updates": ["Missing data for required field."],
+                }
+            },
+        )
+        assert database_state(db) == before
+
+    @pytest.mark.parametrize("body", [b"[]", b'"updates"', b"null", b"1", b"true"])
+    def test_body_that_is_not_an_object(self, api, db, campaign, roster, body):
+        before = database_state(db)
+        response = api.patch(
+            leads_url(campaign), data=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert response.json == error_body(
+            400, "Invalid input type", {"json": {"_schema": ["Invalid input type."]}}
+        )
+        assert database_state(db) == before
+
+
+class TestUpdateNotFound:
+    @pytest.mark.parametrize("where", ["nowhere", "same-workspace", "other-workspace"])
+    def test_lead_outside_the_campaign_is_404(self, api, other_api, db, campaign, roster, where):
+        if where == "nowhere":
+            lead_id = str(uuid.uuid4())
+        elif where == "same-workspace":
+            sibling = api.create_campaign("Sibling", campaign["type"])
+            lead_id = add_leads(api, sibling, [ANN])[0]["id"]
+        else:
+            foreign = other_api.create_campaign("Foreign", campaign["type"])
+            lead_id = add_leads(other_api, foreign, [ANN])[0]["id"]
+        before = database_state(db)
+        response = api.patch(
+            leads_url(campaign), json={"prospect_id": lead_id, "updates": {"company": "Changed"}}
+        )
+        assert response.status_code == 404
+        assert response.json == error_body(404, "Lead not found in this campaign.")
+        assert database_state(db) == before
+
+    def test_deleted_lead_is_404(self, api, db, campaign, roster):
+        ann, _ = roster
+        response = api.delete(leads_url(campaign), json={"prospect_ids": [ann["id"]]})
+        assert response.status_code == 200, response.json
+        before = database_state(db)
+        response = api.patch(
+            leads_url(campaign), json={"prospect_id": ann["id"], "updates": {"company": "X"}}
+        )
+        assert response.status_code == 404
+        assert response.json == error_body(404, "Lead not found in this campaign.")
+        assert database_state(db) == before
+
+
+class TestUpdateFrozenRoster:
+    @pytest.mark.parametrize("status", ["active", "paused", "completed"])
+    def test_only_draft_campaigns_are_editable(self, api, db, campaign, roster, status):
+        ann, _ = roster
+        move_to(api, campaign, status)
+        before = database_state(db)
+        response = api.patch(
+            leads_url(campaign), json={"prospect_id": ann["id"], "updates": {"company": "Late"}}
+        )
+        assert response.status_code == 400
+        assert response.json == error_body(
+            400,
+            f"Campaign is {status} — the roster is frozen once a campaign leaves draft.",
+        )
+        assert database_state(db) == before

@@ -1,0 +1,229 @@
+"""Migrations: all of them on an empty database give exactly the committed schema
+(tests/expected_schema.txt), running them again changes nothing, and concurrent starts
+never race (the advisory lock of leads/migrations.py).
+
+After adding a migration, regenerate the expected schema and review its diff:
+    UPDATE_EXPECTED_SCHEMA=1 .venv/bin/pytest tests/test_migrations.py
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+from yoyo import read_migrations
+
+from leads.migrations import MIGRATION_LOCK_KEY, MIGRATIONS_DIR, apply_migrations
+
+EXPECTED_SCHEMA = Path(__file__).with_name("expected_schema.txt")
+ALL_MIGRATIONS = sorted(migration.id for migration in read_migrations(str(MIGRATIONS_DIR)))
+
+# The schema as the catalogs describe it, one section per kind of object, each line in a
+# stable order. Written with server functions that print the same on PostgreSQL 15 and 18;
+# NOT NULL appears as a column property (18 also lists it as a constraint, 15 does not).
+# yoyo's own bookkeeping tables are yoyo's business, not the schema's.
+_OWN_RELATION = (
+    "n.nspname = 'public' AND c.relname NOT LIKE '\\_yoyo%' AND c.relname <> 'yoyo_lock'"
+)
+SCHEMA_SECTIONS = {
+    "extensions": "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
+    "types": """
+        SELECT t.typname || ' enum (' || string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder)
+               || ')'
+        FROM pg_type t
+        JOIN pg_namespace n ON n.oid = t.typnamespace
+        JOIN pg_enum e ON e.enumtypid = t.oid
+        WHERE n.nspname = 'public'
+        GROUP BY t.typname ORDER BY 1""",
+    "relations": f"""
+        SELECT c.relname || ' kind=' || c.relkind::text || ' persistence=' || c.relpersistence::text
+               || ' rls=' || c.relrowsecurity::text
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE {_OWN_RELATION} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+        ORDER BY 1""",
+    "columns": f"""
+        SELECT c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+               || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+               || COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
+               || CASE WHEN a.attidentity <> '' THEN ' IDENTITY ' || a.attidentity::text ELSE '' END
+               || CASE WHEN a.attgenerated <> '' THEN ' GENERATED' ELSE '' END
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE {_OWN_RELATION} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY c.relname, a.attnum""",
+    "constraints": f"""
+        SELECT c.relname || ' ' || k.conname || ' ' || pg_get_constraintdef(k.oid)
+        FROM pg_constraint k
+        JOIN pg_class c ON c.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE {_OWN_RELATION} AND k.contype <> 'n'
+        ORDER BY 1""",
+    "indexes": f"""
+        SELECT pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE {_OWN_RELATION}
+        ORDER BY 1""",
+    "triggers": f"""
+        SELECT pg_get_triggerdef(t.oid)
+        FROM pg_trigger t
+        JOIN pg_class c ON c.oid = t.tgrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE {_OWN_RELATION} AND NOT t.tgisinternal
+        ORDER BY 1""",
+    "functions": """
+        SELECT pg_get_functiondef(p.oid)
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND p.prokind IN ('f', 'p')
+        ORDER BY p.proname, pg_get_function_identity_arguments(p.oid)""",
+    "views": f"""
+        SELECT c.relname || ': ' || pg_get_viewdef(c.oid)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE {_OWN_RELATION} AND c.relkind IN ('v', 'm')
+        ORDER BY 1""",
+}
+
+
+def schema_snapshot(url: str) -> str:
+    connection = psycopg2.connect(url)
+    try:
+        with connection, connection.cursor() as cursor:
+            parts = []
+            for section, query in SCHEMA_SECTIONS.items():
+                cursor.execute(query)
+                lines = [row[0].rstrip() for row in cursor.fetchall()]
+                parts.append(f"-- {section}\n" + "\n".join(lines))
+            return "\n\n".join(parts) + "\n"
+    finally:
+        connection.close()
+
+
+def applied_rows(url: str) -> list[tuple]:
+    connection = psycopg2.connect(url)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT migration_id, migration_hash, applied_at_utc FROM _yoyo_migration "
+                "ORDER BY migration_id"
+            )
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def _database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _admin(server_url: str, statement: sql.Composable) -> None:
+    connection = psycopg2.connect(_database(server_url, "postgres"))
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def empty_database(server_url):
+    """A database of its own for the test, with nothing in it, dropped afterwards."""
+    name = f"leads_migrations_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield _database(server_url, name)
+    _admin(
+        server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    )
+
+
+class TestSchema:
+    def test_all_migrations_give_exactly_the_expected_schema(self, empty_database):
+        assert apply_migrations(empty_database) == ALL_MIGRATIONS
+        snapshot = schema_snapshot(empty_database)
+        if os.environ.get("UPDATE_EXPECTED_SCHEMA") == "1":
+            EXPECTED_SCHEMA.write_text(snapshot)
+        assert snapshot == EXPECTED_SCHEMA.read_text()
+
+    @pytest.mark.parametrize("runs", [2, 3])
+    def test_applying_again_changes_nothing(self, empty_database, runs):
+        apply_migrations(empty_database)
+        schema, applied = schema_snapshot(empty_database), applied_rows(empty_database)
+        for _ in range(runs - 1):
+            assert apply_migrations(empty_database) == []
+        assert schema_snapshot(empty_database) == schema
+        assert applied_rows(empty_database) == applied
+        assert [row[0] for row in applied] == ALL_MIGRATIONS
+
+    def test_the_snapshot_sees_a_change(self, empty_database):
+        apply_migrations(empty_database)
+        before = schema_snapshot(empty_database)
+        connection = psycopg2.connect(empty_database)
+        try:
+            with connection, connection.cursor() as cursor:
+                cursor.execute("ALTER TABLE leads ALTER COLUMN company DROP NOT NULL")
+                cursor.execute("ALTER TABLE leads ADD COLUMN extra text")
+        finally:
+            connection.close()
+        after = schema_snapshot(empty_database)
+        assert after != before
+        assert "leads.extra text" in after
+
+
+class TestConcurrentStarts:
+    @pytest.mark.parametrize("starts", [2, 4])
+    def test_concurrent_starts_apply_each_migration_once(self, empty_database, starts):
+        barrier = threading.Barrier(starts)
+
+        def start() -> list[str]:
+            barrier.wait()
+            return apply_migrations(empty_database)
+
+        with ThreadPoolExecutor(starts) as executor:
+            results = list(executor.map(lambda _: start(), range(starts)))
+        applied = sorted(migration for result in results for migration in result)
+        assert applied == ALL_MIGRATIONS
+        assert sorted(results, key=len) == [[]] * (starts - 1) + [ALL_MIGRATIONS]
+        assert schema_snapshot(empty_database) == EXPECTED_SCHEMA.read_text()
+
+    def test_a_start_waits_while_another_holds_the_lock(self, empty_database):
+        holder = psycopg2.connect(empty_database)
+        try:
+            with holder.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+            with ThreadPoolExecutor(1) as executor:
+                waiting = executor.submit(apply_migrations, empty_database)
+                time.sleep(1.5)
+                assert not waiting.done()
+                with holder.cursor() as cursor:
+                    cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+                    assert cursor.fetchone() == (0,)  # nothing was applied meanwhile
+                holder.rollback()  # releases the lock
+                assert waiting.result(timeout=60) == ALL_MIGRATIONS
+        finally:
+            holder.close()
+
+    def test_a_lock_row_left_by_a_killed_start_does_not_block(self, empty_database):
+        apply_migrations(empty_database)
+        connection = psycopg2.connect(empty_database)
+        try:
+            with connection, connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, now(), 999999)"
+                )
+        finally:
+            connection.close()
+        started = time.monotonic()
+        assert apply_migrations(empty_database) == []
+        assert time.monotonic() - started < 5  # yoyo alone would wait 10 s, then fail

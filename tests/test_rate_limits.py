@@ -1,0 +1,207 @@
+"""Rate limits per token: 429 in the error shape with Retry-After and RateLimit-* headers,
+on the in-memory storage and on the Redis server at 127.0.0.1:6379."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import pytest
+import redis
+
+from app import create_app
+from leads.config import DEFAULT_RATE_LIMIT, ConfigError, Settings
+from leads.rate_limits import KEY_PREFIX
+from tests.conftest import ApiClient, make_token
+
+REDIS_URI = "redis://127.0.0.1:6379/0"
+# Nothing listens on port 1: the storage is "down".
+DEAD_REDIS_URI = "redis://127.0.0.1:1/0"
+LIMIT = 3
+# An hour-long window, so that no test straddles a window reset.
+LIMIT_STRING = f"{LIMIT}/hour"
+RATE_LIMITED = {
+    "code": 429,
+    "status": "Too Many Requests",
+    "message": f"Rate limit of {LIMIT} per 1 hour exceeded for this token; "
+    "retry after the number of seconds in Retry-After.",
+}
+CAMPAIGN_BODY = {"name": "Rate limited", "type": "email"}
+
+
+def campaign_names(db) -> list[str]:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT name FROM campaigns ORDER BY name")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.fixture(params=["memory://", REDIS_URI, DEAD_REDIS_URI], ids=["memory", "redis", "down"])
+def limited_app(request, database_url):
+    app = create_app(
+        {
+            "database_url": database_url,
+            "rate_limit": LIMIT_STRING,
+            "rate_limit_storage_uri": request.param,
+        }
+    )
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["leads_pool"].close()
+
+
+@pytest.fixture
+def limited_token(limited_app) -> str:
+    return make_token(limited_app.extensions["leads_pool"], "acme")
+
+
+@pytest.fixture
+def limited_api(limited_app, limited_token) -> ApiClient:
+    return ApiClient(limited_app, limited_token)
+
+
+def assert_limit_headers(response, remaining: int) -> None:
+    assert response.headers["RateLimit-Limit"] == str(LIMIT)
+    assert response.headers["RateLimit-Remaining"] == str(remaining)
+    assert 3590 <= int(response.headers["RateLimit-Reset"]) <= 3600
+
+
+class TestRateLimits:
+    def test_every_response_counts_down_then_429(self, limited_api, db):
+        for remaining in range(LIMIT - 1, -1, -1):
+            response = limited_api.get("/api/campaigns")
+            assert response.status_code == 200
+            assert response.json == {"campaigns": []}
+            assert_limit_headers(response, remaining)
+            assert "Retry-After" not in response.headers
+
+        response = limited_api.post("/api/campaigns", json=CAMPAIGN_BODY)
+        assert response.status_code == 429
+        assert response.json == RATE_LIMITED
+        assert_limit_headers(response, 0)
+        assert response.headers["Retry-After"] == response.headers["RateLimit-Reset"]
+        assert response.headers["X-Request-ID"]
+        assert campaign_names(db) == []
+
+    def test_one_budget_across_all_api_routes(self, limited_api):
+        campaign = limited_api.create_campaign()
+        assert limited_api.get(f"/api/campaigns/{campaign['id']}").status_code == 200
+        assert limited_api.get(f"/api/campaigns/{campaign['id']}/leads").status_code == 200
+        response = limited_api.post(f"/api/campaigns/{campaign['id']}/launch")
+        assert response.status_code == 429
+        assert response.json == RATE_LIMITED
+
+    def test_each_token_has_its_own_budget(self, limited_app, limited_api, db):
+        for _ in range(LIMIT):
+            limited_api.get("/api/campaigns")
+        assert limited_api.get("/api/campaigns").status_code == 429
+
+        other = ApiClient(limited_app, make_token(limited_app.extensions["leads_pool"], "globex"))
+        response = other.post("/api/campaigns", json=CAMPAIGN_BODY)
+        assert response.status_code == 201
+        assert_limit_headers(response, LIMIT - 1)
+        assert campaign_names(db) == [CAMPAIGN_BODY["name"]]
+
+    @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json"])
+    def test_paths_outside_api_are_not_limited(self, limited_app, path):
+        client = limited_app.test_client()
+        for _ in range(LIMIT + 2):
+            response = client.get(path)
+            assert response.status_code == 200
+            assert "RateLimit-Limit" not in response.headers
+
+    @pytest.mark.parametrize(
+        "authorization", [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz"], ids=str
+    )
+    def test_requests_without_a_valid_token_share_the_client_budget(
+        self, limited_app, authorization
+    ):
+        # Redis keeps counts across runs: each run is a client of its own (an address from
+        # the IPv6 documentation range; it only ever appears in the WSGI environ).
+        client = limited_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = (
+            f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+        )
+        headers = {"Authorization": authorization} if authorization else {}
+        for remaining in range(LIMIT - 1, -1, -1):
+            response = client.get("/api/campaigns", headers=headers)
+            assert response.status_code == 401
+            assert_limit_headers(response, remaining)
+        response = client.get("/api/campaigns", headers=headers)
+        assert response.status_code == 429
+        assert response.json == RATE_LIMITED
+
+
+class TestRedisStorage:
+    def test_counts_live_in_redis_under_the_token_hash(self, database_url, pool):
+        app = create_app(
+            {
+                "database_url": database_url,
+                "rate_limit": LIMIT_STRING,
+                "rate_limit_storage_uri": REDIS_URI,
+            }
+        )
+        try:
+            token = make_token(pool, "acme")
+            ApiClient(app, token).get("/api/campaigns")
+            # A second app (another worker) shares the count through Redis.
+            second = create_app(
+                {
+                    "database_url": database_url,
+                    "rate_limit": LIMIT_STRING,
+                    "rate_limit_storage_uri": REDIS_URI,
+                }
+            )
+            response = ApiClient(second, token).get("/api/campaigns")
+            assert_limit_headers(response, LIMIT - 2)
+            second.extensions["leads_pool"].close()
+        finally:
+            app.extensions["leads_pool"].close()
+
+        token_hash = hashlib.sha256(token.encode()).hexdigest()
+        keys = [key.decode() for key in redis.Redis.from_url(REDIS_URI).keys(f"*{KEY_PREFIX}*")]
+        ours = [key for key in keys if token_hash in key]
+        assert len(ours) == 1
+        assert not any(token in key for key in keys)
+
+
+class TestSettings:
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            (None, DEFAULT_RATE_LIMIT),
+            ("", DEFAULT_RATE_LIMIT),
+            ("off", None),
+            (" OFF ", None),
+            ("10/second;600/hour", "10/second;600/hour"),
+        ],
+    )
+    def test_rate_limit_from_environment(self, monkeypatch, value, expected):
+        if value is None:
+            monkeypatch.delenv("LEADS_RATE_LIMIT", raising=False)
+        else:
+            monkeypatch.setenv("LEADS_RATE_LIMIT", value)
+        assert Settings.from_environment().rate_limit == expected
+
+    def test_a_bad_rate_limit_is_refused(self, monkeypatch):
+        monkeypatch.setenv("LEADS_RATE_LIMIT", "lots")
+        with pytest.raises(ConfigError) as error:
+            Settings.from_environment()
+        assert str(error.value) == (
+            "LEADS_RATE_LIMIT must be a rate limit such as 600/minute (or off), got 'lots'"
+        )
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [(None, "memory://"), ("redis://127.0.0.1:6379/2", "redis://127.0.0.1:6379/2")],
+    )
+    def test_storage_from_environment(self, monkeypatch, value, expected):
+        if value is None:
+            monkeypatch.delenv("LEADS_RATE_LIMIT_STORAGE_URI", raising=False)
+        else:
+            monkeypatch.setenv("LEADS_RATE_LIMIT_STORAGE_URI", value)
+        assert Settings.from_environment().rate_limit_storage_uri == expected
+
+    def test_tests_run_without_limits(self, api):
+        response = api.get("/api/campaigns")
+        assert response.status_code == 200
+        assert "RateLimit-Limit" not in response.headers
