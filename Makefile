@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format migrate db-stop clean
+.PHONY: run test lint format migrate db-stop bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ migrate: $(BIN)/.installed
 ## db-stop: stop the embedded PostgreSQL server (its data stays in .pgdata/)
 db-stop: $(BIN)/.installed
 	$(BIN)/python -m leads.embedded_db stop
+
+## bench: the service against raw SQL at 0, 100,000 and 1,000,000 leads (~10-15 minutes;
+## results in bench/results/, see docs/PERFORMANCE.md). Installs Debian's wrk when missing.
+bench: $(BIN)/.installed
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,25 +1,24 @@
-"""The floor for the throughput test: Flask returning a fixed JSON body, nothing else.
+"""The floor for the throughput test: a Flask endpoint that returns a fixed JSON body.
 
-gunicorn serves it with the service's own gunicorn.conf.py; BENCH_BODY_FILE names a JSON
-file holding the body of a real page of leads, so both send the same bytes.
+gunicorn serves it with the service's own gunicorn.conf.py; BENCH_BODY_FILE names a file
+holding the body of a real page of leads, sent as it is (the service, too, sends a page it
+did not encode: the database builds each lead's JSON), so both send the same bytes.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask
 
 
 def create_app() -> Flask:
     app = Flask("bare")
-    app.json.sort_keys = False  # as the service: keys in the order they were built
-    body = json.loads(Path(os.environ["BENCH_BODY_FILE"]).read_text(encoding="utf-8"))
+    body = Path(os.environ["BENCH_BODY_FILE"]).read_bytes()
 
     @app.get("/page")
     def page():
-        return jsonify(body)
+        return app.response_class(body, mimetype="application/json")
 
     return app

@@ -9,6 +9,7 @@ work). The machine is shared and noisy, so service and baseline runs alternate.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -386,8 +387,8 @@ class Bench:
             bare.wait_ready("/page")
             bare_body = Client(bare.port).request("GET", "/page")[1]
             self.extra["throughput_body_bytes"] = {"service": len(body), "bare": len(bare_body)}
-            if abs(len(bare_body) - len(body)) > 16:
-                raise BenchError(f"bodies differ in size: {len(body)} vs {len(bare_body)}")
+            if bare_body != body:
+                raise BenchError("the bare endpoint does not send the page's bytes")
             connections = Gunicorn.expected_workers() * int(os.environ.get("GUNICORN_THREADS", "4"))
             targets = {
                 "service": (f"http://127.0.0.1:{service.port}{path}", self.token),
@@ -466,22 +467,27 @@ class Bench:
 
     # -- the whole run ---------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, memory_only: bool = False) -> None:
         self.extra["started"] = datetime.now(UTC).isoformat(timespec="seconds")
         self.extra["load_before"] = os.getloadavg()
         started = time.monotonic()
         try:
-            self.prepare()
-            service = self.start_service()
-            client = Client(service.port, self.token)
-            self.measure_posts(client)
-            self.db.vacuum()
-            self.measure_pages(client)
-            self.measure_deletes(client)
-            self.measure_throughput(service, client)
-            self.measure_wipes(client)
-            client.close()
-            self.stop(service)
+            if memory_only:
+                log(f"creating database {self.db.name}")
+                self.db.create()
+                self.token = self.db.create_token()
+            else:
+                self.prepare()
+                service = self.start_service()
+                client = Client(service.port, self.token)
+                self.measure_posts(client)
+                self.db.vacuum()
+                self.measure_pages(client)
+                self.measure_deletes(client)
+                self.measure_throughput(service, client)
+                self.measure_wipes(client)
+                client.close()
+                self.stop(service)
             self.measure_memory()
             self.extra["postgres"] = self.db.server_version()
         finally:
@@ -512,14 +518,39 @@ def machine() -> dict:
     }
 
 
-def markdown(bench: Bench, info: dict) -> str:
+def memory_table(memory: dict) -> list[str]:
     lines = [
+        "",
+        "Worker RSS (MiB, each worker) after N POSTs of 1000 leads"
+        + ("" if memory["same_workers"] else " (a worker was replaced during the run!)")
+        + ":",
+        "",
+        "| POSTs | " + " | ".join(str(sent) for sent, _ in memory["samples"]) + " |",
+        "|---" * (len(memory["samples"]) + 1) + "|",
+    ]
+    for worker in range(len(memory["samples"][0][1])):
+        lines.append(
+            f"| worker {worker + 1} | "
+            + " | ".join(f"{rss[worker] / 2**20:.1f}" for _, rss in memory["samples"])
+            + " |"
+        )
+    return lines
+
+
+def heading(bench: Bench, info: dict) -> str:
+    return (
         f"Run of {bench.extra['started']}, {bench.extra['minutes']:.1f} minutes; "
         f"{info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB, "
         f"PostgreSQL {bench.extra['postgres']}, Python {info['python']}, gunicorn "
         f"{info['web_concurrency']} workers x {info['gunicorn_threads']} threads; "
         f"load average before {bench.extra['load_before'][0]:.1f}, "
-        f"after {bench.extra['load_after'][0]:.1f}.",
+        f"after {bench.extra['load_after'][0]:.1f}."
+    )
+
+
+def markdown(bench: Bench, info: dict) -> str:
+    lines = [
+        heading(bench, info),
         "",
         "| # | measurement | service (median) | baseline (median) | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
@@ -553,23 +584,7 @@ def markdown(bench: Bench, info: dict) -> str:
             f"{result['p99'] * 1000:.1f} ms |"
         )
     lines.append(f"| ratio (service / bare) | {throughput['ratio_rps']:.2f} | | |")
-    memory = bench.extra["memory"]
-    lines += [
-        "",
-        "Worker RSS (MiB, each worker) after N POSTs of 1000 leads"
-        + ("" if memory["same_workers"] else " (a worker was replaced during the run!)")
-        + ":",
-        "",
-        "| POSTs | " + " | ".join(str(sent) for sent, _ in memory["samples"]) + " |",
-        "|---" * (len(memory["samples"]) + 1) + "|",
-    ]
-    worker_count = len(memory["samples"][0][1])
-    for worker in range(worker_count):
-        lines.append(
-            f"| worker {worker + 1} | "
-            + " | ".join(f"{rss[worker] / 2**20:.1f}" for _, rss in memory["samples"])
-            + " |"
-        )
+    lines += memory_table(bench.extra["memory"])
     lines += [
         "",
         "Seeding (one INSERT ... SELECT each): "
@@ -586,21 +601,29 @@ def markdown(bench: Bench, info: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small rosters, few runs")
+    parser.add_argument("--memory-posts", type=int, help="POSTs of 1000 leads in item 6")
+    parser.add_argument("--memory-only", action="store_true", help="item 6 alone")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
+    if args.memory_posts:
+        plan = dataclasses.replace(plan, memory_posts=args.memory_posts)
     info = machine()
     with tempfile.TemporaryDirectory(prefix="leads-bench-") as workdir:
         bench = Bench(plan, Path(workdir))
         try:
-            bench.run()
+            bench.run(memory_only=args.memory_only)
         except BaseException:
-            log(f"failed; server logs were in {workdir}:")
+            log(f"failed; the end of each server log in {workdir}:")
             for log_file in Path(workdir).glob("*.log"):
                 print(log_file.read_text(errors="replace")[-3000:], file=sys.stderr)
             raise
-    report = markdown(bench, info)
+    if args.memory_only:
+        name = "memory"
+        report = "\n".join([heading(bench, info), *memory_table(bench.extra["memory"])]) + "\n"
+    else:
+        name = "quick" if args.quick else "latest"
+        report = markdown(bench, info)
     RESULTS_DIR.mkdir(exist_ok=True)
-    name = "quick" if args.quick else "latest"
     (RESULTS_DIR / f"{name}.md").write_text(report, encoding="utf-8")
     (RESULTS_DIR / f"{name}.json").write_text(
         json.dumps(

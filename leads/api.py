@@ -9,6 +9,7 @@ import flask_smorest
 from flask import Flask, current_app, g, request
 from marshmallow.utils import missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from leads.auth import authenticate
 from leads.errors import ApiError, handle_http_exception
@@ -32,10 +33,12 @@ def _reject_constant(name: str) -> None:
 
 
 def parse_strict_json(body: bytes) -> Any:
-    """JSON as RFC 8259 says: no NaN/Infinity, no duplicate keys, bounded nesting."""
+    """JSON as RFC 8259 says: UTF-8, no NaN/Infinity, no duplicate keys, bounded nesting."""
     try:
         return json.loads(
-            body,
+            # Decoded here: json.loads(bytes) would also take UTF-16 and UTF-32. A leading
+            # byte order mark is ignored, as RFC 8259 allows.
+            body.decode("utf-8-sig"),
             object_pairs_hook=_reject_duplicate_keys,
             parse_constant=_reject_constant,
         )
@@ -52,10 +55,30 @@ class LeadsParser(FlaskParser):
         body = req.get_data(cache=True)
         if not body:
             return missing
+        refuse_truncated_stream(req, body)
         try:
             return parse_strict_json(body)
         except (ValueError, UnicodeDecodeError) as error:
             abort(400, messages={"json": [f"Invalid JSON body: {_reason(error)}."]})
+
+    def load_querystring(self, req, schema):
+        # `?status=pending&status=sent` would silently mean the first one only.
+        repeated = sorted({key for key, values in req.args.lists() if len(values) > 1})
+        if repeated:
+            abort(400, messages={"query": {key: ["Give this parameter once."] for key in repeated}})
+        return super().load_querystring(req, schema)
+
+
+def refuse_truncated_stream(req, body: bytes) -> None:
+    """413 for a body without Content-Length (chunked) that runs past the limit.
+
+    werkzeug stops reading such a body at the limit and hands back what it read, so a
+    longer body would be parsed cut short instead of refused.
+    """
+    limit = req.max_content_length
+    if req.content_length is None and limit is not None and len(body) >= limit:
+        if req.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
 
 
 def _reason(error: Exception) -> str:

@@ -23,7 +23,7 @@ _PAYLOAD = struct.Struct(">B16sq16sB")
 _CHECKSUM_BYTES = 6
 _CURSOR_BYTES = _PAYLOAD.size + _CHECKSUM_BYTES
 CURSOR_LENGTH = _CURSOR_BYTES * 4 // 3
-_CURSOR_TEXT = re.compile(rf"^[A-Za-z0-9_-]{{{CURSOR_LENGTH}}}$")
+_CURSOR_TEXT = re.compile(rf"[A-Za-z0-9_-]{{{CURSOR_LENGTH}}}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -61,7 +61,7 @@ def encode_cursor(cursor: LeadCursor) -> str:
 def decode_cursor(text: str) -> LeadCursor:
     """The cursor `encode_cursor` made, or InvalidCursor for any other text."""
     # Only the URL-safe alphabet: b64decode would also take "+" and "/" for "-" and "_".
-    if not _CURSOR_TEXT.match(text):
+    if not _CURSOR_TEXT.fullmatch(text):
         raise InvalidCursor("not a cursor's length or alphabet")
     try:
         raw = base64.urlsafe_b64decode(text)

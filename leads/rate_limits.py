@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable
 
 import flask
+import flask_smorest
 from flask import Flask, request
 from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
 from flask_smorest.utils import prepare_response
@@ -85,7 +86,6 @@ def init_rate_limits(app: Flask, settings: Settings, blueprints: Iterable[flask.
     api_limit = limiter.shared_limit(settings.rate_limit, scope=API_SCOPE)
     for blueprint in blueprints:
         api_limit(blueprint)
-    app.extensions["leads_limiter"] = limiter
 
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(error: RateLimitExceeded):
@@ -116,7 +116,7 @@ def init_rate_limits(app: Flask, settings: Settings, blueprints: Iterable[flask.
         return response
 
 
-def document_rate_limits(api) -> None:
+def document_rate_limits(api: flask_smorest.Api) -> None:
     """The 429 response every /api operation documents (whether limits are on or not)."""
     response = {
         "description": "Too many requests for this token (when rate limits are configured). "

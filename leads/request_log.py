@@ -14,7 +14,8 @@ from typing import Any
 from flask import Flask, g, request
 
 REQUEST_LOGGER = "leads.requests"
-UNMATCHED_ROUTE = "unmatched"  # a 404 path is not a route: one label for all of them
+# A path no route matches (404, or 405 for its method): one label for all of them.
+UNMATCHED_ROUTE = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 

@@ -70,16 +70,11 @@ def list_leads(
         _check_cursor_fits(cursor, campaign_id, status)
         page = None
     with transaction(pool, read_only=True) as tx:
-        counted = tx.fetch_one(
-            "count_campaign_leads",
-            {"campaign_id": campaign_id, "workspace_id": workspace_id, "status": status},
-        )
-        if counted is None:
-            raise CampaignNotFound()
-        leads = tx.fetch_all(
+        rows = tx.fetch_all(
             "list_leads",
             {
                 "campaign_id": campaign_id,
+                "workspace_id": workspace_id,
                 "status": status,
                 "after_created_at": cursor.created_at if cursor else None,
                 "after_id": cursor.lead_id if cursor else None,
@@ -88,14 +83,19 @@ def list_leads(
                 "offset": 0 if page is None else (page - 1) * limit,
             },
         )
+    if not rows:
+        raise CampaignNotFound()
+    leads = [row for row in rows if row["lead_json"] is not None]
     next_cursor = None
     if len(leads) > limit:
         leads = leads[:limit]
         last = leads[-1]
-        next_cursor = encode_cursor(LeadCursor(campaign_id, last["created_at"], last["id"], status))
+        next_cursor = encode_cursor(
+            LeadCursor(campaign_id, last["created_at"], UUID(last["id"]), status)
+        )
     return {
         "prospects": [lead["lead_json"] for lead in leads],
-        "total": counted["total"],
+        "total": rows[0]["total"],
         "page": page,
         "limit": limit,
         "next_cursor": next_cursor,
@@ -142,21 +142,22 @@ def add_leads(
                 first_index_of[identity] = index
                 unique_rows.append(row)
 
-        ids = new_lead_ids(len(unique_rows))
-        inserted = tx.fetch_all(
-            "insert_leads",
-            {"campaign_id": campaign_id, **_insert_columns(unique_rows, ids, identity_field)},
-        )
-        inserted_ids = {row["id"] for row in inserted}
-        lead_id_of = {
-            row[identity_field]: lead_id
-            for row, lead_id in zip(unique_rows, ids, strict=True)
-            if lead_id in inserted_ids
+        ids = [str(lead_id) for lead_id in new_lead_ids(len(unique_rows))]
+        lead_id_of = dict(zip(first_index_of, ids, strict=True))
+        existing = {
+            row["identity"]
+            for row in tx.fetch_all(
+                "insert_leads",
+                {
+                    "campaign_id": campaign_id,
+                    "rows": _insert_rows(unique_rows, ids, identity_field),
+                },
+            )
         }
-        existing = [identity for identity in first_index_of if identity not in lead_id_of]
         if existing:
             for row in tx.fetch_all(
-                "find_leads_by_identity", {"campaign_id": campaign_id, "identities": existing}
+                "find_leads_by_identity",
+                {"campaign_id": campaign_id, "identities": list(existing)},
             ):
                 lead_id_of[row["identity"]] = row["id"]
 
@@ -165,10 +166,10 @@ def add_leads(
             identity = row[identity_field]
             if first_index_of[identity] != index:
                 outcome, duplicate_of = "duplicate", "batch"
-            elif lead_id_of[identity] in inserted_ids:
-                outcome, duplicate_of = "imported", None
-            else:
+            elif identity in existing:
                 outcome, duplicate_of = "duplicate", "campaign"
+            else:
+                outcome, duplicate_of = "imported", None
             results.append(
                 {
                     "index": index,
@@ -180,9 +181,10 @@ def add_leads(
             )
         stats = tx.fetch_one("recalculate_campaign_stats", {"campaign_id": campaign_id})["stats"]
 
+    imported = len(unique_rows) - len(existing)
     response = {
-        "imported": len(inserted_ids),
-        "duplicates": len(rows) - len(inserted_ids),
+        "imported": imported,
+        "duplicates": len(rows) - imported,
         "results": results,
         "stats": stats,
     }
@@ -191,21 +193,15 @@ def add_leads(
     return response
 
 
-def _insert_columns(rows: list[dict], ids: list[UUID], identity_field: str) -> dict:
-    """The rows as one array per column, for a single INSERT ... SELECT FROM unnest(...)."""
-    return {
-        "ids": ids,
-        "identities": [row[identity_field] for row in rows],
-        "emails": [row.get("email") for row in rows],
-        "linkedin_urls": [row.get("linkedin_url") for row in rows],
-        "first_names": [row.get("first_name") for row in rows],
-        "last_names": [row.get("last_name") for row in rows],
-        "names": [row.get("name") for row in rows],
-        "companies": [row.get("company") for row in rows],
-        "positions": [row.get("position") for row in rows],
-        "headlines": [row.get("headline") for row in rows],
-        "custom_fields": [json.dumps(row.get("custom_fields") or {}) for row in rows],
-    }
+def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
+    """The rows as one JSON array of objects, read by jsonb_to_recordset in insert_leads."""
+    return json.dumps(
+        [
+            {**row, "id": lead_id, "identity": row[identity_field]}
+            for row, lead_id in zip(rows, ids, strict=True)
+        ],
+        ensure_ascii=False,
+    )
 
 
 def update_lead(

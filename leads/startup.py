@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 
 import psycopg2
+import psycopg2.extras
 
 from leads import auth
 from leads.config import Settings
-from leads.db import ConnectionPool, transaction
+from leads.db import Transaction
 from leads.embedded_db import resolve_database_url
 from leads.migrations import apply_migrations
 
@@ -38,12 +39,14 @@ def prepare_database(log) -> None:
 
 
 def _print_development_token(url: str) -> None:
-    pool = ConnectionPool(url, size=1, connect_timeout=5, wait_timeout=5)
+    # A plain connection, not a pool: the master process serves no request, and a pool
+    # would show in its metrics (gauges of live processes are added up).
+    connection = psycopg2.connect(url)
     try:
-        with transaction(pool) as tx:
-            token = auth.create_token(tx, "development")
+        with connection, connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            token = auth.create_token(Transaction(cur), "development")
     finally:
-        pool.close()
+        connection.close()
     port = os.environ.get("PORT", "8000")
     print(
         "\nEmbedded PostgreSQL in use (data in .pgdata/). A development token for workspace "

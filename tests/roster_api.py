@@ -10,6 +10,20 @@ from psycopg2 import sql
 from tests.conftest import APP_TABLES
 
 # How to reach each campaign status through the API, from draft.
+# The contract's lead statuses, in its order (stated here, not imported from the service).
+LEAD_STATUSES = (
+    "pending",
+    "sent",
+    "connection_sent",
+    "connected",
+    "message_sent",
+    "replied",
+    "bounced",
+    "completed",
+    "timed_out",
+    "cancelled",
+)
+
 TRANSITIONS_TO = {
     "draft": [],
     "active": ["launch"],

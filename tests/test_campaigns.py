@@ -8,20 +8,8 @@ from datetime import datetime
 import psycopg2.extras
 import pytest
 
-from tests.roster_api import add_leads, database_state, error_body, move_to
+from tests.roster_api import LEAD_STATUSES, add_leads, database_state, error_body, move_to
 
-LEAD_STATUSES = (
-    "pending",
-    "sent",
-    "connection_sent",
-    "connected",
-    "message_sent",
-    "replied",
-    "bounced",
-    "completed",
-    "timed_out",
-    "cancelled",
-)
 CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
 # (from status, transition) -> the status it leads to; every other pair is refused.
 ALLOWED = {

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import psycopg2
 import pytest
-from psycopg2 import sql
 
-from tests.conftest import APP_TABLES, ApiClient
+from tests.conftest import ApiClient
+from tests.roster_api import database_state
 
 KEY = "retry-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
 REPLAYED = "Idempotent-Replayed"
@@ -35,20 +35,6 @@ MALFORMED_KEY = {
     "(a UUID is a good choice).",
 }
 THREAD_TIMEOUT = 30  # seconds
-
-
-def snapshot(db) -> dict[str, list[str]]:
-    """Every row of every table, as JSON text: equal snapshots mean nothing was written."""
-    rows = {}
-    with db.cursor() as cursor:
-        for table in APP_TABLES:
-            cursor.execute(
-                sql.SQL("SELECT to_jsonb(t)::text FROM {} AS t ORDER BY 1").format(
-                    sql.Identifier(table)
-                )
-            )
-            rows[table] = [row[0] for row in cursor.fetchall()]
-    return rows
 
 
 def recorded_keys(db) -> list[tuple[str, str, int]]:
@@ -204,7 +190,7 @@ class TestReplay:
         first = write.send(api)
         assert first.status_code == write.status, first.json
         assert REPLAYED not in first.headers
-        after_first = snapshot(db)
+        after_first = database_state(db)
         assert recorded_keys(db) == [("acme", KEY, write.status)]
 
         for _ in range(2):
@@ -213,7 +199,7 @@ class TestReplay:
             assert retry.data == first.data
             assert retry.headers["Content-Type"] == first.headers["Content-Type"]
             assert retry.headers[REPLAYED] == "true"
-            assert snapshot(db) == after_first
+            assert database_state(db) == after_first
 
     def test_retried_add_is_not_reported_as_duplicates(self, api, db, email_campaign):
         path = f"/api/campaigns/{email_campaign['id']}/leads"
@@ -235,12 +221,12 @@ class TestReplay:
         launch = f"/api/campaigns/{email_campaign['id']}/launch"
         first = api.post(launch, headers={"Idempotency-Key": KEY})
         transition(api, email_campaign["id"], "pause")
-        before = snapshot(db)
+        before = database_state(db)
 
         retry = api.post(launch, headers={"Idempotency-Key": KEY})
         assert (retry.status_code, retry.data) == (200, first.data)
         assert retry.json["campaign"]["status"] == "active"  # the first response, as it was
-        assert snapshot(db) == before
+        assert database_state(db) == before
 
     def test_without_a_key_nothing_is_recorded(self, api, db, write):
         response = write.send(api, key=None)
@@ -279,13 +265,13 @@ class TestDifferentRequest:
     def test_same_key_with_another_body_or_path_is_422(self, api, db, write):
         first = write.send(api)
         assert first.status_code == write.status
-        before = snapshot(db)
+        before = database_state(db)
 
         other = write.send(api, body=write.other_body, path=write.other_path)
         assert other.status_code == 422
         assert other.json == DIFFERENT_REQUEST
         assert REPLAYED not in other.headers
-        assert snapshot(db) == before
+        assert database_state(db) == before
 
         # The key still replays the first request.
         assert write.send(api).data == first.data
@@ -297,13 +283,13 @@ class TestDifferentRequest:
             headers={"Idempotency-Key": KEY},
         )
         assert created.status_code == 201
-        before = snapshot(db)
+        before = database_state(db)
 
         response = api.post(
             f"/api/campaigns/{email_campaign['id']}/launch", headers={"Idempotency-Key": KEY}
         )
         assert response.json == DIFFERENT_REQUEST
-        assert snapshot(db) == before
+        assert database_state(db) == before
 
     def test_the_same_json_spelled_differently_is_another_request(self, api, db, email_campaign):
         path = f"/api/campaigns/{email_campaign['id']}/leads"
@@ -312,14 +298,14 @@ class TestDifferentRequest:
             path, data='{"prospects": [{"email": "ada@example.com"}]}', headers=headers
         )
         assert first.status_code == 200
-        before = snapshot(db)
+        before = database_state(db)
 
         response = api.post(
             path, data='{"prospects":[{"email":"ada@example.com"}]}', headers=headers
         )
         assert response.status_code == 422
         assert response.json == DIFFERENT_REQUEST
-        assert snapshot(db) == before
+        assert database_state(db) == before
 
 
 class TestConcurrentRequests:
@@ -332,13 +318,13 @@ class TestConcurrentRequests:
                 "SELECT pg_advisory_lock(hashtextextended(%s::text || ':' || %s, 0))",
                 (workspace_id, KEY),
             )
-        before = snapshot(db)
+        before = database_state(db)
         try:
             response = write.send(api)
             assert response.status_code == 409
             assert response.json == IN_PROGRESS
             assert response.headers["Retry-After"] == "1"
-            assert snapshot(db) == before
+            assert database_state(db) == before
         finally:
             with db.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock_all()")
@@ -534,7 +520,7 @@ class TestMalformedKey:
         ids=["empty", "space", "256 chars", "inner space", "tab", "latin-1", "leading space"],
     )
     def test_a_malformed_key_is_400(self, api, db, email_campaign, key):
-        before = snapshot(db)
+        before = database_state(db)
         response = api.post(
             f"/api/campaigns/{email_campaign['id']}/leads",
             json={"prospects": [{"email": "ada@example.com"}]},
@@ -542,14 +528,14 @@ class TestMalformedKey:
         )
         assert response.status_code == 400
         assert response.json == MALFORMED_KEY
-        assert snapshot(db) == before
+        assert database_state(db) == before
 
     def test_every_write_route_checks_the_key(self, api, db, write):
-        before = snapshot(db)
+        before = database_state(db)
         response = write.send(api, key="not a key")
         assert response.status_code == 400
         assert response.json == MALFORMED_KEY
-        assert snapshot(db) == before
+        assert database_state(db) == before
 
     @pytest.mark.parametrize("key", ["a" * 255, "!", "~" * 10, str(uuid.uuid4())])
     def test_edge_keys_are_accepted(self, api, db, key):
@@ -582,12 +568,12 @@ class TestDryRun:
         path = f"/api/campaigns/{email_campaign['id']}/leads"
         body = {"prospects": [{"email": "ada@example.com"}]}
         api.post(f"{path}?dry_run=true", json=body, headers={"Idempotency-Key": KEY})
-        before = snapshot(db)
+        before = database_state(db)
 
         response = api.post(path, json=body, headers={"Idempotency-Key": KEY})
         assert response.status_code == 422
         assert response.json == DIFFERENT_REQUEST
-        assert snapshot(db) == before
+        assert database_state(db) == before
 
 
 class TestFailedRequestsAreNotRecorded:
@@ -603,10 +589,10 @@ class TestFailedRequestsAreNotRecorded:
         self, api, db, email_campaign, body, status
     ):
         path = f"/api/campaigns/{email_campaign['id']}/leads"
-        before = snapshot(db)
+        before = database_state(db)
         first = api.post(path, json=body, headers={"Idempotency-Key": KEY})
         assert first.status_code == status
-        assert snapshot(db) == before
+        assert database_state(db) == before
 
         retry = api.post(path, json=body, headers={"Idempotency-Key": KEY})
         assert (retry.status_code, retry.json) == (status, first.json)
@@ -638,21 +624,21 @@ class TestFailedRequestsAreNotRecorded:
 
     def test_a_conflict_is_not_recorded(self, api, db, email_campaign):
         ids = add_leads(api, email_campaign["id"], ["ada@example.com", "grace@example.com"])
-        before = snapshot(db)
+        before = database_state(db)
         response = api.patch(
             f"/api/campaigns/{email_campaign['id']}/leads",
             json={"prospect_id": ids[1], "updates": {"email": "ada@example.com"}},
             headers={"Idempotency-Key": KEY},
         )
         assert response.status_code == 409
-        assert snapshot(db) == before
+        assert database_state(db) == before
 
     def test_a_duplicate_campaign_name_is_not_recorded(self, api, db, email_campaign):
-        before = snapshot(db)
+        before = database_state(db)
         response = api.post(
             "/api/campaigns",
             json={"name": email_campaign["name"], "type": "email"},
             headers={"Idempotency-Key": KEY},
         )
         assert response.status_code == 409
-        assert snapshot(db) == before
+        assert database_state(db) == before

@@ -11,19 +11,8 @@ from psycopg2 import sql
 from app import create_app
 from leads.config import DEFAULT_MAX_BODY_BYTES
 from tests.conftest import APP_TABLES, ApiClient
+from tests.roster_api import LEAD_STATUSES
 
-LEAD_STATUSES = (
-    "pending",
-    "sent",
-    "connection_sent",
-    "connected",
-    "message_sent",
-    "replied",
-    "bounced",
-    "completed",
-    "timed_out",
-    "cancelled",
-)
 NOT_FOUND = {"code": 404, "status": "Not Found", "message": "Campaign not found."}
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
 # A character outside the BMP: 12 bytes on the wire as a JSON \u escape pair.

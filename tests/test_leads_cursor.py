@@ -85,6 +85,7 @@ def walk_by_cursor(api, campaign_id: str, limit: int, status: str | None = None,
     responses = [api.get(leads_url(campaign_id, **query))]
     while responses[-1].json["next_cursor"] is not None:
         assert responses[-1].status_code == 200, responses[-1].json
+        assert len(responses) < 100, "the cursor does not move on"
         if between:
             between(len(responses))
         cursor = responses[-1].json["next_cursor"]
@@ -333,6 +334,7 @@ class TestBadCursors:
             pytest.param(lambda cursor: "A" * 64, id="right-length-garbage"),
             pytest.param(lambda cursor: cursor[:-1], id="truncated"),
             pytest.param(lambda cursor: cursor + "A", id="extended"),
+            pytest.param(lambda cursor: cursor + "\n", id="trailing-newline"),
             pytest.param(lambda cursor: cursor[:-2] + "==", id="padded"),
             pytest.param(lambda cursor: cursor[:10] + "+" + cursor[11:], id="plus-sign"),
             pytest.param(lambda cursor: cursor[:10] + "é" + cursor[11:], id="non-ascii"),

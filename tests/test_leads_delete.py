@@ -6,20 +6,15 @@ import uuid
 
 import pytest
 
-from tests.roster_api import add_leads, database_state, error_body, leads_url, move_to
-
-LEAD_STATUSES = (
-    "pending",
-    "sent",
-    "connection_sent",
-    "connected",
-    "message_sent",
-    "replied",
-    "bounced",
-    "completed",
-    "timed_out",
-    "cancelled",
+from tests.roster_api import (
+    LEAD_STATUSES,
+    add_leads,
+    database_state,
+    error_body,
+    leads_url,
+    move_to,
 )
+
 # The six seeded leads get these statuses (set in the database: the API never sets one),
 # so that the stats after a delete have more than `pending` to get right.
 SEED_STATUSES = ("pending", "pending", "sent", "replied", "cancelled", "bounced")

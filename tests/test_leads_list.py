@@ -10,19 +10,8 @@ import pytest
 from psycopg2 import sql
 
 from tests.conftest import APP_TABLES
+from tests.roster_api import LEAD_STATUSES
 
-LEAD_STATUSES = (
-    "pending",
-    "sent",
-    "connection_sent",
-    "connected",
-    "message_sent",
-    "replied",
-    "bounced",
-    "completed",
-    "timed_out",
-    "cancelled",
-)
 # The lead object of the contract, keys in the contract's order.
 LEAD_KEYS = [
     "id",

@@ -101,7 +101,7 @@ class TestRateLimits:
         assert_limit_headers(response, LIMIT - 1)
         assert campaign_names(db) == [CAMPAIGN_BODY["name"]]
 
-    @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json"])
+    @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/docs", "/metrics"])
     def test_paths_outside_api_are_not_limited(self, limited_app, path):
         client = limited_app.test_client()
         for _ in range(LIMIT + 2):

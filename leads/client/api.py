@@ -185,16 +185,27 @@ class ApiClient:
         self._sleep(wait)
 
     def get(self, path: str, **kwargs: Any) -> Any:
-        return self.request("GET", path, **kwargs).json()
+        return response_json(self.request("GET", path, **kwargs))
 
     def post(self, path: str, **kwargs: Any) -> Any:
-        return self.request("POST", path, **kwargs).json()
+        return response_json(self.request("POST", path, **kwargs))
 
     def patch(self, path: str, **kwargs: Any) -> Any:
-        return self.request("PATCH", path, **kwargs).json()
+        return response_json(self.request("PATCH", path, **kwargs))
 
     def delete(self, path: str, **kwargs: Any) -> Any:
-        return self.request("DELETE", path, **kwargs).json()
+        return response_json(self.request("DELETE", path, **kwargs))
+
+
+def response_json(response: httpx.Response) -> Any:
+    """The body of a successful response; anything but JSON means a wrong URL or a proxy."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ApiError(
+            response.status_code,
+            f"The answer from {response.request.url} is not JSON: is the API URL right?",
+        ) from None
 
 
 def _describe(error: httpx.TransportError) -> str:

@@ -41,20 +41,9 @@ from leads.client.rows import (
     read_json_array,
     read_json_lines,
 )
+from leads.statuses import LEAD_STATUSES
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
-LEAD_STATUSES = (
-    "pending",
-    "sent",
-    "connection_sent",
-    "connected",
-    "message_sent",
-    "replied",
-    "bounced",
-    "completed",
-    "timed_out",
-    "cancelled",
-)
 MAX_LIST_LIMIT = 200  # the API's largest page
 MAX_IDS_PER_REMOVE = 500  # the API's limit per request
 INPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -134,6 +123,12 @@ def json_option_value(text: str, param_hint: str, ctx: click.Context) -> Any:
         return parse_json(text)
     except ValueError as error:
         raise click.BadParameter(f"not valid JSON ({error})", ctx, param_hint=param_hint) from None
+
+
+def one_character(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and len(value) != 1:
+        raise click.BadParameter("must be one character", ctx, param)
+    return value
 
 
 @click.group(
@@ -329,7 +324,11 @@ def _every_lead(
     type=click.Choice(["csv", "tsv", "jsonl"]),
     help="The file's format (default: from its extension .csv, .tsv, .jsonl, .ndjson).",
 )
-@click.option("--delimiter", help="CSV field delimiter (default , or tab for tsv).")
+@click.option(
+    "--delimiter",
+    callback=one_character,
+    help="CSV field delimiter (default , or tab for tsv).",
+)
 @click.option(
     "--batch-size",
     type=click.IntRange(1, MAX_BATCH_SIZE),
@@ -373,32 +372,11 @@ def add_leads(
     if (prospects is None) == (file_path is None):
         raise click.UsageError("Give exactly one of --prospects and --file.", ctx)
     with ExitStack() as stack:
-        if prospects is not None:
-            try:
-                rows: Iterator[SourceRow] = read_json_array(prospects)
-            except InputError as error:
-                raise click.BadParameter(str(error), ctx, param_hint="--prospects") from None
-            position_name, total_lines, header_fields = "index", None, None
-        else:
-            input_format = input_format or _input_format(file_path, ctx)
-            stream = stack.enter_context(_open_input(file_path, ctx))
-            total_lines = _count_lines(file_path) if str(file_path) != "-" else None
-            position_name, header_fields = "line", None
-            try:
-                if input_format == "jsonl":
-                    rows = read_json_lines(stream)
-                else:
-                    mapping, rows = read_csv(
-                        stream, delimiter or ("\t" if input_format == "tsv" else ",")
-                    )
-                    header_fields = mapping.fields()
-            except InputError as error:
-                raise click.BadParameter(str(error), ctx, param_hint="--file") from None
-
+        source = _open_source(ctx, stack, prospects, file_path, input_format, delimiter)
         client = ctx.obj.client(ctx)
         campaign = client.get(campaign_path(campaign_id))["campaign"]
         identity_field = IDENTITY_FIELD[campaign["type"]]
-        if header_fields is not None and identity_field not in header_fields:
+        if source.columns is not None and identity_field not in source.columns:
             raise click.BadParameter(
                 f"the file has no {identity_field} column, which {campaign['type']} "
                 "campaigns require.",
@@ -409,11 +387,11 @@ def add_leads(
         show_progress = is_terminal("stderr") if progress is None else progress
         bar = stack.enter_context(
             tqdm(
-                total=total_lines,
+                total=source.total_lines,
                 unit=" lines",
                 desc="Dry run" if dry_run else "Importing",
                 file=sys.stderr,
-                disable=not show_progress or position_name != "line",
+                disable=not show_progress or source.position_name != "line",
                 dynamic_ncols=True,
             )
         )
@@ -437,16 +415,18 @@ def add_leads(
         )
         failure: Exception | None = None
         try:
-            importer.run(rows)
+            importer.run(source.rows)
         except (ApiError, ApiUnreachable, InputError) as error:
             failure = error
+        except KeyboardInterrupt:
+            failure = click.Abort()
         bar.close()
 
     summary = importer.summary
     if resolve_format(output_format) == "json":
-        click.echo(output.to_json(output.summary_data(summary, position_name)))
+        click.echo(output.to_json(output.summary_data(summary, source.position_name)))
     else:
-        click.echo(output.summary_text(summary, position_name))
+        click.echo(output.summary_text(summary, source.position_name))
     if isinstance(failure, InputError):
         raise click.BadParameter(str(failure), ctx, param_hint="--file")
     if failure is not None:
@@ -455,9 +435,48 @@ def add_leads(
             "(rows already imported will count as duplicates).",
             err=True,
         )
+        if isinstance(failure, click.Abort):
+            raise failure
         raise click.ClickException(str(failure))
     if summary.rejected:
         ctx.exit(1)
+
+
+@dataclass
+class Source:
+    """The rows to add and how to name their places: file lines or `prospects[i]`."""
+
+    rows: Iterator[SourceRow]
+    position_name: str  # "line" or "index"
+    total_lines: int | None = None  # for the progress bar
+    columns: set[str] | None = None  # the lead fields a CSV header maps
+
+
+def _open_source(
+    ctx: click.Context,
+    stack: ExitStack,
+    prospects: str | None,
+    file_path: Path | None,
+    input_format: str | None,
+    delimiter: str | None,
+) -> Source:
+    """Open the input and read a CSV header now: bad input fails before anything is sent."""
+    if prospects is not None:
+        try:
+            return Source(read_json_array(prospects), "index")
+        except InputError as error:
+            raise click.BadParameter(str(error), ctx, param_hint="--prospects") from None
+    assert file_path is not None
+    input_format = input_format or _input_format(file_path, ctx)
+    stream = stack.enter_context(_open_input(file_path, ctx))
+    total_lines = _count_lines(file_path) if str(file_path) != "-" else None
+    if input_format == "jsonl":
+        return Source(read_json_lines(stream), "line", total_lines)
+    try:
+        mapping, rows = read_csv(stream, delimiter or ("\t" if input_format == "tsv" else ","))
+    except InputError as error:
+        raise click.BadParameter(str(error), ctx, param_hint="--file") from None
+    return Source(rows, "line", total_lines, mapping.fields())
 
 
 def _input_format(file_path: Path, ctx: click.Context) -> str:

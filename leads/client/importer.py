@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leads.client.api import RETRYABLE_STATUSES, ApiClient, ApiError, encode_json, path_segment
+from leads.client.api import (
+    RETRYABLE_STATUSES,
+    ApiClient,
+    ApiError,
+    encode_json,
+    path_segment,
+    response_json,
+)
 from leads.client.rows import SourceRow, has_value
 
 MAX_BATCH_SIZE = 1000  # the API's limit per request
@@ -139,7 +146,7 @@ class LeadImporter:
                 if rest:
                     pending.append(rest)  # new content, so a new key
                 continue
-            self._count(batch, response.json(), response.headers)
+            self._count(batch, response_json(response), response.headers)
 
     def _count(self, batch: list[SourceRow], body: Mapping[str, Any], headers: Any) -> None:
         if headers.get("Idempotent-Replayed", "").lower() == "true":

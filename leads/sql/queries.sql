@@ -65,60 +65,90 @@ LEFT JOIN campaign_lead_counts AS counts
     ON counts.campaign_id = %(campaign_id)s AND counts.status = statuses.status
 ORDER BY statuses.status;
 
--- name: count_campaign_leads
--- The campaign's leads (of one status, when given) from the maintained counts, never the
--- roster; no row when the campaign is not in the workspace. One round trip for both.
-SELECT (
-    SELECT coalesce(sum(counts.lead_count), 0)::bigint
-    FROM campaign_lead_counts AS counts
-    WHERE counts.campaign_id = campaigns.id
-      AND (%(status)s::lead_status IS NULL OR counts.status = %(status)s::lead_status)
-) AS total
-FROM campaigns
-WHERE campaigns.id = %(campaign_id)s AND campaigns.workspace_id = %(workspace_id)s;
-
 -- name: list_leads
--- One page in list order: after a cursor's (created_at, id) when one is given (keyset: an
--- index range scan at any depth), past `offset` rows otherwise (page numbers). Skipped rows
--- are read from the order index alone (an index-only scan: it holds the id), then only the
--- page's leads are fetched. Each lead comes as the JSON text the API sends, built here (no
--- value is decoded and encoded again in Python), with its place in the order.
-WITH page AS (
-    SELECT id
+-- One page in list order, with the total and the campaign check, in one round trip: no row
+-- when the campaign is not in the workspace; one row with a null lead when the page is
+-- empty. The total comes from the maintained counts, never from the roster.
+-- The page starts after a cursor's (created_at, id) when one is given (keyset: an index
+-- range scan at any depth), past `offset` rows otherwise (page numbers). Skipped rows are
+-- read from the order index alone (an index-only scan: the index holds the id), then only
+-- the page's leads are fetched. Each lead comes as the JSON text the API sends, built here
+-- (no value is decoded and encoded again in Python), with its place in the order.
+WITH campaign AS (
+    SELECT campaigns.id, (
+        SELECT coalesce(sum(counts.lead_count), 0)::bigint
+        FROM campaign_lead_counts AS counts
+        WHERE counts.campaign_id = campaigns.id
+          AND (%(status)s::lead_status IS NULL OR counts.status = %(status)s::lead_status)
+    ) AS total
+    FROM campaigns
+    WHERE campaigns.id = %(campaign_id)s AND campaigns.workspace_id = %(workspace_id)s
+),
+page AS (
+    SELECT leads.id
     FROM leads
-    WHERE campaign_id = %(campaign_id)s
-      AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status)
+    WHERE leads.campaign_id = (SELECT campaign.id FROM campaign)
+      AND (%(status)s::lead_status IS NULL OR leads.status = %(status)s::lead_status)
       AND (%(after_created_at)s::timestamptz IS NULL
-           OR (created_at, id) > (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
-    ORDER BY created_at, id
+           OR (leads.created_at, leads.id)
+              > (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
+    ORDER BY leads.created_at, leads.id
     LIMIT %(limit)s OFFSET %(offset)s
-)
-SELECT row_to_json(lead)::text AS lead_json, lead.created_at, lead.id
-FROM (
-    SELECT id, campaign_id, status, email, linkedin_url, first_name, last_name,
-           coalesce(name, nullif(concat_ws(' ', first_name, last_name), '')) AS name,
-           company, position, headline, custom_fields, created_at, updated_at
+),
+listed AS (
+    SELECT row_to_json(api_lead)::text AS lead_json, leads.created_at, leads.id
     FROM leads
-    WHERE id IN (SELECT id FROM page)
-) AS lead
-ORDER BY lead.created_at, lead.id;
+    CROSS JOIN LATERAL (
+        -- Timestamps written as Python's isoformat() writes them (six-digit fraction, none
+        -- when zero; the session's offset), as in every other response.
+        SELECT leads.id, leads.campaign_id, leads.status, leads.email, leads.linkedin_url,
+               leads.first_name, leads.last_name,
+               coalesce(leads.name, nullif(concat_ws(' ', leads.first_name, leads.last_name), ''))
+                   AS name,
+               leads.company, leads.position, leads.headline, leads.custom_fields,
+               to_char(leads.created_at,
+                       CASE WHEN extract(microseconds FROM leads.created_at) %% 1000000 = 0
+                            THEN 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'
+                            ELSE 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM' END) AS created_at,
+               to_char(leads.updated_at,
+                       CASE WHEN extract(microseconds FROM leads.updated_at) %% 1000000 = 0
+                            THEN 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'
+                            ELSE 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM' END) AS updated_at
+    ) AS api_lead
+    WHERE leads.id IN (SELECT page.id FROM page)
+)
+-- The id as text: only the last row's is read back (for the next cursor).
+SELECT campaign.total, listed.lead_json, listed.created_at, listed.id::text AS id
+FROM campaign
+LEFT JOIN listed ON true
+ORDER BY listed.created_at, listed.id;
 
 -- name: insert_leads
--- The unique constraint on (campaign_id, identity) decides dedup against the roster.
-INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
-                   name, company, position, headline, custom_fields)
-SELECT rows.id, %(campaign_id)s, rows.identity, rows.email, rows.linkedin_url,
-       rows.first_name, rows.last_name, rows.name, rows.company, rows.position,
-       rows.headline, rows.custom_fields::jsonb
-FROM unnest(
-    %(ids)s::uuid[], %(identities)s::text[], %(emails)s::text[], %(linkedin_urls)s::text[],
-    %(first_names)s::text[], %(last_names)s::text[], %(names)s::text[],
-    %(companies)s::text[], %(positions)s::text[], %(headlines)s::text[],
-    %(custom_fields)s::text[]
-) AS rows (id, identity, email, linkedin_url, first_name, last_name, name, company,
-           position, headline, custom_fields)
-ON CONFLICT (campaign_id, identity) DO NOTHING
-RETURNING id;
+-- The unique constraint on (campaign_id, identity) decides dedup against the roster. The
+-- rows come as one JSON array: one parameter that the server parses, where an array per
+-- column cost the driver more to adapt, value by value, than the insert itself. Returns
+-- the identities that were not inserted: the roster holds them already.
+WITH batch AS (
+    SELECT *
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS rows (
+        id uuid, identity text, email text, linkedin_url text, first_name text,
+        last_name text, name text, company text, position text, headline text,
+        custom_fields jsonb
+    )
+),
+inserted AS (
+    INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
+                       name, company, position, headline, custom_fields)
+    SELECT batch.id, %(campaign_id)s, batch.identity, batch.email, batch.linkedin_url,
+           batch.first_name, batch.last_name, batch.name, batch.company, batch.position,
+           batch.headline, coalesce(batch.custom_fields, '{}'::jsonb)
+    FROM batch
+    ON CONFLICT (campaign_id, identity) DO NOTHING
+    RETURNING identity
+)
+SELECT identity FROM batch
+EXCEPT
+SELECT identity FROM inserted;
 
 -- name: find_leads_by_identity
 SELECT id, identity

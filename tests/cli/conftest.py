@@ -88,6 +88,10 @@ class FaultInjector:
             self.fault = None
 
     def __call__(self, environ, start_response):
+        if environ["PATH_INFO"].startswith("/not-json/"):
+            # Stands for a wrong URL: a web page where the API was expected.
+            start_response("200 OK", [("Content-Type", "text/html")])
+            return [b"<html><body>Welcome</body></html>"]
         if environ["REQUEST_METHOD"] != "POST" or not ADD_PATH.match(environ["PATH_INFO"]):
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))

@@ -5,20 +5,8 @@ from __future__ import annotations
 import psycopg2.extras
 import pytest
 
-from tests.roster_api import database_state, leads_url, move_to
+from tests.roster_api import LEAD_STATUSES, database_state, leads_url, move_to
 
-STATUS_KEYS = (
-    "pending",
-    "sent",
-    "connection_sent",
-    "connected",
-    "message_sent",
-    "replied",
-    "bounced",
-    "completed",
-    "timed_out",
-    "cancelled",
-)
 TRANSITIONS = {
     "launch": (("draft",), "active"),
     "pause": (("active",), "paused"),
@@ -221,7 +209,7 @@ class TestShow:
         expected = api.get(f"/api/campaigns/{email_campaign['id']}").json
         assert result.json == expected
         assert expected["prospects_by_status"] == {
-            status: int(status == "pending") for status in STATUS_KEYS
+            status: int(status == "pending") for status in LEAD_STATUSES
         }
 
     def test_table(self, invoke, api, linkedin_campaign):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 
 import pytest
 
@@ -45,6 +46,19 @@ class TestInstalledCommand:
         result = run_leads(*args, env={"LEADS_API_TOKEN": None, "COLUMNS": "82"})
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.stdout == invoke(*args).stdout
+
+    def test_the_client_loads_nothing_of_the_service(self, leads_bin):
+        """It talks HTTP only: no Flask, no database driver, no server module."""
+        python = leads_bin.with_name("python")
+        code = (
+            "import sys, leads.client.cli; "
+            "print(sorted({name.split('.')[0] for name in sys.modules} & "
+            "{'flask', 'psycopg2', 'marshmallow', 'schemas', 'app', 'werkzeug'}), "
+            "sorted(name for name in sys.modules if name.startswith('leads.') "
+            "and not name.startswith('leads.client')))"
+        )
+        result = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+        assert (result.returncode, result.stderr, result.stdout) == (0, "", "[] []\n")
 
     def test_groups_list_every_subcommand(self, invoke):
         campaign = invoke("campaign", "--help").stdout
@@ -151,6 +165,15 @@ class TestApiErrors:
         result = run_leads("campaign", "list")
         assert (result.exit_code, result.stdout) == (1, "")
         assert result.stderr == f"Error: {expected.json['message']} (HTTP 401)\n"
+
+    def test_an_answer_that_is_not_json_is_exit_1(self, invoke, live_server):
+        url = f"{live_server.url}/not-json"
+        result = invoke("campaign", "list", env={"LEADS_API_URL": url})
+        assert (result.exit_code, result.stdout) == (1, "")
+        assert result.stderr == (
+            f"Error: The answer from {url}/api/campaigns is not JSON: is the API URL right? "
+            "(HTTP 200)\n"
+        )
 
     @pytest.mark.parametrize("retries", [0, 2])
     def test_an_unreachable_api_is_exit_1_after_the_retries(self, run_leads, retries):

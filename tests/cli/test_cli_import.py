@@ -4,7 +4,10 @@ Idempotency-Keys, retries and batch splitting, against the live service."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -15,7 +18,7 @@ import pytest
 from leads.client.api import normalize_base_url, parse_retry_after
 from leads.client.importer import idempotency_key
 from leads.client.rows import custom_key, slug
-from tests.cli.conftest import Fault
+from tests.cli.conftest import LEADS_BIN, Fault
 from tests.roster_api import database_state, leads_url, move_to
 
 SUMMARY = {
@@ -221,6 +224,13 @@ class TestInputs:
             )
         ]
 
+    def test_other_delimiters(self, invoke, db, email_campaign, tmp_path):
+        path = write(tmp_path, "semicolons.csv", "email;company\na@x.io;Acme, Inc.\n")
+        result = add(invoke, email_campaign, "--file", path, "--delimiter", ";")
+        assert (result.exit_code, result.stderr) == (0, "")
+        assert result.json == summary(rows=1, imported=1)
+        assert stored_leads(db, email_campaign) == [lead(email="a@x.io", company="Acme, Inc.")]
+
     def test_standard_input(self, run_leads, db, email_campaign):
         result = run_leads(
             "campaign", "lead", "add", "--id", email_campaign["id"],
@@ -256,7 +266,7 @@ class TestInputs:
         self, invoke, api, db, email_campaign, tmp_path
     ):
         source = api.create_campaign("Source", "email")
-        api.post(
+        response = api.post(
             leads_url(source),
             json={
                 "prospects": [
@@ -265,7 +275,9 @@ class TestInputs:
                 ]
             },
         )
+        assert response.json["imported"] == 2
         exported = invoke("campaign", "lead", "list", "--id", source["id"], "--format", "csv")
+        assert len(exported.stdout.splitlines()) == 3, exported
         path = write(tmp_path, "export.csv", exported.stdout)
         result = add(invoke, email_campaign, "--file", path)
         assert (result.exit_code, result.stderr) == (0, "")
@@ -662,6 +674,40 @@ class TestRetries:
         assert stored_identities(db, email_campaign) == []
 
 
+class TestInterrupt:
+    def test_ctrl_c_prints_the_summary_so_far(self, leads_env, db, email_campaign, injector):
+        fault = injector.arm(Fault("hold", first=3, times=1))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LEADS_API_")}
+        process = subprocess.Popen(
+            [
+                str(LEADS_BIN), "campaign", "lead", "add", "--id", email_campaign["id"],
+                "--prospects", TestRetries.PROSPECTS, "--batch-size", "1",
+            ],
+            env={**env, **leads_env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        try:
+            assert fault.held.wait(timeout=60)
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            fault.release.set()
+        assert fault.done.wait(timeout=60)
+        assert process.returncode == 1
+        assert json.loads(stdout) == summary(rows=2, imported=2, complete=False)
+        assert stderr == (
+            "leads: the import stopped before the end; re-run the same command to finish it "
+            "(rows already imported will count as duplicates).\n"
+            "Aborted!\n"
+        )
+        # The held batch went through after the client had gone: a re-run finds it there.
+        assert stored_identities(db, email_campaign) == ["l0@x.io", "l1@x.io", "l2@x.io"]
+
+
 class TestProgress:
     def test_progress_bar_on_request(self, run_leads, email_campaign, tmp_path):
         path = write(tmp_path, "leads.csv", "email\n" + "".join(f"l{i}@x.io\n" for i in range(30)))
@@ -701,7 +747,8 @@ class TestUsageErrors:
             ),
             (
                 ["--prospects", "[{"],
-                "Invalid value for --prospects: not valid JSON (Expecting property name enclosed in double quotes at column 3)",
+                "Invalid value for --prospects: not valid JSON "
+                "(Expecting property name enclosed in double quotes at column 3)",
             ),
             (
                 ["--file", "{missing}"],
@@ -709,7 +756,8 @@ class TestUsageErrors:
             ),
             (
                 ["--file", "{txt}"],
-                "Invalid value for --file: cannot tell the format from the file name; pass --input-format csv, tsv or jsonl.",
+                "Invalid value for --file: cannot tell the format from the file name; "
+                "pass --input-format csv, tsv or jsonl.",
             ),
             (
                 ["--file", "{empty}"],
@@ -717,7 +765,8 @@ class TestUsageErrors:
             ),
             (
                 ["--file", "{no_email}"],
-                "Invalid value for --file: the file has no email column, which email campaigns require.",
+                "Invalid value for --file: the file has no email column, "
+                "which email campaigns require.",
             ),
             (
                 ["--file", "{two_emails}"],
@@ -725,7 +774,8 @@ class TestUsageErrors:
             ),
             (
                 ["--file", "{latin1}"],
-                "Invalid value for --file: the file is not valid UTF-8 text (save it as UTF-8 and re-run)",
+                "Invalid value for --file: the file is not valid UTF-8 text "
+                "(save it as UTF-8 and re-run)",
             ),
             (
                 ["--file", "{csv}", "--batch-size", "0"],
@@ -734,6 +784,10 @@ class TestUsageErrors:
             (
                 ["--file", "{csv}", "--batch-size", "1001"],
                 "Invalid value for '--batch-size': 1001 is not in the range 1<=x<=1000.",
+            ),
+            (
+                ["--file", "{csv}", "--delimiter", ";;"],
+                "Invalid value for '--delimiter': must be one character",
             ),
             (
                 ["--file", "{csv}", "--input-format", "xlsx"],

@@ -1,0 +1,279 @@
+"""The fast paths of issue 5 give the answers of the slow paths they skip.
+
+- plain ASCII emails skip email_validator (leads/identity.py);
+- a valid lead row skips marshmallow's per-row machinery (LeadInputSchema.load);
+- a page of leads is JSON built by the database, not a LeadSchema dump;
+- the rows of an import reach the database as one JSON document (jsonb_to_recordset);
+- the import's response is encoded without a LeadsAddedSchema dump.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import uuid
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from marshmallow import Schema, ValidationError
+
+from leads import identity
+from leads.db import transaction
+from leads.identity import InvalidIdentity, normalize_email
+from schemas.fields import CampaignContext
+from schemas.leads import LeadInputSchema, LeadsAddedSchema, LeadSchema
+
+PROPERTY = settings(max_examples=300, deadline=None)
+THROUGH_HTTP = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def email_validator_answer(email: str) -> str | InvalidIdentity:
+    """normalize_email with the fast path turned off: email_validator decides everything."""
+    with mock.patch.object(identity, "_plain_email_key", return_value=None):
+        try:
+            return normalize_email(email)
+        except InvalidIdentity as error:
+            return error
+
+
+def answer(email: str) -> str | InvalidIdentity:
+    try:
+        return normalize_email(email)
+    except InvalidIdentity as error:
+        return error
+
+
+def same_answer(email: str) -> None:
+    fast, slow = answer(email), email_validator_answer(email)
+    if isinstance(slow, InvalidIdentity):
+        assert isinstance(fast, InvalidIdentity) and str(fast) == str(slow), (email, fast)
+    else:
+        assert fast == slow, email
+
+
+class TestPlainEmails:
+    @pytest.mark.parametrize(
+        "email, key",
+        [
+            ("ada@example.com", "ada@example.com"),
+            ("Ada.Lovelace+Tag@Example.COM", "ada.lovelace+tag@example.com"),
+            ("first_last-1@mail.co.uk", "first_last-1@mail.co.uk"),
+            ("a@b.cd", "a@b.cd"),
+            ("x" * 64 + "@example.com", "x" * 64 + "@example.com"),
+        ],
+    )
+    def test_plain_addresses_take_the_fast_path(self, email, key):
+        assert identity._plain_email_key(email) == key
+        assert email_validator_answer(email) == key
+
+    @pytest.mark.parametrize(
+        "email",
+        [
+            "x" * 65 + "@example.com",  # email_validator allows a long local part
+            "ada@example.test",  # special-use names: email_validator refuses them
+            "ada@printer.local",
+            "ada@localhost.localhost",
+            "ada@1.in-addr.arpa",
+            "ada@xn--bcher-kva.example",  # Punycode: email_validator checks the IDNA
+            "ada@ab--cd.example",  # R-LDH label: refused by email_validator
+            "o'brien@example.com",  # atext the pattern leaves to email_validator
+            "ada@example.c0m",
+            "ada@-example.com",
+            "ada..lovelace@example.com",
+            "jörg@example.com",
+            "ada@exämple.com",
+            '"ada"@example.com',
+            "ada@[192.168.0.1]",
+        ],
+    )
+    def test_anything_else_goes_to_email_validator(self, email):
+        assert identity._plain_email_key(email) is None
+        same_answer(email)
+
+    @PROPERTY
+    @given(st.from_regex(identity._PLAIN_EMAIL, fullmatch=True))
+    def test_what_the_pattern_takes_email_validator_takes_alike(self, email):
+        same_answer(email)
+
+    @PROPERTY
+    @given(st.emails())
+    def test_generated_addresses(self, email):
+        same_answer(email)
+
+    @PROPERTY
+    @given(st.text(alphabet=string.ascii_letters + string.digits + "@.-_+'\"é ", max_size=40))
+    def test_address_like_text(self, text):
+        same_answer(text)
+
+
+VALUE = st.one_of(
+    st.none(),
+    st.just(""),
+    st.just("   "),
+    st.text(max_size=12),
+    st.text(min_size=195, max_size=205),
+    st.integers(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+)
+JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+CUSTOM_FIELDS = st.one_of(
+    st.none(),
+    st.dictionaries(st.from_regex(r"[A-Za-z0-9_]{1,8}", fullmatch=True), JSON_VALUE, max_size=4),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+    st.text(max_size=3),
+)
+EMAIL = st.one_of(
+    st.emails(), st.sampled_from(["ada@example.com", " Ada@Example.COM ", "no-at-sign", ""])
+)
+LINKEDIN = st.one_of(
+    st.sampled_from(
+        [
+            "linkedin.com/in/ada-lovelace",
+            "https://www.linkedin.com/company/acme",
+            "https://uk.linkedin.com/in/J%C3%B6rg/",
+            "",
+        ]
+    ),
+    st.text(max_size=20),
+)
+ROW = st.fixed_dictionaries(
+    {},
+    optional={
+        "email": st.one_of(EMAIL, VALUE),
+        "linkedin_url": st.one_of(LINKEDIN, VALUE),
+        "first_name": VALUE,
+        "last_name": VALUE,
+        "name": VALUE,
+        "company": VALUE,
+        "position": VALUE,
+        "headline": VALUE,
+        "custom_fields": CUSTOM_FIELDS,
+        "status": st.just("sent"),
+        "nickname": st.text(max_size=3),
+    },
+)
+
+
+class TestLeadRowFastPath:
+    @PROPERTY
+    @given(st.sampled_from(["email", "linkedin"]), st.one_of(ROW, VALUE))
+    def test_a_row_loads_as_marshmallow_loads_it(self, campaign_type, row):
+        schema = LeadInputSchema()
+        with CampaignContext({"type": campaign_type}):
+            try:
+                expected = Schema.load(schema, row)  # marshmallow's own load, no fast path
+            except ValidationError as error:
+                expected = error.messages
+            try:
+                got = schema.load(row)
+            except ValidationError as error:
+                got = error.messages
+
+        assert got == expected
+
+    def test_the_fast_path_is_taken_for_a_valid_row(self):
+        schema = LeadInputSchema()
+        row = {"email": " Ada@Example.com ", "first_name": " Ada ", "custom_fields": None}
+        with CampaignContext({"type": "email"}):
+            loaded = schema._load_valid_row(row)
+
+        assert loaded == {
+            "first_name": "Ada",
+            "custom_fields": {},
+            "email": "ada@example.com",
+            "linkedin_url": None,
+        }
+
+
+TEXT = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
+    min_size=1,
+    max_size=20,
+).filter(lambda text: text.strip())
+STORED_ROW = st.fixed_dictionaries(
+    {},
+    optional={
+        "first_name": TEXT,
+        "last_name": TEXT,
+        "name": TEXT,
+        "company": TEXT,
+        "position": TEXT,
+        "headline": TEXT,
+        "custom_fields": st.dictionaries(
+            st.from_regex(r"[A-Za-z0-9_]{1,8}", fullmatch=True),
+            st.recursive(
+                st.none()
+                | st.booleans()
+                | st.integers(min_value=-(2**60), max_value=2**60)
+                | st.floats(allow_nan=False, allow_infinity=False)
+                | TEXT,
+                lambda children: (
+                    st.lists(children, max_size=3) | st.dictionaries(TEXT, children, max_size=3)
+                ),
+                max_leaves=6,
+            ),
+            max_size=4,
+        ),
+    },
+)
+
+
+def as_jsonb(db, value: dict) -> dict:
+    """What jsonb keeps of a JSON value (1e16 comes back as the integer it is)."""
+    with db.cursor() as cursor:
+        cursor.execute("SELECT %s::jsonb", (json.dumps(value),))
+        return cursor.fetchone()[0]
+
+
+class TestJsonBuiltOutsideMarshmallow:
+    @THROUGH_HTTP
+    @given(rows=st.lists(STORED_ROW, min_size=1, max_size=5))
+    def test_stored_listed_and_reported_as_the_schemas_say(self, api, pool, db, rows):
+        tag = uuid.uuid4().hex[:12]
+        campaign_id = api.create_campaign(f"Campaign {tag}", "email")["id"]
+        sent = [{**row, "email": f"lead{n}.{tag}@example.com"} for n, row in enumerate(rows)]
+        with CampaignContext({"type": "email"}):
+            validated = [LeadInputSchema().load(row) for row in sent]
+
+        added = api.post(f"/api/campaigns/{campaign_id}/leads", json={"prospects": sent})
+
+        assert added.status_code == 200, added.json
+        # The body encoded without the schema is what the schema would have made of it.
+        assert LeadsAddedSchema().dump(added.json) == added.json
+        ids = [result["id"] for result in added.json["results"]]
+        # Stored: exactly the validated values (the JSON document lost nothing).
+        with db.cursor() as cursor:
+            cursor.execute(
+                "SELECT id::text, email, linkedin_url, first_name, last_name, name, company,"
+                " position, headline, custom_fields FROM leads WHERE id = ANY(%s::uuid[])",
+                (ids,),
+            )
+            stored = {row[0]: row[1:] for row in cursor.fetchall()}
+        columns = ("email", "linkedin_url", "first_name", "last_name", "name", "company")
+        columns += ("position", "headline")
+        for lead_id, row in zip(ids, validated, strict=True):
+            assert stored[lead_id] == (
+                *(row.get(column) for column in columns),
+                as_jsonb(db, row.get("custom_fields") or {}),
+            )
+        # Listed: each lead as LeadSchema dumps the row the database holds.
+        listed = api.get(f"/api/campaigns/{campaign_id}/leads?limit=200")
+        assert listed.status_code == 200
+        shown = {lead["id"]: lead for lead in listed.json["prospects"]}
+        with transaction(pool, read_only=True) as tx:
+            for lead_id in ids:
+                row = tx.fetch_one("get_lead", {"lead_id": lead_id, "campaign_id": campaign_id})
+                assert shown[lead_id] == LeadSchema().dump(row)
