@@ -6,7 +6,7 @@ from uuid import UUID
 
 import psycopg2.errors
 
-from leads.db import ConnectionPool, Transaction, transaction
+from leads.db import ConnectionPool, Transaction, read_all, transaction
 from leads.errors import BadRequest, CampaignNotFound, Conflict
 from leads.statuses import CAMPAIGN_TRANSITIONS
 
@@ -35,8 +35,7 @@ def create_campaign(pool: ConnectionPool, workspace_id: UUID, name: str, type_: 
 
 
 def list_campaigns(pool: ConnectionPool, workspace_id: UUID) -> list[dict]:
-    with transaction(pool, read_only=True) as tx:
-        return tx.fetch_all("list_campaigns", {"workspace_id": workspace_id})
+    return read_all(pool, "list_campaigns", {"workspace_id": workspace_id})
 
 
 def get_campaign(pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID) -> dict:

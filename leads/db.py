@@ -17,6 +17,25 @@ from leads import metrics
 from leads.queries import QUERIES
 
 
+class DictRowCursor(psycopg2.extensions.cursor):
+    """A cursor whose rows are plain dicts keyed by column name.
+
+    Built with dict(zip()) in C: psycopg2.extras.RealDictCursor sets every value through a
+    Python method, which cost more than the query on a page of 200 leads.
+    """
+
+    def fetchone(self) -> dict | None:
+        row = super().fetchone()
+        return None if row is None else dict(zip(self._column_names(), row, strict=True))
+
+    def fetchall(self) -> list[dict]:
+        names = self._column_names()
+        return [dict(zip(names, row, strict=True)) for row in super().fetchall()]
+
+    def _column_names(self) -> list[str]:
+        return [column.name for column in self.description]
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be reached (or no pooled connection freed up in time)."""
 
@@ -27,12 +46,14 @@ class ConnectionPool:
     Connections open on demand and stay open between requests. They must not cross a fork:
     gunicorn workers build their own app, hence their own pool, after forking.
 
-    Each checkout starts a transaction with SET LOCAL statements only (a statement timeout,
-    the isolation level), never session state, so that the pool works behind pgbouncer in
-    transaction pooling mode. That first statement doubles as a liveness check: when the
-    server dropped an idle connection (a restart, a failover), it fails before anything ran;
-    then every idle connection as old as that one is dropped too, a new one is opened, and
-    the request goes on unaware.
+    Connections are in autocommit mode and the pool writes BEGIN itself, together with the
+    transaction's SET LOCAL statements (the isolation level, a statement timeout) in one
+    round trip: psycopg2 would send its own BEGIN as a round trip of its own. Only SET
+    LOCAL, never session state, so that the pool works behind pgbouncer in transaction
+    pooling mode. That first statement doubles as a liveness check: when the server dropped
+    an idle connection (a restart, a failover), it fails before anything ran; then every
+    idle connection as old as that one is dropped too, a new one is opened, and the request
+    goes on unaware.
     """
 
     def __init__(
@@ -59,18 +80,52 @@ class ConnectionPool:
     @contextmanager
     def connection(self, *, read_only: bool = False) -> Iterator[psycopg2.extensions.connection]:
         """A connection in a new transaction (REPEATABLE READ, READ ONLY when read_only),
-        returned to the pool afterwards; DatabaseUnavailable when none can be had in time."""
+        returned to the pool afterwards; DatabaseUnavailable when none can be had in time.
+        The caller ends the transaction (COMMIT or ROLLBACK); one left open is rolled back."""
+        with self._slot():
+            connection, generation = self._checkout(read_only)
+            try:
+                yield connection
+            finally:
+                self._checkin(connection, generation)
+
+    def run_alone(self, query_name: str, params: dict[str, Any]) -> list[dict]:
+        """The rows of one query run on its own in a single round trip: the statement
+        timeout and the query go as one multi-statement message, which PostgreSQL runs as
+        one implicit transaction (SET LOCAL applies to it, the query sees one snapshot).
+        No BEGIN, no COMMIT. Only for a query that writes nothing."""
+        statement = f"{self._timeout_statement()}; {QUERIES[query_name]}"
+        with self._slot():
+            while True:
+                connection, generation = self._take_idle()
+                fresh = connection is None
+                if fresh:
+                    connection, generation = self._open(), self._generation
+                try:
+                    with connection.cursor(cursor_factory=DictRowCursor) as cur:
+                        cur.execute(statement, params)
+                        rows = cur.fetchall()
+                except psycopg2.Error as error:
+                    lost = _lost(error, connection)
+                    self._checkin(connection, generation)
+                    if lost and not fresh:
+                        continue  # a connection the server dropped while idle: try again
+                    if lost or isinstance(error, psycopg2.OperationalError):
+                        raise DatabaseUnavailable(str(error)) from error
+                    raise
+                self._checkin(connection, generation)
+                return rows
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        """One of the pool's `size` connections, waited for up to wait_timeout seconds."""
         waited_since = time.perf_counter()
         if not self._slots.acquire(timeout=self._wait_timeout):
             raise DatabaseUnavailable("no database connection became free in time")
         metrics.POOL_WAIT.observe(time.perf_counter() - waited_since)
         metrics.POOL_IN_USE.inc()
         try:
-            connection, generation = self._checkout(read_only)
-            try:
-                yield connection
-            finally:
-                self._checkin(connection, generation)
+            yield
         finally:
             metrics.POOL_IN_USE.dec()
             self._slots.release()
@@ -99,22 +154,26 @@ class ConnectionPool:
             return connection, generation
 
     def _begin_statement(self, read_only: bool) -> str:
-        statements = []
-        if read_only:
-            # A read-only transaction sees one snapshot: a page and its total agree.
-            statements.append("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        if self._statement_timeout_ms:
-            statements.append(f"SET LOCAL statement_timeout = {self._statement_timeout_ms:d}")
-        return "; ".join(statements) or "SELECT 1"
+        # A read-only transaction sees one snapshot: a page and its total agree.
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" if read_only else "BEGIN"
+        return f"{begin}; {self._timeout_statement()}"
+
+    def _timeout_statement(self) -> str:
+        # Always set, 0 included: behind pgbouncer the server's session may carry anything.
+        return f"SET LOCAL statement_timeout = {self._statement_timeout_ms:d}"
 
     @staticmethod
     def _begin(connection: psycopg2.extensions.connection, statement: str) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(statement)
+            try:
+                cursor.execute(statement)
+            except psycopg2.Error:
+                _rollback_quietly(connection)  # BEGIN may have run before SET LOCAL failed
+                raise
 
     def _open(self) -> psycopg2.extensions.connection:
         try:
-            return psycopg2.connect(
+            connection = psycopg2.connect(
                 self._dsn,
                 connect_timeout=self._connect_timeout,
                 # Notice a dead server on an idle connection within a minute, and give up
@@ -129,6 +188,8 @@ class ConnectionPool:
         except psycopg2.Error as error:
             self._invalidate(self._generation)
             raise DatabaseUnavailable(str(error)) from error
+        connection.autocommit = True  # BEGIN, COMMIT and ROLLBACK are the pool's to send
+        return connection
 
     def _take_idle(self) -> tuple[psycopg2.extensions.connection | None, int]:
         with self._lock:
@@ -140,9 +201,9 @@ class ConnectionPool:
             return None, self._generation
 
     def _checkin(self, connection: psycopg2.extensions.connection, generation: int) -> None:
-        if not connection.closed and connection.status != psycopg2.extensions.STATUS_READY:
+        if not connection.closed and _in_transaction(connection):
             try:
-                connection.rollback()
+                _end_transaction(connection, "ROLLBACK")
             except psycopg2.Error:
                 connection.close()
         with self._lock:
@@ -175,6 +236,16 @@ class ConnectionPool:
             connection.close()
 
 
+def _in_transaction(connection: psycopg2.extensions.connection) -> bool:
+    return connection.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE
+
+
+def _end_transaction(connection: psycopg2.extensions.connection, statement: str) -> None:
+    """COMMIT or ROLLBACK: in autocommit mode psycopg2's commit() and rollback() do nothing."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+
+
 def _lost(error: psycopg2.Error, connection: psycopg2.extensions.connection) -> bool:
     """Whether the error means the server is gone, rather than a statement failed."""
     return bool(connection.closed) or isinstance(error, psycopg2.InterfaceError)
@@ -183,7 +254,7 @@ def _lost(error: psycopg2.Error, connection: psycopg2.extensions.connection) -> 
 class Transaction:
     """One database transaction: run named queries, then commit or roll back as a whole."""
 
-    def __init__(self, cursor: psycopg2.extras.RealDictCursor) -> None:
+    def __init__(self, cursor: psycopg2.extensions.cursor) -> None:
         self._cursor = cursor
         self._depth = 0
 
@@ -263,17 +334,14 @@ def transaction(
         return
     with pool.connection(read_only=read_only) as connection:
         try:
-            with connection.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+            with connection.cursor(cursor_factory=DictRowCursor) as cursor:
                 tx = Transaction(cursor)
                 token = _current_transaction.set(tx)
                 try:
                     yield tx
                 finally:
                     _current_transaction.reset(token)
-            if commit:
-                connection.commit()
-            else:
-                connection.rollback()
+            _end_transaction(connection, "COMMIT" if commit else "ROLLBACK")
         except psycopg2.OperationalError as error:
             _rollback_quietly(connection)
             raise DatabaseUnavailable(str(error)) from error
@@ -284,9 +352,24 @@ def transaction(
             raise
 
 
+def read_all(pool: ConnectionPool, query_name: str, params: dict[str, Any]) -> list[dict]:
+    """The rows of one read-only query: in the request's transaction when it has one (an
+    idempotent write), else on its own in one round trip (ConnectionPool.run_alone)."""
+    outer = _current_transaction.get()
+    if outer is not None:
+        return outer.fetch_all(query_name, params)
+    return pool.run_alone(query_name, params)
+
+
+def read_one(pool: ConnectionPool, query_name: str, params: dict[str, Any]) -> dict | None:
+    """The first row of read_all, or None."""
+    rows = read_all(pool, query_name, params)
+    return rows[0] if rows else None
+
+
 def _rollback_quietly(connection: psycopg2.extensions.connection) -> None:
     try:
-        if not connection.closed:
-            connection.rollback()
+        if not connection.closed and _in_transaction(connection):
+            _end_transaction(connection, "ROLLBACK")
     except psycopg2.Error:
         pass

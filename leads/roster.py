@@ -9,7 +9,7 @@ import psycopg2.errors
 
 from leads.campaigns import lock_campaign
 from leads.cursors import LeadCursor, encode_cursor
-from leads.db import ConnectionPool, Transaction, transaction
+from leads.db import ConnectionPool, Transaction, read_all, read_one, transaction
 from leads.errors import (
     BadRequest,
     CampaignNotFound,
@@ -35,10 +35,9 @@ PROFILE_FIELDS = (
 
 def campaign_type(pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID) -> str:
     """The campaign's type (it never changes), or CampaignNotFound."""
-    with transaction(pool, read_only=True) as tx:
-        campaign = tx.fetch_one(
-            "get_campaign", {"campaign_id": campaign_id, "workspace_id": workspace_id}
-        )
+    campaign = read_one(
+        pool, "get_campaign", {"campaign_id": campaign_id, "workspace_id": workspace_id}
+    )
     if campaign is None:
         raise CampaignNotFound()
     return campaign["type"]
@@ -69,20 +68,21 @@ def list_leads(
     if cursor is not None:
         _check_cursor_fits(cursor, campaign_id, status)
         page = None
-    with transaction(pool, read_only=True) as tx:
-        rows = tx.fetch_all(
-            "list_leads",
-            {
-                "campaign_id": campaign_id,
-                "workspace_id": workspace_id,
-                "status": status,
-                "after_created_at": cursor.created_at if cursor else None,
-                "after_id": cursor.lead_id if cursor else None,
-                # One row more than the page tells whether there is a next page.
-                "limit": limit + 1,
-                "offset": 0 if page is None else (page - 1) * limit,
-            },
-        )
+    # One statement: page, total and campaign check see one snapshot.
+    rows = read_all(
+        pool,
+        "list_leads",
+        {
+            "campaign_id": campaign_id,
+            "workspace_id": workspace_id,
+            "status": status,
+            "after_created_at": cursor.created_at if cursor else None,
+            "after_id": cursor.lead_id if cursor else None,
+            # One row more than the page tells whether there is a next page.
+            "limit": limit + 1,
+            "offset": 0 if page is None else (page - 1) * limit,
+        },
+    )
     if not rows:
         raise CampaignNotFound()
     leads = [row for row in rows if row["lead_json"] is not None]

@@ -83,7 +83,7 @@ class TestNoSessionState:
         sent = "\n".join(sql_sources().values())
         # The transaction-scoped forms the service relies on are there, and allowed.
         assert "SET LOCAL statement_timeout" in sent
-        assert "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY" in sent
+        assert "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" in sent
         assert "pg_advisory_xact_lock" in sent
         assert "pg_try_advisory_xact_lock" in sent
 
