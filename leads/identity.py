@@ -68,9 +68,22 @@ def _plain_email_key(email: str) -> str | None:
     local_part, _, domain = email.lower().rpartition("@")
     if len(local_part) > _LOCAL_PART_MAX_LENGTH or "--" in domain:  # "--": IDNA rules
         return None
-    if any(domain == name or domain.endswith("." + name) for name in SPECIAL_USE_DOMAIN_NAMES):
+    if _is_special_use(domain):
         return None
     return f"{local_part}@{domain}"
+
+
+# email_validator's special-use names (arpa, invalid, local, localhost, onion, test) as a
+# set of last labels, and the few with a dot, if any, as suffixes: a set lookup per address
+# rather than a scan of the list.
+_SPECIAL_USE_LABELS = frozenset(name for name in SPECIAL_USE_DOMAIN_NAMES if "." not in name)
+_SPECIAL_USE_SUFFIXES = tuple(name for name in SPECIAL_USE_DOMAIN_NAMES if "." in name)
+
+
+def _is_special_use(domain: str) -> bool:
+    if domain.rpartition(".")[2] in _SPECIAL_USE_LABELS:
+        return True
+    return any(domain == name or domain.endswith("." + name) for name in _SPECIAL_USE_SUFFIXES)
 
 
 def normalize_linkedin_url(value: str) -> str:

@@ -30,6 +30,8 @@ def check_storable_text(value: str) -> None:
     """PostgreSQL text cannot hold NUL, and UTF-8 cannot hold lone surrogates."""
     if "\x00" in value:
         raise ValidationError("Must not contain NUL characters.")
+    if value.isascii():
+        return  # no surrogate can be there
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -46,8 +48,17 @@ class TrimmedString(fields.String):
         super().__init__(**kwargs)
         self.max_length = max_length
 
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any):
+        # A batch holds thousands of these. For a string and no extra validators marshmallow's
+        # deserialize() would only call _deserialize(): skip its missing and validator passes.
+        if type(value) is str and not self.validators:
+            return self._clean(value)
+        return super().deserialize(value, attr, data, **kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
-        text = super()._deserialize(value, attr, data, **kwargs)
+        return self._clean(super()._deserialize(value, attr, data, **kwargs))
+
+    def _clean(self, text: str) -> str | None:
         check_storable_text(text)
         text = text.strip()
         if not text:
@@ -88,7 +99,10 @@ class IdentityField(fields.String):
         if value is missing and not self.required_in_load:
             return missing
         if value is not missing and value is not None:
-            text = fields.String._deserialize(self, value, attr, data, **kwargs)
+            if type(value) is str:
+                text = value
+            else:
+                text = fields.String._deserialize(self, value, attr, data, **kwargs)
             check_storable_text(text)
             value = text.strip() or None
         if value is missing or value is None:
@@ -123,8 +137,13 @@ class CustomFields(fields.Field):
         ]
         if problems:
             raise ValidationError(problems)
+        # The exact size needs the whole object serialized; the bound that the checks
+        # compute anyway is enough to pass the typical few short values without it.
+        bound = 2 + 2 * len(value)  # braces, and a colon and a comma (at most) per key
         for key, item in value.items():
-            _check_json_value(item, key, depth=1)
+            bound += len(key) + 2 + _check_json_value(item, key, depth=1)
+        if bound <= CUSTOM_FIELDS_MAX_BYTES:
+            return value
         size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         if size > CUSTOM_FIELDS_MAX_BYTES:
             raise ValidationError(
@@ -138,7 +157,8 @@ class CustomFields(fields.Field):
         return super().deserialize(value, attr, data, **kwargs)
 
 
-def _check_json_value(value: Any, key: str, depth: int) -> None:
+def _check_json_value(value: Any, key: str, depth: int) -> int:
+    """Check one value of custom_fields; return a bound on its serialized size in bytes."""
     if depth > CUSTOM_FIELDS_MAX_DEPTH:
         raise ValidationError(f"Value of {key!r} is nested deeper than {CUSTOM_FIELDS_MAX_DEPTH}.")
     if isinstance(value, str):
@@ -146,12 +166,22 @@ def _check_json_value(value: Any, key: str, depth: int) -> None:
             check_storable_text(value)
         except ValidationError as error:
             raise ValidationError(f"Value of {key!r}: {error.messages[0]}") from None
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ValidationError(f"Value of {key!r} must be a finite number.")
-    elif isinstance(value, list):
-        for item in value:
-            _check_json_value(item, key, depth + 1)
-    elif isinstance(value, dict):
+        # Quotes, and at most 6 bytes a character: a \uXXXX escape, or 4 bytes of UTF-8.
+        return 2 + 6 * len(value)
+    if isinstance(value, bool) or value is None:
+        return 5
+    if isinstance(value, int):
+        return 2 + value.bit_length() // 3  # digits (bits x log10(2), rounded up) and sign
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"Value of {key!r} must be a finite number.")
+        return 24  # the longest repr of a finite float: -1.7976931348623157e+308
+    if isinstance(value, list):
+        return 2 + len(value) + sum(_check_json_value(item, key, depth + 1) for item in value)
+    if isinstance(value, dict):
+        bound = 2 + 2 * len(value)
         for inner_key, item in value.items():
-            _check_json_value(inner_key, key, depth + 1)
-            _check_json_value(item, key, depth + 1)
+            bound += _check_json_value(inner_key, key, depth + 1)
+            bound += _check_json_value(item, key, depth + 1)
+        return bound
+    return CUSTOM_FIELDS_MAX_BYTES + 1  # not from JSON: let the exact size decide

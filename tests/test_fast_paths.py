@@ -2,6 +2,7 @@
 
 - plain ASCII emails skip email_validator (leads/identity.py);
 - a valid lead row skips marshmallow's per-row machinery (LeadInputSchema.load);
+- custom_fields are serialized to measure them only when a size bound exceeds 16 KiB;
 - a page of leads is JSON built by the database, not a LeadSchema dump;
 - the rows of an import reach the database as one JSON document (jsonb_to_recordset);
 - the import's response is encoded without a LeadsAddedSchema dump.
@@ -22,7 +23,12 @@ from marshmallow import Schema, ValidationError
 from leads import identity
 from leads.db import transaction
 from leads.identity import InvalidIdentity, normalize_email
-from schemas.fields import CampaignContext
+from schemas.fields import (
+    CUSTOM_FIELDS_MAX_BYTES,
+    CampaignContext,
+    CustomFields,
+    _check_json_value,
+)
 from schemas.leads import LeadInputSchema, LeadsAddedSchema, LeadSchema
 
 PROPERTY = settings(max_examples=300, deadline=None)
@@ -165,6 +171,68 @@ ROW = st.fixed_dictionaries(
         "nickname": st.text(max_size=3),
     },
 )
+
+
+# Values of every JSON type and of sizes around the 16 KiB limit, escapes and astral
+# characters included (a character may serialize to 1, 2, 4 or 6 bytes).
+BIG_JSON_VALUE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**400), max_value=10**400)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | st.builds(lambda char, n: char * n, st.sampled_from('a"\\\x01é€😀'), st.integers(0, 3000)),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+def exact_custom_fields_answer(value: dict) -> dict | str:
+    """What CustomFields answers when it serializes every object to measure it."""
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if size > CUSTOM_FIELDS_MAX_BYTES:
+        return f"Must be at most {CUSTOM_FIELDS_MAX_BYTES} bytes serialized, got {size}."
+    return value
+
+
+class TestCustomFieldsSizeBound:
+    """custom_fields skips serializing an object whose computed size bound is within 16 KiB."""
+
+    @PROPERTY
+    @given(BIG_JSON_VALUE)
+    def test_the_bound_is_never_below_the_serialized_size(self, value):
+        try:
+            bound = _check_json_value(value, "k", depth=1)
+        except ValidationError:
+            return  # nested too deep or holding NUL: refused before any size is needed
+        exact = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        assert bound >= exact, value
+
+    @PROPERTY
+    @given(st.dictionaries(st.from_regex(r"[A-Za-z0-9_]{1,64}", fullmatch=True), BIG_JSON_VALUE))
+    def test_the_answer_is_the_exact_measure(self, value):
+        field = CustomFields()
+        try:
+            got = field.deserialize(value)
+        except ValidationError as error:
+            got = error.messages[0]
+        if isinstance(got, str) and "bytes serialized" not in got:
+            return  # refused for another reason (depth, NUL, too many keys)
+        assert got == exact_custom_fields_answer(value)
+
+    @pytest.mark.parametrize("size", [16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1])
+    def test_at_the_limit(self, size):
+        value = {"k": "x" * (size - len('{"k":""}'))}
+        assert len(json.dumps(value, separators=(",", ":"))) == size
+        if size <= CUSTOM_FIELDS_MAX_BYTES:
+            assert CustomFields().deserialize(value) == value
+        else:
+            with pytest.raises(ValidationError) as error:
+                CustomFields().deserialize(value)
+            assert error.value.messages == [f"Must be at most 16384 bytes serialized, got {size}."]
 
 
 class TestLeadRowFastPath:
