@@ -70,10 +70,11 @@ ORDER BY statuses.status;
 -- when the campaign is not in the workspace; one row with a null lead when the page is
 -- empty. The total comes from the maintained counts, never from the roster.
 -- The page starts after a cursor's (created_at, id) when one is given (keyset: an index
--- range scan at any depth), past `offset` rows otherwise (page numbers). Skipped rows are
--- read from the order index alone (an index-only scan: the index holds the id), then only
--- the page's leads are fetched. Each lead comes as the JSON text the API sends, built here
--- (no value is decoded and encoded again in Python), with its place in the order.
+-- range scan at any depth), past `offset` rows otherwise (page numbers). `start` finds the
+-- page's first lead in the order index alone (an index-only scan skips the offset: the
+-- index holds the id), then the page is one range scan of that index from there, as a
+-- hand-written first page would be. Each lead comes as the JSON text the API sends, built
+-- here (no value is decoded and encoded again in Python), with its place in the order.
 WITH campaign AS (
     SELECT campaigns.id, (
         SELECT coalesce(sum(counts.lead_count), 0)::bigint
@@ -84,8 +85,8 @@ WITH campaign AS (
     FROM campaigns
     WHERE campaigns.id = %(campaign_id)s AND campaigns.workspace_id = %(workspace_id)s
 ),
-page AS (
-    SELECT leads.id
+start AS (
+    SELECT leads.created_at, leads.id
     FROM leads
     WHERE leads.campaign_id = (SELECT campaign.id FROM campaign)
       AND (%(status)s::lead_status IS NULL OR leads.status = %(status)s::lead_status)
@@ -93,7 +94,7 @@ page AS (
            OR (leads.created_at, leads.id)
               > (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
     ORDER BY leads.created_at, leads.id
-    LIMIT %(limit)s OFFSET %(offset)s
+    LIMIT 1 OFFSET %(offset)s
 ),
 listed AS (
     SELECT row_to_json(api_lead)::text AS lead_json, leads.created_at, leads.id
@@ -115,7 +116,11 @@ listed AS (
                             THEN 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'
                             ELSE 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM' END) AS updated_at
     ) AS api_lead
-    WHERE leads.id IN (SELECT page.id FROM page)
+    WHERE leads.campaign_id = (SELECT campaign.id FROM campaign)
+      AND (%(status)s::lead_status IS NULL OR leads.status = %(status)s::lead_status)
+      AND (leads.created_at, leads.id) >= (SELECT start.created_at, start.id FROM start)
+    ORDER BY leads.created_at, leads.id
+    LIMIT %(limit)s
 )
 -- The id as text: only the last row's is read back (for the next cursor).
 SELECT campaign.total, listed.lead_json, listed.created_at, listed.id::text AS id
