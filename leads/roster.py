@@ -251,7 +251,10 @@ def delete_leads(
         if lead_ids is None:
             tx.execute("delete_all_leads", {"campaign_id": campaign_id})
         else:
-            tx.execute("delete_leads", {"campaign_id": campaign_id, "lead_ids": lead_ids})
+            # As text (cast to uuid[] by the query): psycopg2 quotes strings in C, UUID
+            # objects one by one in Python.
+            ids = [str(lead_id) for lead_id in lead_ids]
+            tx.execute("delete_leads", {"campaign_id": campaign_id, "lead_ids": ids})
         deleted = tx.rowcount
         stats = tx.fetch_one("recalculate_campaign_stats", {"campaign_id": campaign_id})["stats"]
     return {"deleted": deleted, "stats": stats}

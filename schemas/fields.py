@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 from typing import Any
 
 from marshmallow import ValidationError, fields
@@ -69,6 +70,18 @@ class TrimmedString(fields.String):
         if self.max_length is not None and len(text) > self.max_length:
             raise ValidationError(f"Longer than maximum length {self.max_length}.")
         return text
+
+
+class FastUUID(fields.UUID):
+    """fields.UUID with a shortcut for a canonical string (a DELETE holds 500 of them)."""
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any):
+        if type(value) is str and len(value) == 36 and not self.validators:
+            try:
+                return uuid.UUID(value)
+            except ValueError:
+                pass  # marshmallow's own path gives the error message
+        return super().deserialize(value, attr, data, **kwargs)
 
 
 class StrictBoolean(fields.Boolean):

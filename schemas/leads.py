@@ -8,7 +8,7 @@ from marshmallow.utils import missing
 from leads.cursors import InvalidCursor, decode_cursor
 from leads.statuses import LEAD_STATUSES
 from schemas.campaigns import StatsSchema
-from schemas.fields import CustomFields, IdentityField, StrictBoolean, TrimmedString
+from schemas.fields import CustomFields, FastUUID, IdentityField, StrictBoolean, TrimmedString
 
 MAX_LEADS_PER_ADD = 1000
 MAX_IDS_PER_DELETE = 500
@@ -123,9 +123,7 @@ class LeadsDeleteSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    prospect_ids = fields.List(
-        fields.UUID(), validate=validate.Length(min=1, max=MAX_IDS_PER_DELETE)
-    )
+    prospect_ids = fields.List(FastUUID(), validate=validate.Length(min=1, max=MAX_IDS_PER_DELETE))
     all = StrictBoolean(metadata={"description": "true removes every lead of the campaign."})
 
     @validates_schema

@@ -3,6 +3,7 @@
 - plain ASCII emails skip email_validator (leads/identity.py);
 - a valid lead row skips marshmallow's per-row machinery (LeadInputSchema.load);
 - custom_fields are serialized to measure them only when a size bound exceeds 16 KiB;
+- a canonical lead id skips marshmallow's per-call passes (FastUUID);
 - a page of leads is JSON built by the database, not a LeadSchema dump;
 - the rows of an import reach the database as one JSON document (jsonb_to_recordset);
 - the import's response is encoded without a LeadsAddedSchema dump.
@@ -18,7 +19,7 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from leads import identity
 from leads.db import transaction
@@ -27,6 +28,7 @@ from schemas.fields import (
     CUSTOM_FIELDS_MAX_BYTES,
     CampaignContext,
     CustomFields,
+    FastUUID,
     _check_json_value,
 )
 from schemas.leads import LeadInputSchema, LeadsAddedSchema, LeadSchema
@@ -233,6 +235,32 @@ class TestCustomFieldsSizeBound:
             with pytest.raises(ValidationError) as error:
                 CustomFields().deserialize(value)
             assert error.value.messages == [f"Must be at most 16384 bytes serialized, got {size}."]
+
+
+class TestUuidFastPath:
+    """prospect_ids: FastUUID gives fields.UUID's answer, errors included."""
+
+    @PROPERTY
+    @given(
+        st.one_of(
+            st.uuids().map(str),
+            st.uuids().map(lambda value: str(value).upper()),
+            st.uuids().map(lambda value: "{" + value.hex + "}"),
+            st.uuids().map(lambda value: "urn:uuid:" + value.hex[:27]),
+            st.text(alphabet="0123456789abcdefABCDEF-{}:urn", min_size=36, max_size=36),
+            st.text(max_size=40),
+            st.integers(),
+            st.none(),
+        )
+    )
+    def test_same_answer_as_marshmallow(self, value):
+        def answer(field):
+            try:
+                return field.deserialize(value)
+            except ValidationError as error:
+                return error.messages
+
+        assert answer(FastUUID()) == answer(fields.UUID())
 
 
 class TestLeadRowFastPath:
