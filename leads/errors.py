@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import http
 import logging
+import traceback
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import psycopg2
 from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -150,11 +152,41 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(error: Exception):
         if isinstance(error, HTTPException):
             return handle_http_exception(error)
-        logger.exception("unhandled error")
+        log_unexpected(error)
         request_id = g.get("request_id", "unknown")
         return error_response(
             500, f"Internal server error; quote request id {request_id} when reporting it."
         )
+
+
+def log_unexpected(error: Exception) -> None:
+    """Log a 500 with its type, where it happened and the request id, never its message.
+
+    An exception's text may quote a lead: PostgreSQL's DETAIL names the row that broke a
+    constraint (`Key (identity)=(ada@example.com)`), a KeyError its key. The traceback's
+    frames (files, lines, code) and, for a database error, its SQLSTATE and the schema
+    objects involved are enough to find the bug; the request id joins it to the request.
+    """
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    kind = f"{type(error).__module__}.{type(error).__qualname__}"
+    if isinstance(error, psycopg2.Error):
+        diag = error.diag
+        where = ", ".join(
+            f"{name} {value}"
+            for name, value in (
+                ("table", diag.table_name),
+                ("column", diag.column_name),
+                ("constraint", diag.constraint_name),
+            )
+            if value
+        )
+        kind += f" (SQLSTATE {error.pgcode}{', ' + where if where else ''})"
+    logger.error(
+        "unhandled error %s in request %s; traceback (message withheld):\n%s",
+        kind,
+        g.get("request_id", "unknown"),
+        frames,
+    )
 
 
 def handle_http_exception(error: HTTPException):

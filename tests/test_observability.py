@@ -11,10 +11,13 @@ import json
 import logging
 from uuid import UUID
 
+import psycopg2
+import psycopg2.errors
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pythonjsonlogger.json import JsonFormatter
 
+from leads import campaigns
 from leads.request_log import REQUEST_LOGGER, logging_config
 
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
@@ -141,6 +144,58 @@ class TestRequestLog:
         assert token[3:20] not in logged
         for value in personal + ["jane.private", "Private"]:
             assert value.lower() not in logged.lower()
+
+
+PERSON = "jane.private@example.com"
+
+
+class TestServerErrorLog:
+    """A 500 is logged with its type, place and request id, never its message: a database
+    error's DETAIL quotes the row that broke a constraint."""
+
+    @pytest.fixture
+    def database_error(self, db) -> psycopg2.Error:
+        """A real UniqueViolation from the database, its DETAIL naming a person."""
+        with db.cursor() as cursor:
+            cursor.execute("INSERT INTO workspaces (name) VALUES (%s)", (PERSON,))
+            with pytest.raises(psycopg2.errors.UniqueViolation) as caught:
+                cursor.execute("INSERT INTO workspaces (name) VALUES (%s)", (PERSON,))
+        assert "Key (name)=(jane.private@example.com) already exists" in str(caught.value)
+        return caught.value
+
+    @pytest.mark.parametrize("kind", ["database", "python"])
+    def test_a_500_logs_where_but_not_what(self, api, caplog, monkeypatch, database_error, kind):
+        error = database_error if kind == "database" else KeyError(PERSON)
+
+        def list_campaigns(*args, **kwargs):
+            raise error
+
+        monkeypatch.setattr(campaigns, "list_campaigns", list_campaigns)
+        caplog.set_level(logging.DEBUG)
+        response = api.get("/api/campaigns", headers={"X-Request-ID": "req-500"})
+
+        assert (response.status_code, response.json) == (
+            500,
+            {
+                "code": 500,
+                "status": "Internal Server Error",
+                "message": "Internal server error; quote request id req-500 when reporting it.",
+            },
+        )
+        [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        message = record.getMessage()
+        assert record.exc_info is None
+        assert "jane.private" not in message
+        expected_kind = (
+            "psycopg2.errors.UniqueViolation (SQLSTATE 23505, table workspaces, "
+            "constraint workspaces_name_key)"
+            if kind == "database"
+            else "builtins.KeyError"
+        )
+        assert message.startswith(
+            f"unhandled error {expected_kind} in request req-500; traceback (message withheld):\n"
+        )
+        assert "in list_campaigns\n    raise error" in message  # where it happened
 
 
 def scrape(client) -> dict[tuple[str, frozenset], float]:
