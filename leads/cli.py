@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app app tokens ...` and `flask --app app db upgrade`."""
+"""Operator commands: `flask --app app tokens ...`, `db upgrade` and `idempotency purge`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from leads import auth
+from leads import auth, idempotency
 from leads.db import transaction
 from leads.migrations import apply_migrations
 
@@ -14,6 +14,7 @@ from leads.migrations import apply_migrations
 # invoked (`flask ...` pushes one, but app.test_cli_runner() and app.cli do not).
 tokens = AppGroup("tokens", help="Create, list and revoke API tokens.")
 db = AppGroup("db", help="Database schema.")
+idempotency_keys = AppGroup("idempotency", help="Idempotency-Key records.")
 
 
 def _pool():
@@ -64,6 +65,15 @@ def upgrade() -> None:
     click.echo(f"Applied {', '.join(applied)}." if applied else "The schema is up to date.")
 
 
+@idempotency_keys.command("purge")
+def purge_idempotency_keys() -> None:
+    """Delete the records of keys older than 24 hours (run it daily, e.g. from cron)."""
+    with transaction(_pool()) as tx:
+        purged = idempotency.purge_expired(tx)
+    click.echo(f"Purged {purged} expired idempotency record{'' if purged == 1 else 's'}.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(tokens)
     app.cli.add_command(db)
+    app.cli.add_command(idempotency_keys)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from flask import current_app, g, make_response, request
 
-from leads.db import transaction
+from leads.db import Transaction, transaction
 from leads.errors import ApiError, BadRequest, Conflict
 
 HEADER = "Idempotency-Key"
@@ -84,3 +84,10 @@ def idempotent(view: Callable) -> Callable:
             return response
 
     return wrapper
+
+
+def purge_expired(tx: Transaction) -> int:
+    """Delete the records past their 24 hours (expired ones are already ignored on read:
+    this only keeps the table from growing). Returns how many went."""
+    tx.execute("purge_idempotency_keys", {"retention": RETENTION})
+    return tx.rowcount

@@ -642,3 +642,27 @@ class TestFailedRequestsAreNotRecorded:
         )
         assert response.status_code == 409
         assert database_state(db) == before
+
+
+class TestPurge:
+    """`flask --app app idempotency purge` deletes the records past 24 hours, no others."""
+
+    def test_purge_deletes_only_expired_records(self, app, api, db, email_campaign):
+        path = f"/api/campaigns/{email_campaign['id']}/leads"
+        for n in range(3):
+            body = {"prospects": [{"email": f"ada{n}@example.com"}]}
+            assert api.post(path, json=body, headers={"Idempotency-Key": f"key-{n}"}).status_code
+        with db.cursor() as cursor:
+            cursor.execute(
+                "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' "
+                "WHERE idempotency_key IN ('key-0', 'key-1')"
+            )
+
+        result = app.test_cli_runner().invoke(args=["idempotency", "purge"])
+        assert (result.exit_code, result.output) == (0, "Purged 2 expired idempotency records.\n")
+        with db.cursor() as cursor:
+            cursor.execute("SELECT idempotency_key FROM idempotency_keys")
+            assert cursor.fetchall() == [("key-2",)]
+
+        again = app.test_cli_runner().invoke(args=["idempotency", "purge"])
+        assert (again.exit_code, again.output) == (0, "Purged 0 expired idempotency records.\n")
