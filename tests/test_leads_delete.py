@@ -331,3 +331,31 @@ class TestDeleteFrozenRoster:
             400, f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
         )
         assert database_state(db) == before
+
+
+class TestValidationOrder:
+    """README "Validation order": POST and PATCH look the campaign up first (404 before any
+    400); DELETE validates its body first. Either way nothing is written."""
+
+    @pytest.mark.parametrize(
+        ("method", "body", "status", "message", "errors"),
+        [
+            ("POST", {"prospects": []}, 404, "Campaign not found.", None),
+            ("PATCH", {"prospect_id": "nope"}, 404, "Campaign not found.", None),
+            (
+                "DELETE",
+                {"prospect_ids": []},
+                400,
+                "prospect_ids: Length must be between 1 and 500",
+                {"json": {"prospect_ids": ["Length must be between 1 and 500."]}},
+            ),
+        ],
+    )
+    def test_unknown_campaign_with_a_bad_body(self, api, db, method, body, status, message, errors):
+        before = database_state(db)
+        response = api.request(method, f"/api/campaigns/{uuid.uuid4()}/leads", json=body)
+        assert (response.status_code, response.json) == (
+            status,
+            error_body(status, message, errors),
+        )
+        assert database_state(db) == before
