@@ -236,7 +236,7 @@ class TestMetrics:
         ("method", "path", "route", "status", "checkouts"),
         [
             ("GET", "/healthz", "/healthz", "200", 0),
-            # The token check, then the listing: two transactions.
+            # The token check, then the listing: two pool checkouts.
             ("GET", "/api/campaigns", "/api/campaigns", "200", 2),
             ("GET", f"/api/campaigns/{MISSING_UUID}", "/api/campaigns/<campaign_id>", "404", 2),
             ("GET", "/nothing/here", "unmatched", "404", 0),
