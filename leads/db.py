@@ -96,25 +96,9 @@ class ConnectionPool:
         No BEGIN, no COMMIT. Only for a query that writes nothing."""
         statement = f"{self._timeout_statement()}; {QUERIES[query_name]}"
         with self._slot():
-            while True:
-                connection, generation = self._take_idle()
-                fresh = connection is None
-                if fresh:
-                    connection, generation = self._open(), self._generation
-                try:
-                    with connection.cursor(cursor_factory=DictRowCursor) as cur:
-                        cur.execute(statement, params)
-                        rows = cur.fetchall()
-                except psycopg2.Error as error:
-                    lost = _lost(error, connection)
-                    self._checkin(connection, generation)
-                    if lost and not fresh:
-                        continue  # a connection the server dropped while idle: try again
-                    if lost or isinstance(error, psycopg2.OperationalError):
-                        raise DatabaseUnavailable(str(error)) from error
-                    raise
-                self._checkin(connection, generation)
-                return rows
+            connection, generation, rows = self._run_first(statement, params)
+            self._checkin(connection, generation)
+            return rows
 
     @contextmanager
     def _slot(self) -> Iterator[None]:
@@ -131,27 +115,39 @@ class ConnectionPool:
             self._slots.release()
 
     def _checkout(self, read_only: bool) -> tuple[psycopg2.extensions.connection, int]:
-        begin = self._begin_statement(read_only)
+        connection, generation, _ = self._run_first(self._begin_statement(read_only))
+        return connection, generation
+
+    def _run_first(
+        self, statement: str, params: dict[str, Any] | None = None
+    ) -> tuple[psycopg2.extensions.connection, int, list[dict]]:
+        """Run a checkout's first statement on an idle connection, or a new one when none is
+        idle; return the connection, its generation and the statement's rows.
+
+        A connection the server dropped while idle fails before anything ran on it: it is
+        closed with its idle siblings (`_checkin` bumps the generation) and the statement
+        goes to the next connection, so the request goes on unaware.
+        """
         while True:
             connection, generation = self._take_idle()
-            if connection is None:
+            fresh = connection is None
+            if fresh:
                 connection, generation = self._open(), self._generation
-                try:
-                    self._begin(connection, begin)
-                except psycopg2.Error as error:
-                    connection.close()
-                    raise DatabaseUnavailable(str(error)) from error
-                return connection, generation
             try:
-                self._begin(connection, begin)
+                with connection.cursor(cursor_factory=DictRowCursor) as cursor:
+                    cursor.execute(statement, params)
+                    rows = cursor.fetchall() if cursor.description else []
             except psycopg2.Error as error:
                 lost = _lost(error, connection)
-                connection.close()
-                if not lost:
+                if lost:
+                    connection.close()
+                self._checkin(connection, generation)  # rolls back what ran, if anything
+                if lost and not fresh:
+                    continue
+                if lost or isinstance(error, psycopg2.OperationalError):
                     raise DatabaseUnavailable(str(error)) from error
-                self._invalidate(generation)
-                continue  # nothing ran on it: try the next idle one or a new connection
-            return connection, generation
+                raise
+            return connection, generation, rows
 
     def _begin_statement(self, read_only: bool) -> str:
         # A read-only transaction sees one snapshot: a page and its total agree.
@@ -161,15 +157,6 @@ class ConnectionPool:
     def _timeout_statement(self) -> str:
         # Always set, 0 included: behind pgbouncer the server's session may carry anything.
         return f"SET LOCAL statement_timeout = {self._statement_timeout_ms:d}"
-
-    @staticmethod
-    def _begin(connection: psycopg2.extensions.connection, statement: str) -> None:
-        with connection.cursor() as cursor:
-            try:
-                cursor.execute(statement)
-            except psycopg2.Error:
-                _rollback_quietly(connection)  # BEGIN may have run before SET LOCAL failed
-                raise
 
     def _open(self) -> psycopg2.extensions.connection:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 
 from leads.statuses import LEAD_STATUSES
@@ -68,3 +69,26 @@ def assert_stats_match_roster(db, campaign_id: str) -> None:
     stats = stored_stats(db, campaign_id)
     assert stats == stats_of(counts, stats["last_synced_at"])
     assert maintained_counts(db, campaign_id) == counts
+
+
+def identity(campaign_type: str, who: str) -> str:
+    """The key `who` is stored under in a campaign of this type."""
+    if campaign_type == "email":
+        return f"{who}@example.com"
+    return f"https://www.linkedin.com/in/{who}"
+
+
+def spelling(rng: random.Random, campaign_type: str, who: str) -> str:
+    """One of the ways to write `who`'s identity that normalize to identity(type, who)."""
+    if campaign_type == "email":
+        return rng.choice(
+            [f"{who}@example.com", f" {who.upper()}@Example.COM", f"{who}@EXAMPLE.com\t"]
+        )
+    return rng.choice(
+        [
+            f"linkedin.com/in/{who}",
+            f"https://uk.linkedin.com/in/{who.upper()}/",
+            f"http://www.linkedin.com/in/{who}?trk=soak#x",
+            f"m.linkedin.com/in/{who}/recent-activity/all/",
+        ]
+    )

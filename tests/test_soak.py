@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 
 from tests.conftest import ApiClient
-from tests.stats_checks import assert_stats_match_roster
+from tests.stats_checks import assert_stats_match_roster, identity, spelling
 
 DURATION = 12.0  # seconds of traffic
 WRITERS = 5
@@ -36,28 +36,6 @@ SCHEDULE = {
     2: [],
 }
 TYPES = ["email", "linkedin", "email"]
-
-
-def identity(campaign_type: str, who: str) -> str:
-    if campaign_type == "email":
-        return f"{who}@example.com"
-    return f"https://www.linkedin.com/in/{who}"
-
-
-def spelling(rng: random.Random, campaign_type: str, who: str) -> str:
-    """One of the ways to write `who`'s identity that normalize to identity(type, who)."""
-    if campaign_type == "email":
-        return rng.choice(
-            [f"{who}@example.com", f" {who.upper()}@Example.COM", f"{who}@EXAMPLE.com\t"]
-        )
-    return rng.choice(
-        [
-            f"linkedin.com/in/{who}",
-            f"https://uk.linkedin.com/in/{who.upper()}/",
-            f"http://www.linkedin.com/in/{who}?trk=soak#x",
-            f"m.linkedin.com/in/{who}/recent-activity/all/",
-        ]
-    )
 
 
 def frozen_body(status: str) -> dict:
