@@ -65,12 +65,13 @@ def _plain_email_key(email: str) -> str | None:
     """The key of a plain ASCII address, or None: then email_validator decides."""
     if not _PLAIN_EMAIL.fullmatch(email):
         return None
-    local_part, _, domain = email.lower().rpartition("@")
+    key = email.lower()
+    local_part, _, domain = key.rpartition("@")
     if len(local_part) > _LOCAL_PART_MAX_LENGTH or "--" in domain:  # "--": IDNA rules
         return None
     if _is_special_use(domain):
         return None
-    return f"{local_part}@{domain}"
+    return key
 
 
 # email_validator's special-use names (arpa, invalid, local, localhost, onion, test) as a
@@ -83,7 +84,9 @@ _SPECIAL_USE_SUFFIXES = tuple(name for name in SPECIAL_USE_DOMAIN_NAMES if "." i
 def _is_special_use(domain: str) -> bool:
     if domain.rpartition(".")[2] in _SPECIAL_USE_LABELS:
         return True
-    return any(domain == name or domain.endswith("." + name) for name in _SPECIAL_USE_SUFFIXES)
+    return bool(_SPECIAL_USE_SUFFIXES) and any(
+        domain == name or domain.endswith("." + name) for name in _SPECIAL_USE_SUFFIXES
+    )
 
 
 def normalize_linkedin_url(value: str) -> str:

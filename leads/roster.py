@@ -142,7 +142,7 @@ def add_leads(
                 first_index_of[identity] = index
                 unique_rows.append(row)
 
-        ids = [str(lead_id) for lead_id in new_lead_ids(len(unique_rows))]
+        ids = new_lead_ids(len(unique_rows))
         lead_id_of = dict(zip(first_index_of, ids, strict=True))
         existing = {
             row["identity"]
@@ -194,14 +194,15 @@ def add_leads(
 
 
 def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
-    """The rows as one JSON array of objects, read by jsonb_to_recordset in insert_leads."""
-    return json.dumps(
-        [
-            {**row, "id": lead_id, "identity": row[identity_field]}
-            for row, lead_id in zip(rows, ids, strict=True)
-        ],
-        ensure_ascii=False,
-    )
+    """The rows as one JSON array of objects, read by jsonb_to_recordset in insert_leads.
+
+    The rows are this request's own, fresh from validation: each gets its id and identity
+    in place (a copy of 1000 rows cost ~1 ms), and the JSON is compact.
+    """
+    for row, lead_id in zip(rows, ids, strict=True):
+        row["id"] = lead_id
+        row["identity"] = row[identity_field]
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 def update_lead(
@@ -243,9 +244,10 @@ def update_lead(
 
 
 def delete_leads(
-    pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID, lead_ids: list[UUID] | None
+    pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID, lead_ids: list[str] | None
 ) -> dict:
-    """Remove the given leads (ids not in this campaign are skipped), or all when None."""
+    """Remove the given leads (ids as canonical text; ids not in this campaign are skipped),
+    or all when None."""
     with transaction(pool) as tx:
         lock_draft_campaign(tx, workspace_id, campaign_id)
         if lead_ids is None:
@@ -253,8 +255,7 @@ def delete_leads(
         else:
             # As text (cast to uuid[] by the query): psycopg2 quotes strings in C, UUID
             # objects one by one in Python.
-            ids = [str(lead_id) for lead_id in lead_ids]
-            tx.execute("delete_leads", {"campaign_id": campaign_id, "lead_ids": ids})
+            tx.execute("delete_leads", {"campaign_id": campaign_id, "lead_ids": lead_ids})
         deleted = tx.rowcount
         stats = tx.fetch_one("recalculate_campaign_stats", {"campaign_id": campaign_id})["stats"]
     return {"deleted": deleted, "stats": stats}

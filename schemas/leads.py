@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 from marshmallow.utils import missing
 
 from leads.cursors import InvalidCursor, decode_cursor
 from leads.statuses import LEAD_STATUSES
 from schemas.campaigns import StatsSchema
-from schemas.fields import CustomFields, FastUUID, IdentityField, StrictBoolean, TrimmedString
+from schemas.fields import (
+    CustomFields,
+    IdentityField,
+    StrictBoolean,
+    TrimmedString,
+    UuidTextList,
+)
 
 MAX_LEADS_PER_ADD = 1000
 MAX_IDS_PER_DELETE = 500
@@ -66,24 +74,45 @@ class LeadInputSchema(LeadFieldsSchema):
             return None  # unknown keys: the full load names them
         row = {}
         try:
-            for name, field in self.load_fields.items():
-                value = field.deserialize(data.get(name, missing), name, data)
+            for name, deserialize in self._field_deserializers:
+                value = deserialize(data.get(name, missing), name, data)
                 if value is not missing:
                     row[name] = value
         except ValidationError:
             return None
         return row
 
+    @functools.cached_property
+    def _field_deserializers(self) -> tuple:
+        return tuple((name, field.deserialize) for name, field in self.load_fields.items())
+
+
+class LeadRows(fields.List):
+    """List(Nested(LeadInputSchema)), with a shortcut for a batch whose every row is valid.
+
+    The list and nested fields of marshmallow cost ~4 us a row (an error store, a schema
+    load and a re-raise per row): a quarter of validating a batch of 1000. A batch whose
+    rows all load by LeadInputSchema's own shortcut is that list of rows; any other batch
+    takes the full path, which names every offending row.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(fields.Nested(LeadInputSchema), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is list and not kwargs.get("partial"):
+            load_valid_row = self.inner.schema._load_valid_row
+            rows = [load_valid_row(item) for item in value]
+            if not any(row is None for row in rows):
+                return rows
+        return super()._deserialize(value, attr, data, **kwargs)
+
 
 class LeadsAddSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    prospects = fields.List(
-        fields.Nested(LeadInputSchema),
-        required=True,
-        validate=validate.Length(min=1, max=MAX_LEADS_PER_ADD),
-    )
+    prospects = LeadRows(required=True, validate=validate.Length(min=1, max=MAX_LEADS_PER_ADD))
 
 
 class LeadsAddQuerySchema(Schema):
@@ -123,7 +152,7 @@ class LeadsDeleteSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    prospect_ids = fields.List(FastUUID(), validate=validate.Length(min=1, max=MAX_IDS_PER_DELETE))
+    prospect_ids = UuidTextList(validate=validate.Length(min=1, max=MAX_IDS_PER_DELETE))
     all = StrictBoolean(metadata={"description": "true removes every lead of the campaign."})
 
     @validates_schema

@@ -1,9 +1,10 @@
 """The fast paths of issue 5 give the answers of the slow paths they skip.
 
 - plain ASCII emails skip email_validator (leads/identity.py);
-- a valid lead row skips marshmallow's per-row machinery (LeadInputSchema.load);
+- a valid lead row skips marshmallow's per-row machinery (LeadInputSchema.load), and a
+  batch of valid rows its list and nested fields (LeadRows);
 - custom_fields are serialized to measure them only when a size bound exceeds 16 KiB;
-- a canonical lead id skips marshmallow's per-call passes (FastUUID);
+- a list of canonical lead ids is checked with one pattern each (UuidTextList);
 - a page of leads is JSON built by the database, not a LeadSchema dump;
 - the rows of an import reach the database as one JSON document (jsonb_to_recordset);
 - the import's response is encoded without a LeadsAddedSchema dump.
@@ -19,7 +20,7 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from leads import identity
 from leads.db import transaction
@@ -28,10 +29,16 @@ from schemas.fields import (
     CUSTOM_FIELDS_MAX_BYTES,
     CampaignContext,
     CustomFields,
-    FastUUID,
+    UuidTextList,
     _check_json_value,
 )
-from schemas.leads import LeadInputSchema, LeadsAddedSchema, LeadSchema
+from schemas.leads import (
+    MAX_LEADS_PER_ADD,
+    LeadInputSchema,
+    LeadsAddedSchema,
+    LeadsAddSchema,
+    LeadSchema,
+)
 
 PROPERTY = settings(max_examples=300, deadline=None)
 THROUGH_HTTP = settings(
@@ -237,30 +244,48 @@ class TestCustomFieldsSizeBound:
             assert error.value.messages == [f"Must be at most 16384 bytes serialized, got {size}."]
 
 
-class TestUuidFastPath:
-    """prospect_ids: FastUUID gives fields.UUID's answer, errors included."""
+UUID_LIKE = st.one_of(
+    st.uuids().map(str),
+    st.uuids().map(lambda value: str(value).upper()),
+    st.uuids().map(lambda value: "{" + value.hex + "}"),
+    st.uuids().map(lambda value: "urn:uuid:" + value.hex[:27]),
+    st.text(alphabet="0123456789abcdefABCDEF-{}:urn", min_size=36, max_size=36),
+    st.text(max_size=40),
+    st.integers(),
+    st.none(),
+)
+
+
+class TestUuidTextList:
+    """prospect_ids: UuidTextList gives List(fields.UUID())'s answer as text, errors included."""
 
     @PROPERTY
     @given(
         st.one_of(
-            st.uuids().map(str),
-            st.uuids().map(lambda value: str(value).upper()),
-            st.uuids().map(lambda value: "{" + value.hex + "}"),
-            st.uuids().map(lambda value: "urn:uuid:" + value.hex[:27]),
-            st.text(alphabet="0123456789abcdefABCDEF-{}:urn", min_size=36, max_size=36),
-            st.text(max_size=40),
-            st.integers(),
-            st.none(),
+            st.lists(st.uuids().map(str), max_size=20),
+            st.lists(st.uuids().map(lambda value: str(value).upper()), max_size=20),
+            st.lists(UUID_LIKE, max_size=20),
+            UUID_LIKE,
+            st.dictionaries(st.text(max_size=3), st.uuids().map(str), max_size=3),
         )
     )
     def test_same_answer_as_marshmallow(self, value):
-        def answer(field):
-            try:
-                return field.deserialize(value)
-            except ValidationError as error:
-                return error.messages
+        try:
+            expected = [str(item) for item in fields.List(fields.UUID()).deserialize(value)]
+        except ValidationError as error:
+            expected = error.messages
+        try:
+            actual = UuidTextList().deserialize(value)
+        except ValidationError as error:
+            actual = error.messages
+        assert actual == expected
 
-        assert answer(FastUUID()) == answer(fields.UUID())
+    def test_canonical_ids_come_out_lowercase(self):
+        lead_id = uuid.uuid4()
+        assert UuidTextList().deserialize([str(lead_id).upper(), str(lead_id)]) == [
+            str(lead_id),
+            str(lead_id),
+        ]
 
 
 class TestLeadRowFastPath:
@@ -292,6 +317,73 @@ class TestLeadRowFastPath:
             "email": "ada@example.com",
             "linkedin_url": None,
         }
+
+
+class MarshmallowRowSchema(LeadInputSchema):
+    """LeadInputSchema loaded by marshmallow's own load: no fast path."""
+
+    def load(self, data, **kwargs):
+        return Schema.load(self, data, **kwargs)
+
+
+class MarshmallowAddSchema(Schema):
+    """LeadsAddSchema as plain marshmallow: List(Nested(...)), every row by Schema.load."""
+
+    class Meta:
+        unknown = RAISE
+
+    prospects = fields.List(
+        fields.Nested(MarshmallowRowSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_LEADS_PER_ADD),
+    )
+
+
+def loaded_or_messages(schema: Schema, body) -> dict:
+    try:
+        return schema.load(body)
+    except ValidationError as error:
+        return error.messages
+
+
+class TestLeadBatchFastPath:
+    """LeadRows: a batch loads, or fails with the same messages, as plain marshmallow's."""
+
+    @PROPERTY
+    @given(
+        st.sampled_from(["email", "linkedin"]),
+        st.one_of(st.lists(st.one_of(ROW, VALUE), max_size=5), st.lists(ROW, max_size=5), VALUE),
+    )
+    def test_a_batch_loads_as_marshmallow_loads_it(self, campaign_type, prospects):
+        body = {"prospects": prospects}
+        with CampaignContext({"type": campaign_type}):
+            expected = loaded_or_messages(MarshmallowAddSchema(), body)
+            got = loaded_or_messages(LeadsAddSchema(), body)
+
+        assert got == expected
+
+    def test_a_valid_batch_takes_the_fast_path(self):
+        rows = [{"email": f" Lead{n}@Example.com ", "custom_fields": {"n": n}} for n in range(3)]
+        slow_path = mock.patch.object(fields.List, "_deserialize", side_effect=AssertionError)
+        with CampaignContext({"type": "email"}), slow_path:
+            loaded = LeadsAddSchema().load({"prospects": rows})
+
+        assert loaded == {
+            "prospects": [
+                {"custom_fields": {"n": n}, "email": f"lead{n}@example.com", "linkedin_url": None}
+                for n in range(3)
+            ]
+        }
+
+    def test_one_bad_row_among_valid_ones_is_named_alone(self):
+        rows = [{"email": f"lead{n}@example.com"} for n in range(5)]
+        rows[3] = {"email": "not an address"}
+        with CampaignContext({"type": "email"}):
+            messages = loaded_or_messages(LeadsAddSchema(), {"prospects": rows})
+            expected = loaded_or_messages(MarshmallowAddSchema(), {"prospects": rows})
+
+        assert list(messages["prospects"]) == [3]
+        assert messages == expected
 
 
 TEXT = st.text(

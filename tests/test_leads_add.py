@@ -993,6 +993,8 @@ class TestCustomFields:
             ),
             ({"größe": 1}, ["Key 'größe' must match ^[A-Za-z0-9_]{1,64}$."]),
             ({"a.b": 1}, ["Key 'a.b' must match ^[A-Za-z0-9_]{1,64}$."]),
+            # `$` alone would match before a final newline: the whole key must match.
+            ({"tier\n": 1}, ["Key 'tier\\n' must match ^[A-Za-z0-9_]{1,64}$."]),
             ({f"key_{n}": n for n in range(101)}, ["Must hold at most 100 keys."]),
             (
                 {"k": "x" * (16 * 1024 - 7)},
