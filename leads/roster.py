@@ -194,7 +194,7 @@ def add_leads(
 
 
 def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
-    """The rows as one JSON array of objects, read by jsonb_to_recordset in insert_leads.
+    """The rows as one JSON array of objects, read by json_to_recordset in insert_leads.
 
     The rows are this request's own, fresh from validation: each gets its id and identity
     in place (a copy of 1000 rows cost ~1 ms), and the JSON is compact.

@@ -131,11 +131,13 @@ ORDER BY listed.created_at, listed.id;
 -- name: insert_leads
 -- The unique constraint on (campaign_id, identity) decides dedup against the roster. The
 -- rows come as one JSON array: one parameter that the server parses, where an array per
--- column cost the driver more to adapt, value by value, than the insert itself. Returns
--- the identities that were not inserted: the roster holds them already.
+-- column cost the driver more to adapt, value by value, than the insert itself. As json,
+-- not jsonb: read once, it need not be built into a jsonb value first (a fourteenth of
+-- the statement for 1000 rows). Returns the identities that were not inserted: the roster
+-- holds them already.
 WITH batch AS (
     SELECT *
-    FROM jsonb_to_recordset(%(rows)s::jsonb) AS rows (
+    FROM json_to_recordset(%(rows)s::json) AS rows (
         id uuid, identity text, email text, linkedin_url text, first_name text,
         last_name text, name text, company text, position text, headline text,
         custom_fields jsonb
