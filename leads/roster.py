@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from uuid import UUID
 
+import orjson
 import psycopg2.errors
 
 from leads.campaigns import lock_campaign
@@ -197,12 +198,17 @@ def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
     """The rows as one JSON array of objects, read by json_to_recordset in insert_leads.
 
     The rows are this request's own, fresh from validation: each gets its id and identity
-    in place (a copy of 1000 rows cost ~1 ms), and the JSON is compact.
+    in place (a copy of 1000 rows cost ~1 ms). orjson writes the array in ~0.2 ms where
+    json took 2-4 ms; it refuses integers beyond 64 bits, which custom_fields may hold
+    (JSON does not bound them), and then json writes them.
     """
     for row, lead_id in zip(rows, ids, strict=True):
         row["id"] = lead_id
         row["identity"] = row[identity_field]
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return orjson.dumps(rows).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 def update_lead(
