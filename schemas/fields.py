@@ -53,6 +53,9 @@ class TrimmedString(fields.String):
         # deserialize() would only call _deserialize(): skip its missing and validator passes.
         if type(value) is str and not self.validators:
             return self._clean(value)
+        # An absent optional key without a default is absent in the result, as there.
+        if value is missing and not self.required and self.load_default is missing:
+            return missing
         return super().deserialize(value, attr, data, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
@@ -187,6 +190,8 @@ class CustomFields(fields.Field):
         # deserialize() would only call _deserialize().
         if type(value) is dict and not self.validators:
             return self._deserialize(value, attr, data, **kwargs)
+        if value is missing and not self.required and self.load_default is missing:
+            return missing
         return super().deserialize(value, attr, data, **kwargs)
 
 

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow.utils import missing
 
 from leads import identity
 from leads.db import transaction
@@ -29,6 +30,7 @@ from schemas.fields import (
     CUSTOM_FIELDS_MAX_BYTES,
     CampaignContext,
     CustomFields,
+    TrimmedString,
     UuidTextList,
     _check_json_value,
 )
@@ -344,6 +346,29 @@ def loaded_or_messages(schema: Schema, body) -> dict:
         return schema.load(body)
     except ValidationError as error:
         return error.messages
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        TrimmedString(),
+        TrimmedString(required=True),
+        TrimmedString(load_default="unnamed"),
+        CustomFields(),
+        CustomFields(required=True),
+    ],
+    ids=repr,
+)
+def test_an_absent_key_answers_as_marshmallow(field):
+    """The shortcut for an absent optional key gives marshmallow's own answer."""
+
+    def answer(deserialize):
+        try:
+            return deserialize(missing)
+        except ValidationError as error:
+            return error.messages
+
+    assert answer(field.deserialize) == answer(lambda value: fields.Field.deserialize(field, value))
 
 
 class TestLeadBatchFastPath:
