@@ -38,7 +38,7 @@ migrate: $(BIN)/.installed
 db-stop: $(BIN)/.installed
 	$(BIN)/python -m leads.embedded_db stop
 
-## bench: the service against raw SQL at 0, 100,000 and 1,000,000 leads (~10-15 minutes;
+## bench: the service against raw SQL at 0, 100,000 and 1,000,000 leads (~5 minutes here;
 ## results in bench/results/, see docs/PERFORMANCE.md). Installs Debian's wrk when missing.
 bench: $(BIN)/.installed
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
