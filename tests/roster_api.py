@@ -9,7 +9,6 @@ from psycopg2 import sql
 
 from tests.conftest import APP_TABLES
 
-# How to reach each campaign status through the API, from draft.
 # The contract's lead statuses, in its order (stated here, not imported from the service).
 LEAD_STATUSES = (
     "pending",
@@ -24,6 +23,7 @@ LEAD_STATUSES = (
     "cancelled",
 )
 
+# How to reach each campaign status through the API, from draft.
 TRANSITIONS_TO = {
     "draft": [],
     "active": ["launch"],

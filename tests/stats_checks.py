@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from leads.statuses import LEAD_STATUSES
+from tests.roster_api import LEAD_STATUSES
 
 # The contract's key order of a stats object.
 STATS_KEYS = ["total", *LEAD_STATUSES, "contacted", "last_synced_at"]
