@@ -309,25 +309,29 @@ class TestDifferentRequest:
 
 
 class TestConcurrentRequests:
-    def test_a_key_held_by_a_running_request_is_409(self, api, db, token, write):
+    def test_a_key_held_by_a_running_request_is_409(self, api, db, database_url, token, write):
         with db.cursor() as cursor:
             cursor.execute("SELECT id FROM workspaces WHERE name = 'acme'")
             workspace_id = cursor.fetchone()[0]
-            # The lock the first request holds while it runs (see lock_idempotency_key).
-            cursor.execute(
-                "SELECT pg_advisory_lock(hashtextextended(%s::text || ':' || %s, 0))",
-                (workspace_id, KEY),
-            )
         before = database_state(db)
+        # The lock the first request holds while it runs (see lock_idempotency_key), held
+        # in an open transaction: behind pgbouncer in transaction mode a session's lock
+        # would stay on a server connection that the app may be handed next.
+        holder = psycopg2.connect(database_url)
         try:
+            with holder.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s::text || ':' || %s, 0))",
+                    (workspace_id, KEY),
+                )
             response = write.send(api)
             assert response.status_code == 409
             assert response.json == IN_PROGRESS
             assert response.headers["Retry-After"] == "1"
             assert database_state(db) == before
         finally:
-            with db.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock_all()")
+            holder.rollback()
+            holder.close()
 
         # Once the first request is over, the key is free again.
         assert write.send(api).status_code == write.status

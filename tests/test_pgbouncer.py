@@ -3,7 +3,8 @@ transaction pooling mode (where consecutive transactions of one client may run o
 server connections) cannot break it: no session-level SET, advisory lock, LISTEN, temporary
 table, held cursor or server-side prepared statement.
 
-.ci/run also runs the roster tests through a real pgbouncer (.ci/start-pgbouncer).
+.ci/run also runs the roster, stats and idempotency tests through a real pgbouncer
+(.ci/start-pgbouncer).
 """
 
 from __future__ import annotations
