@@ -202,11 +202,25 @@ def handle_http_exception(error: HTTPException):
     headers = dict(data.get("headers") or {})
     if errors:
         message = validation_message(errors)
+    elif error.code == 413:
+        message = _too_large_message()
     else:
         message = data.get("message") or _sentence(error.description) or error.name
     if error.code == 405 and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     return error_response(error.code, message, errors, headers)
+
+
+def _too_large_message() -> str:
+    # werkzeug's own ("The data value transmitted exceeds the capacity limit.") names no
+    # limit: a client, an agent above all, needs the number to split its request.
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is None:
+        return "The request body is too large; split it into smaller requests."
+    return (
+        f"The request body is larger than this service's limit of {limit:,} bytes; "
+        "split it into smaller requests."
+    )
 
 
 def _sentence(description: str | None) -> str:

@@ -401,7 +401,9 @@ class TestBodyLimit:
             app.extensions["leads_pool"].close()
         assert response.status_code == 413
         assert response.json == error_body(
-            413, "The data value transmitted exceeds the capacity limit."
+            413,
+            "The request body is larger than this service's limit of 1,024 bytes; "
+            "split it into smaller requests.",
         )
         assert database_state(db) == before
 

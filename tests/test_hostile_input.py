@@ -16,7 +16,11 @@ JSON = {"Content-Type": "application/json"}
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
 NOT_FOUND = error_body(404, "Campaign not found.")
 UNSUPPORTED = error_body(415, "Request bodies must be JSON (Content-Type: application/json).")
-TOO_LARGE = error_body(413, "The data value transmitted exceeds the capacity limit.")
+TOO_LARGE = error_body(
+    413,
+    "The request body is larger than this service's limit of 1,024 bytes; "
+    "split it into smaller requests.",
+)
 LEAD_STATUSES = (
     "pending, sent, connection_sent, connected, message_sent, replied, bounced, completed, "
     "timed_out, cancelled"

@@ -1484,6 +1484,7 @@ class TestBodyLimit:
             assert response.json == {
                 "code": 413,
                 "status": "Request Entity Too Large",
-                "message": "The data value transmitted exceeds the capacity limit.",
+                "message": "The request body is larger than this service's limit of "
+                "2,000 bytes; split it into smaller requests.",
             }
             assert table_contents(db) == before
