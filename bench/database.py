@@ -179,7 +179,7 @@ class BenchDatabase:
             cursor.execute("SELECT recalculate_campaign_stats(%s)", (campaign_id,))
         return time.perf_counter() - started
 
-    def vacuum(self) -> None:
+    def vacuum_and_checkpoint(self) -> None:
         """What autovacuum would do by itself, now: index-only scans need the visibility map.
         Then a checkpoint (when the role may), so that the checkpointer does not write the
         seeded pages out in the middle of the next measurement."""

@@ -208,7 +208,7 @@ class Bench:
                 log(f"  {seed_seconds[size]:.1f} s")
         self.campaign_numbers = {size: n for n, size in enumerate(self.plan.sizes, start=1)}
         self.extra["seed_seconds"] = seed_seconds
-        self.db.vacuum()
+        self.db.vacuum_and_checkpoint()
 
     # -- 1 and 2: POST of 1000 new leads ---------------------------------------------
 
@@ -361,7 +361,7 @@ class Bench:
 
         def seed() -> None:
             seconds = self.db.seed(campaign_id, number, size)
-            self.db.vacuum()
+            self.db.vacuum_and_checkpoint()
             log(f"  re-seeded in {seconds:.1f} s")
 
         def service(run: int) -> float:
@@ -491,7 +491,7 @@ class Bench:
                 service = self.start_service()
                 client = Client(service.port, self.token)
                 self.measure_posts(client)
-                self.db.vacuum()
+                self.db.vacuum_and_checkpoint()
                 self.measure_pages(client)
                 self.measure_deletes(client)
                 self.measure_throughput(service, client)

@@ -38,8 +38,29 @@ def check_storable_text(value: str) -> None:
         raise ValidationError("Must be valid Unicode (no lone surrogates).") from None
 
 
-class TrimmedString(fields.String):
+class ShortcutField(fields.Field):
+    """A field that a batch holds thousands of: skips marshmallow's deserialize() passes where
+    they would do nothing. For a value of exactly `plain_type` and no extra validators they
+    would only call _deserialize(); for an absent optional key without a default they would
+    only return `missing`. Anything else takes marshmallow's own path."""
+
+    plain_type: type
+
+    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any):
+        if type(value) is self.plain_type and not self.validators:
+            return self._load_plain(value)
+        if value is missing and not self.required and self.load_default is missing:
+            return missing
+        return super().deserialize(value, attr, data, **kwargs)
+
+    def _load_plain(self, value: Any) -> Any:
+        return self._deserialize(value, None, None)
+
+
+class TrimmedString(ShortcutField, fields.String):
     """A string trimmed of surrounding white space; empty or blank counts as absent (null)."""
+
+    plain_type = str
 
     def __init__(self, max_length: int | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("allow_none", True)
@@ -48,15 +69,8 @@ class TrimmedString(fields.String):
         super().__init__(**kwargs)
         self.max_length = max_length
 
-    def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any):
-        # A batch holds thousands of these. For a string and no extra validators marshmallow's
-        # deserialize() would only call _deserialize(): skip its missing and validator passes.
-        if type(value) is str and not self.validators:
-            return self._clean(value)
-        # An absent optional key without a default is absent in the result, as there.
-        if value is missing and not self.required and self.load_default is missing:
-            return missing
-        return super().deserialize(value, attr, data, **kwargs)
+    def _load_plain(self, value: str) -> str | None:
+        return self._clean(value)  # a str needs no type check
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
         return self._clean(super()._deserialize(value, attr, data, **kwargs))
@@ -147,8 +161,10 @@ class IdentityField(fields.String):
             return None
 
 
-class CustomFields(fields.Field):
+class CustomFields(ShortcutField):
     """A JSON object of per-lead template data: `%custom_fields.<key>%` in messages."""
+
+    plain_type = dict
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("allow_none", True)
@@ -170,10 +186,7 @@ class CustomFields(fields.Field):
         # compute anyway is enough to pass the typical few short values without it.
         bound = 2 + 2 * len(value)  # braces, and a colon and a comma (at most) per key
         for key, item in value.items():
-            if type(item) is str and item.isascii() and "\x00" not in item:
-                bound += len(key) + 4 + 6 * len(item)  # the common case, without a call
-            else:
-                bound += len(key) + 2 + _check_json_value(item, key, depth=1)
+            bound += len(key) + 2 + _check_json_value(item, key, depth=1)
         if bound <= CUSTOM_FIELDS_MAX_BYTES:
             return value
         size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
@@ -186,12 +199,6 @@ class CustomFields(fields.Field):
     def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any):
         if value is None:
             return {}
-        # As TrimmedString: for an object and no extra validators marshmallow's
-        # deserialize() would only call _deserialize().
-        if type(value) is dict and not self.validators:
-            return self._deserialize(value, attr, data, **kwargs)
-        if value is missing and not self.required and self.load_default is missing:
-            return missing
         return super().deserialize(value, attr, data, **kwargs)
 
 

@@ -62,12 +62,14 @@ class LeadInputSchema(LeadFieldsSchema):
         # accepts is loaded field by field, with the same fields; any other row takes the
         # full load, which builds the error messages. tests/test_fast_paths.py holds the
         # two to one answer.
-        row = None if many or partial or unknown else self._load_valid_row(data)
+        row = None if many or partial or unknown else self.load_if_valid(data)
         if row is None:
             return super().load(data, many=many, partial=partial, unknown=unknown)
         return row
 
-    def _load_valid_row(self, data) -> dict | None:
+    def load_if_valid(self, data) -> dict | None:
+        """The row loaded field by field with the schema's own fields when every field
+        accepts it; None otherwise (then only the full load can say what is wrong)."""
         if type(data) is not dict or any(self._hooks.values()):
             return None
         if not data.keys() <= self.load_fields.keys():
@@ -101,8 +103,8 @@ class LeadRows(fields.List):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if type(value) is list and not kwargs.get("partial"):
-            load_valid_row = self.inner.schema._load_valid_row
-            rows = [load_valid_row(item) for item in value]
+            load_if_valid = self.inner.schema.load_if_valid
+            rows = [load_if_valid(item) for item in value]
             if not any(row is None for row in rows):
                 return rows
         return super()._deserialize(value, attr, data, **kwargs)

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from leads.statuses import LEAD_STATUSES
+from tests.roster_api import LEAD_STATUSES
 from tests.stats_checks import (
     STATS_KEYS,
     assert_stats_match_roster,

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from leads.cursors import LeadCursor, encode_cursor
-from leads.statuses import LEAD_STATUSES
+from tests.roster_api import LEAD_STATUSES
 
 LEAD_COLUMNS = (
     "id, campaign_id, status, email, linkedin_url, first_name, last_name, name, company, "

@@ -121,6 +121,20 @@ class TestDeleteByIds:
         others = [c for c in before["campaigns"] if str(c["id"]) != email_campaign["id"]]
         assert [c for c in after["campaigns"] if str(c["id"]) != email_campaign["id"]] == others
 
+    @pytest.mark.parametrize(
+        "spelling",
+        [
+            pytest.param(str.upper, id="uppercase"),
+            pytest.param(lambda lead_id: "{" + uuid.UUID(lead_id).hex + "}", id="braced-hex"),
+            pytest.param(lambda lead_id: uuid.UUID(lead_id).hex.upper(), id="bare-hex"),
+        ],
+    )
+    def test_any_spelling_of_an_id_deletes_its_lead(self, api, db, email_campaign, spelling):
+        """Canonical ids go to the database as text; other spellings take fields.UUID."""
+        ids = seed(api, db, email_campaign)
+        body = {"prospect_ids": [spelling(ids[1]), ids[2]]}
+        assert_deleted(api, db, email_campaign, body, 2, [ids[0], *ids[3:]])
+
     def test_500_ids_are_accepted(self, api, db, email_campaign):
         ids = seed(api, db, email_campaign)
         body = {"prospect_ids": [ids[0]] + [str(uuid.uuid4()) for _ in range(499)]}

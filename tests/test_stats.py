@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from leads.statuses import LEAD_STATUSES
+from tests.roster_api import LEAD_STATUSES
 from tests.stats_checks import (
     STATS_KEYS,
     assert_stats_match_roster,
