@@ -133,20 +133,23 @@ def _place_and_text(path: list, message: str) -> tuple[str, str]:
     return place, message.rstrip(".")
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def handle_api_error(error: ApiError):
-        return error_response(error.status_code, error.message, error.errors, error.headers)
+def api_error_response(error: ApiError):
+    return error_response(error.status_code, error.message, error.errors, error.headers)
 
-    @app.errorhandler(DatabaseUnavailable)
-    def handle_database_unavailable(error: DatabaseUnavailable):
-        logger.warning("database unavailable: %s", error)
-        retry_after = str(current_app.config["LEADS_SETTINGS"].retry_after_seconds)
-        return error_response(
-            503,
-            "The database is unavailable; retry later.",
-            headers={"Retry-After": retry_after},
-        )
+
+def database_unavailable_response(error: DatabaseUnavailable):
+    logger.warning("database unavailable: %s", error)
+    retry_after = str(current_app.config["LEADS_SETTINGS"].retry_after_seconds)
+    return error_response(
+        503,
+        "The database is unavailable; retry later.",
+        headers={"Retry-After": retry_after},
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(DatabaseUnavailable, database_unavailable_response)
+    app.register_error_handler(ApiError, api_error_response)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

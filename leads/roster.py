@@ -53,50 +53,58 @@ def lock_draft_campaign(tx: Transaction, workspace_id: UUID, campaign_id: UUID) 
 
 def list_leads(
     pool: ConnectionPool,
-    workspace_id: UUID,
+    token_hash: bytes,
     campaign_id: UUID,
     *,
     page: int | None,
     limit: int,
     status: str | None,
     cursor: LeadCursor | None = None,
-) -> dict:
-    """One page of leads, by page number or after a cursor, with the cursor of the next.
+) -> tuple[UUID, dict]:
+    """The token's workspace and one page of leads, by page number or after a cursor, with
+    the cursor of the next. CampaignNotFound when the token is unknown or revoked, too:
+    the caller tells the two apart (see leads.api.checks_token_in_its_query).
 
-    `prospects` holds each lead as JSON text, built by the database: a page is spliced
-    into the response as it is (see leads/routes/json_bodies.py).
+    Each lead is a dict of what the API sends, ready for orjson: ids as text, custom_fields
+    as the JSON text the database holds (see leads/routes/json_bodies.py).
     """
     if cursor is not None:
         _check_cursor_fits(cursor, campaign_id, status)
         page = None
-    # One statement: page, total and campaign check see one snapshot.
+    # One statement: token check, campaign check, page and total see one snapshot.
     rows = read_all(
         pool,
         "list_leads",
         {
             "campaign_id": campaign_id,
-            "workspace_id": workspace_id,
+            "token_hash": token_hash,
             "status": status,
             "after_created_at": cursor.created_at if cursor else None,
             "after_id": cursor.lead_id if cursor else None,
-            # One row more than the page tells whether there is a next page.
-            "limit": limit + 1,
+            "page_size": limit,
             "offset": 0 if page is None else (page - 1) * limit,
         },
     )
     if not rows:
         raise CampaignNotFound()
-    leads = [row for row in rows if row["lead_json"] is not None]
+    workspace_id, total = rows[0]["workspace_id"], rows[0]["total"]
+    leads = []
+    for row in rows:
+        if row["id"] is None:
+            break  # an empty page: the campaign's row alone
+        del row["workspace_id"], row["total"]
+        row["custom_fields"] = orjson.Fragment(row["custom_fields"])
+        leads.append(row)
     next_cursor = None
     if len(leads) > limit:
-        leads = leads[:limit]
+        del leads[limit:]
         last = leads[-1]
         next_cursor = encode_cursor(
             LeadCursor(campaign_id, last["created_at"], UUID(last["id"]), status)
         )
-    return {
-        "prospects": [lead["lead_json"] for lead in leads],
-        "total": rows[0]["total"],
+    return UUID(workspace_id), {
+        "prospects": leads,
+        "total": total,
         "page": page,
         "limit": limit,
         "next_cursor": next_cursor,

@@ -272,6 +272,126 @@ class TestTokensCli:
         assert database_state(db) == before
 
 
+def bad_query_body(message: str, field: str) -> dict:
+    return error_body(400, message, {"query": {field: [message.partition(": ")[2] + "."]}})
+
+
+# GET .../leads requests that fail before the page query runs or make it find nothing:
+# (id, path under the setting's campaigns, the answer with a valid token).
+FAILING_LISTS = [
+    (
+        "bad-limit",
+        "{mine}/leads?limit=0",
+        bad_query_body(
+            "limit: Must be greater than or equal to 1 and less than or equal to 200", "limit"
+        ),
+    ),
+    (
+        "unknown-parameter",
+        "{mine}/leads?colour=red",
+        bad_query_body("colour: Unknown field", "colour"),
+    ),
+    (
+        "repeated-parameter",
+        "{mine}/leads?status=sent&status=pending",
+        bad_query_body("status: Give this parameter once", "status"),
+    ),
+    (
+        "malformed-cursor",
+        "{mine}/leads?cursor=abc",
+        bad_query_body(
+            "cursor: Not a valid cursor: pass the next_cursor of a previous page unchanged",
+            "cursor",
+        ),
+    ),
+    (
+        "page-and-cursor",
+        "{mine}/leads?page=2&cursor={cursor}",
+        error_body(
+            400,
+            "Send either page or cursor, not both",
+            {"query": {"_schema": ["Send either page or cursor, not both."]}},
+        ),
+    ),
+    (
+        "cursor-of-another-campaign",
+        "{mine}/leads?cursor={other_cursor}",
+        bad_query_body("cursor: This cursor belongs to another campaign", "cursor"),
+    ),
+    ("another-workspace", "{theirs}/leads", CAMPAIGN_NOT_FOUND),
+    ("missing-campaign", "00000000-0000-4000-8000-000000000000/leads", CAMPAIGN_NOT_FOUND),
+    ("malformed-campaign-id", "not-a-uuid/leads", CAMPAIGN_NOT_FOUND),
+]
+
+
+class TestTokenCheckedByTheListQuery:
+    """The list of leads checks the token in its page query, not in a lookup of its own
+    (leads.api.checks_token_in_its_query). A 401 still comes before any other error."""
+
+    @pytest.fixture
+    def paths(self, api, other_api) -> dict:
+        mine = api.create_campaign("Mine", "email")
+        add_leads(api, mine, [{"email": "a@example.com"}, {"email": "b@example.com"}])
+        sibling = api.create_campaign("Sibling", "email")
+        add_leads(api, sibling, [{"email": "a@example.com"}, {"email": "b@example.com"}])
+        theirs = other_api.create_campaign("Theirs", "email")
+        return {
+            "mine": mine["id"],
+            "theirs": theirs["id"],
+            "cursor": api.get(f"/api/campaigns/{mine['id']}/leads?limit=1").json["next_cursor"],
+            "other_cursor": api.get(f"/api/campaigns/{sibling['id']}/leads?limit=1").json[
+                "next_cursor"
+            ],
+        }
+
+    @pytest.fixture
+    def revoked(self, app) -> str:
+        revoked = create_token_with_cli(app, "acme")
+        assert run_cli(app, "tokens", "revoke", revoked[:11]).exit_code == 0
+        return revoked
+
+    @pytest.mark.parametrize(
+        ("path", "answer"),
+        [case[1:] for case in FAILING_LISTS],
+        ids=[case[0] for case in FAILING_LISTS],
+    )
+    def test_a_valid_token_gets_the_requests_own_error(self, api, paths, path, answer):
+        response = api.get("/api/campaigns/" + path.format(**paths))
+        assert (response.status_code, response.json) == (answer["code"], answer)
+        assert "WWW-Authenticate" not in response.headers
+
+    @pytest.mark.parametrize(
+        "path",
+        ["{mine}/leads"] + [case[1] for case in FAILING_LISTS],
+        ids=["fine"] + [case[0] for case in FAILING_LISTS],
+    )
+    @pytest.mark.parametrize("which", ["unknown", "revoked"])
+    def test_an_unknown_or_revoked_token_is_401_first(self, app, db, paths, revoked, which, path):
+        token = revoked if which == "revoked" else well_formed_unknown_token()
+        before = database_state(db)
+        response = ApiClient(app, token).get("/api/campaigns/" + path.format(**paths))
+        assert (response.status_code, response.json) == (401, error_body(401, UNKNOWN))
+        assert response.headers["WWW-Authenticate"] == WWW_AUTHENTICATE
+        assert database_state(db) == before
+
+    def test_the_other_workspaces_token_gets_404_not_the_page(self, other_api, paths):
+        response = other_api.get(f"/api/campaigns/{paths['mine']}/leads")
+        assert (response.status_code, response.json) == (404, CAMPAIGN_NOT_FOUND)
+
+    def test_a_token_revoked_between_two_pages_is_401_on_the_second(self, app, api, paths):
+        doomed = create_token_with_cli(app, "acme")
+        client = ApiClient(app, doomed)
+        first = client.get(f"/api/campaigns/{paths['mine']}/leads?limit=1")
+        assert first.status_code == 200
+        assert [lead["email"] for lead in first.json["prospects"]] == ["a@example.com"]
+
+        assert run_cli(app, "tokens", "revoke", doomed[:11]).exit_code == 0
+        second = client.get(
+            f"/api/campaigns/{paths['mine']}/leads?cursor={first.json['next_cursor']}"
+        )
+        assert (second.status_code, second.json) == (401, error_body(401, UNKNOWN))
+
+
 class TestWorkspaceIsolation:
     @pytest.mark.parametrize("route", CAMPAIGN_ROUTES, ids=route_id)
     def test_foreign_missing_and_malformed_campaigns_look_alike(

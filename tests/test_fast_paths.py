@@ -5,7 +5,7 @@
   batch of valid rows its list and nested fields (LeadRows);
 - custom_fields are serialized to measure them only when a size bound exceeds 16 KiB;
 - a list of canonical lead ids is checked with one pattern each (UuidTextList);
-- a page of leads is JSON built by the database, not a LeadSchema dump;
+- a page of leads is written by orjson from the columns the database sends, not a LeadSchema dump;
 - the rows of an import reach the database as one JSON document (json_to_recordset);
 - the import's response is encoded without a LeadsAddedSchema dump.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from uuid import UUID
 
 import psycopg2.extras
@@ -210,6 +211,50 @@ class TestLeadObject:
         }
         assert (bob["name"], bob["email"], bob["custom_fields"]) == (None, None, {})
         assert (cy["name"], cy["first_name"]) == ("Cy", "C")
+
+    @pytest.mark.parametrize(
+        ("stamp", "fraction"),
+        [
+            # No fraction: none written; a fraction: six digits, trailing zeros included.
+            ("2026-03-01 12:00:00+00", ""),
+            ("2026-03-01 12:00:00.5+00", ".500000"),
+            ("2026-03-01 12:00:00.000001+00", ".000001"),
+            ("1999-12-31 23:59:59.999999+00", ".999999"),
+        ],
+    )
+    def test_times_and_custom_fields_are_written_as_every_other_response_writes_them(
+        self, api, db, email_campaign, stamp, fraction
+    ):
+        custom_fields = {"u": "ünï ç☃de", "n": 10**30, "f": 1.5, "nested": {"a": [True, None]}}
+        add(
+            api,
+            email_campaign["id"],
+            [{"email": "ann@example.com", "custom_fields": custom_fields}],
+        )
+        with db.cursor() as cursor:
+            cursor.execute(
+                "UPDATE leads SET created_at = %s, updated_at = %s WHERE campaign_id = %s"
+                " RETURNING id::text",
+                (stamp, stamp, email_campaign["id"]),
+            )
+            (lead_id,) = cursor.fetchone()
+
+        listed = api.get(leads_url(email_campaign["id"]))
+        patched = api.patch(
+            leads_url(email_campaign["id"]),
+            json={"prospect_id": lead_id, "updates": {"company": "Acme"}},
+        )
+
+        assert listed.status_code == 200 and patched.status_code == 200, patched.json
+        (lead,) = listed.json["prospects"]
+        # The PATCH response is a marshmallow dump (isoformat): the page writes the same.
+        assert lead["created_at"] == patched.json["prospect"]["created_at"]
+        stored = expected_listing(db, email_campaign["id"])[0]  # isoformat(), in Python
+        assert (lead["created_at"], lead["updated_at"]) == (stored["created_at"],) * 2
+        assert re.fullmatch(
+            rf"[\d-]{{10}}T[\d:]{{8}}{re.escape(fraction)}[+-]\d\d:\d\d", lead["created_at"]
+        )
+        assert lead["custom_fields"] == custom_fields
 
     def test_only_the_campaigns_own_leads_are_listed(self, api, other_api, db, email_campaign):
         mine_too = api.create_campaign("Mine too", "email")

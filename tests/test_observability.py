@@ -80,6 +80,16 @@ class TestRequestLog:
                 "/api/campaigns/<campaign_id>/leads",
                 404,
             ),
+            # The list of leads checks the token in its query; a request failing before it
+            # names its workspace all the same (the token is looked up then).
+            (
+                "GET",
+                f"/api/campaigns/{MISSING_UUID}/leads?limit=0",
+                None,
+                True,
+                "/api/campaigns/<campaign_id>/leads",
+                400,
+            ),
             ("GET", "/no/such/path", None, True, "unmatched", 404),
             # No route matches the method: no blueprint hook runs, no token is checked.
             ("PUT", "/api/campaigns", {}, True, "unmatched", 405),
@@ -100,6 +110,31 @@ class TestRequestLog:
         # The workspace is known once the token was checked (not on 401 or unmatched paths).
         workspace = workspace_of(db, "acme") if authenticated and route.startswith("/api") else None
         assert lines[0] == line(method, route, status, "req-42", workspace, lines[0])
+
+    def test_a_page_of_leads_names_the_workspace_its_query_found(
+        self, app, api, db, caplog, email_campaign
+    ):
+        caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)
+        response = api.get(
+            f"/api/campaigns/{email_campaign['id']}/leads", headers={"X-Request-ID": "req-7"}
+        )
+        assert response.status_code == 200
+        (found,) = request_lines(caplog)
+        route = "/api/campaigns/<campaign_id>/leads"
+        assert found == line("GET", route, 200, "req-7", workspace_of(db, "acme"), found)
+
+    def test_an_unknown_token_on_the_list_of_leads_names_no_workspace(
+        self, app, caplog, email_campaign
+    ):
+        caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)
+        response = app.test_client().get(
+            f"/api/campaigns/{email_campaign['id']}/leads",
+            headers={"X-Request-ID": "req-8", "Authorization": "Bearer ld_" + "x" * 43},
+        )
+        assert response.status_code == 401
+        (found,) = request_lines(caplog)
+        route = "/api/campaigns/<campaign_id>/leads"
+        assert found == line("GET", route, 401, "req-8", None, found)
 
     @pytest.mark.parametrize(
         ("sent", "echoed_as_sent"),

@@ -197,6 +197,23 @@ class TestDatabaseStopped:
         response = outage_api.request(method, path, json=body, headers=headers)
         assert response.status_code == status_after, response.json
 
+    def test_a_bad_list_query_is_503_while_its_token_cannot_be_checked(
+        self, outage_app, outage_api, roster, running
+    ):
+        # The list of leads checks the token in its page query; a request that fails
+        # before it gets its 400 only once the token was looked up.
+        path = f"/api/campaigns/{roster['campaign_id']}/leads?limit=0"
+        warm_up(outage_app, 2)
+        running.stop("fast")
+        response, elapsed = timed(lambda: outage_api.get(path))
+        assert_unavailable(response, elapsed)
+        running.start()
+        response = outage_api.get(path)
+        assert (response.status_code, response.json["message"]) == (
+            400,
+            "limit: Must be greater than or equal to 1 and less than or equal to 200",
+        )
+
     @pytest.mark.parametrize(
         ("path", "status", "body", "body_after"),
         [

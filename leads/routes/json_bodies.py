@@ -1,5 +1,5 @@
 """The bodies of the two responses that carry many items, encoded without a marshmallow dump:
-a page of leads (JSON text the database built) and the outcome of an import of 1000 leads.
+a page of leads and the outcome of an import of 1000 leads.
 
 Their shapes are LeadPageSchema and LeadsAddedSchema, which the routes keep documenting;
 the tests compare whole bodies, so a drift from those schemas shows. A dump through the
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from flask import Response, current_app
 
 from schemas.campaigns import StatsSchema
@@ -28,9 +29,11 @@ def _json_response(body: str) -> Response:
 
 
 def lead_page_response(page: dict) -> Response:
-    """`page["prospects"]` holds each lead as JSON text: spliced in as it is."""
-    rest = _dumps({key: page[key] for key in ("total", "page", "limit", "next_cursor")})
-    return _json_response('{"prospects":[' + ",".join(page["prospects"]) + "]," + rest[1:])
+    """A page as leads.roster.list_leads returns it, written by orjson: datetimes as
+    isoformat() writes them, custom_fields spliced in as the database wrote them."""
+    return current_app.response_class(
+        orjson.dumps(page, option=orjson.OPT_APPEND_NEWLINE), mimetype=current_app.json.mimetype
+    )
 
 
 def leads_added_response(outcome: dict) -> Response:

@@ -9,7 +9,7 @@ from flask import current_app, g
 from flask.views import MethodView
 
 from leads import roster
-from leads.api import Blueprint, protect
+from leads.api import Blueprint, checks_token_in_its_query, protect
 from leads.campaigns import parse_campaign_id
 from leads.routes.documented_errors import documents_errors, idempotent_write
 from leads.routes.json_bodies import lead_page_response, leads_added_response
@@ -54,9 +54,12 @@ def validated_for_campaign_type(view: Callable) -> Callable:
     return wrapper
 
 
+# Argument schemas are given as instances: given a class, webargs builds a schema (and
+# deep-copies its fields) on every request, ~0.1 ms of a page of leads. They hold no state.
 @blp.route("/<campaign_id>/leads")
 class CampaignLeads(MethodView):
-    @blp.arguments(LeadsListQuerySchema, location="query", unknown="raise")
+    @checks_token_in_its_query
+    @blp.arguments(LeadsListQuerySchema(), location="query", unknown="raise")
     @blp.response(200, LeadPageSchema)
     @documents_errors(blp, 404)
     def get(self, query, campaign_id):
@@ -66,9 +69,9 @@ class CampaignLeads(MethodView):
         `cursor` (keyset: pass the previous page's `next_cursor`; constant cost at any
         depth, and no lead skipped or repeated when leads are added meanwhile).
         """
-        page = roster.list_leads(
+        g.workspace_id, page = roster.list_leads(
             _pool(),
-            g.workspace_id,
+            g.token_hash,
             parse_campaign_id(campaign_id),
             page=query["page"],
             limit=query["limit"],
@@ -79,8 +82,8 @@ class CampaignLeads(MethodView):
 
     @idempotent_write(blp)
     @validated_for_campaign_type
-    @blp.arguments(LeadsAddSchema)
-    @blp.arguments(LeadsAddQuerySchema, location="query", unknown="raise")
+    @blp.arguments(LeadsAddSchema())
+    @blp.arguments(LeadsAddQuerySchema(), location="query", unknown="raise")
     @blp.response(200, LeadsAddedSchema)
     @documents_errors(blp, 404, 413, 415)
     def post(self, body, query, campaign_id):
@@ -102,7 +105,7 @@ class CampaignLeads(MethodView):
 
     @idempotent_write(blp)
     @validated_for_campaign_type
-    @blp.arguments(LeadUpdateSchema)
+    @blp.arguments(LeadUpdateSchema())
     @blp.response(200, LeadUpdatedSchema)
     @documents_errors(blp, 404, 409, 413, 415)
     def patch(self, body, campaign_id):
@@ -121,7 +124,7 @@ class CampaignLeads(MethodView):
         return {"prospect": lead}
 
     @idempotent_write(blp)
-    @blp.arguments(LeadsDeleteSchema)
+    @blp.arguments(LeadsDeleteSchema())
     @blp.response(200, LeadsDeletedSchema)
     @documents_errors(blp, 404, 413, 415)
     def delete(self, body, campaign_id):

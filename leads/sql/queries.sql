@@ -66,24 +66,28 @@ LEFT JOIN campaign_lead_counts AS counts
 ORDER BY statuses.status;
 
 -- name: list_leads
--- One page in list order, with the total and the campaign check, in one round trip: no row
--- when the campaign is not in the workspace; one row with a null lead when the page is
--- empty. The total comes from the maintained counts, never from the roster.
+-- One page in list order, with the token check, the campaign check and the total, in one
+-- round trip: no row when the token is unknown or revoked or the campaign is not in its
+-- workspace; one row with a null lead when the page is empty. The total comes from the
+-- maintained counts, never from the roster.
 -- The page starts after a cursor's (created_at, id) when one is given (keyset: an index
 -- range scan at any depth), past `offset` rows otherwise (page numbers). `start` finds the
 -- page's first lead in the order index alone (an index-only scan skips the offset: the
 -- index holds the id), then the page is one range scan of that index from there, as a
--- hand-written first page would be. Each lead comes as the JSON text the API sends, built
--- here (no value is decoded and encoded again in Python), with its place in the order.
+-- hand-written first page would be, one lead more than the page (to know whether a next
+-- page exists). The columns are what the API sends, ids and custom_fields as text: the
+-- driver would build a UUID and a dict of each, only for them to be written out again.
 WITH campaign AS (
-    SELECT campaigns.id, (
+    SELECT campaigns.id, campaigns.workspace_id, (
         SELECT coalesce(sum(counts.lead_count), 0)::bigint
         FROM campaign_lead_counts AS counts
         WHERE counts.campaign_id = campaigns.id
           AND (%(status)s::lead_status IS NULL OR counts.status = %(status)s::lead_status)
     ) AS total
     FROM campaigns
-    WHERE campaigns.id = %(campaign_id)s AND campaigns.workspace_id = %(workspace_id)s
+    JOIN api_tokens ON api_tokens.workspace_id = campaigns.workspace_id
+    WHERE campaigns.id = %(campaign_id)s
+      AND api_tokens.token_hash = %(token_hash)s AND api_tokens.revoked_at IS NULL
 ),
 start AS (
     SELECT leads.created_at, leads.id
@@ -97,36 +101,27 @@ start AS (
     LIMIT 1 OFFSET %(offset)s
 ),
 listed AS (
-    SELECT row_to_json(api_lead)::text AS lead_json, leads.created_at, leads.id
+    SELECT leads.id::text AS id, leads.campaign_id::text AS campaign_id, leads.status,
+           leads.email, leads.linkedin_url, leads.first_name, leads.last_name,
+           coalesce(leads.name, nullif(concat_ws(' ', leads.first_name, leads.last_name), ''))
+               AS name,
+           leads.company, leads.position, leads.headline,
+           leads.custom_fields::text AS custom_fields, leads.created_at, leads.updated_at,
+           leads.id AS place
     FROM leads
-    CROSS JOIN LATERAL (
-        -- Timestamps written as Python's isoformat() writes them (six-digit fraction, none
-        -- when zero; the session's offset), as in every other response.
-        SELECT leads.id, leads.campaign_id, leads.status, leads.email, leads.linkedin_url,
-               leads.first_name, leads.last_name,
-               coalesce(leads.name, nullif(concat_ws(' ', leads.first_name, leads.last_name), ''))
-                   AS name,
-               leads.company, leads.position, leads.headline, leads.custom_fields,
-               to_char(leads.created_at,
-                       CASE WHEN extract(microseconds FROM leads.created_at) %% 1000000 = 0
-                            THEN 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'
-                            ELSE 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM' END) AS created_at,
-               to_char(leads.updated_at,
-                       CASE WHEN extract(microseconds FROM leads.updated_at) %% 1000000 = 0
-                            THEN 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'
-                            ELSE 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM' END) AS updated_at
-    ) AS api_lead
     WHERE leads.campaign_id = (SELECT campaign.id FROM campaign)
       AND (%(status)s::lead_status IS NULL OR leads.status = %(status)s::lead_status)
       AND (leads.created_at, leads.id) >= (SELECT start.created_at, start.id FROM start)
     ORDER BY leads.created_at, leads.id
-    LIMIT %(limit)s
+    LIMIT %(page_size)s + 1
 )
--- The id as text: only the last row's is read back (for the next cursor).
-SELECT campaign.total, listed.lead_json, listed.created_at, listed.id::text AS id
+SELECT campaign.workspace_id::text AS workspace_id, campaign.total, listed.id,
+       listed.campaign_id, listed.status, listed.email, listed.linkedin_url, listed.first_name,
+       listed.last_name, listed.name, listed.company, listed.position, listed.headline,
+       listed.custom_fields, listed.created_at, listed.updated_at
 FROM campaign
 LEFT JOIN listed ON true
-ORDER BY listed.created_at, listed.id;
+ORDER BY listed.created_at, listed.place;
 
 -- name: insert_leads
 -- The unique constraint on (campaign_id, identity) decides dedup against the roster. The
