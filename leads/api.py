@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 import flask_smorest
 from flask import Flask, Response, current_app, g, request
@@ -129,23 +130,30 @@ def require_json_writes() -> None:
 
 def checks_token_in_its_query(view: Callable) -> Callable:
     """Mark a view whose first query checks the token itself, saving the round trip of a
-    lookup of its own (the list of leads, the hottest read).
+    lookup of its own (the roster's routes: the list of leads and the writes).
 
-    Such a view reads `g.token_hash`, passes it to that query and sets `g.workspace_id`
-    from its answer. Whatever fails before that query ran or when it finds nothing is
-    answered only once `confirm_checked_token` has looked the token up: a 401 still comes
-    before any other error.
+    Such a view passes `g.token_hash` to that query and sets `g.workspace_id` from its
+    answer (or calls `request_workspace_id` when it needs the workspace first). Whatever
+    fails before that query ran or when it finds nothing is answered only once
+    `confirm_checked_token` has looked the token up: a 401 still comes before any other
+    error.
     """
     view.checks_token_in_its_query = True
     return view
 
 
 def require_token() -> None:
-    token_hash = token_hash_of(request.headers.get("Authorization"))
-    if _view_checks_token_in_its_query():
-        g.token_hash = token_hash
-    else:
-        g.workspace_id = workspace_of(current_app.extensions["leads_pool"], token_hash)
+    g.token_hash = token_hash_of(request.headers.get("Authorization"))
+    if not _view_checks_token_in_its_query():
+        request_workspace_id()
+
+
+def request_workspace_id() -> UUID:
+    """The workspace of the request's token, looked up now if no query has found it yet;
+    Unauthorized for a token unknown or revoked."""
+    if "workspace_id" not in g:
+        g.workspace_id = workspace_of(current_app.extensions["leads_pool"], g.token_hash)
+    return g.workspace_id
 
 
 def _view_checks_token_in_its_query() -> bool:
@@ -162,7 +170,7 @@ def confirm_checked_token(response: Response) -> Response:
     if not unconfirmed or not 400 <= status < 500 or status in (401, 429):
         return response
     try:
-        g.workspace_id = workspace_of(current_app.extensions["leads_pool"], g.token_hash)
+        request_workspace_id()
     except Unauthorized as error:
         return api_error_response(error)
     except DatabaseUnavailable as error:

@@ -47,13 +47,14 @@ class ConnectionPool:
     gunicorn workers build their own app, hence their own pool, after forking.
 
     Connections are in autocommit mode and the pool writes BEGIN itself, together with the
-    transaction's SET LOCAL statements (the isolation level, a statement timeout) in one
-    round trip: psycopg2 would send its own BEGIN as a round trip of its own. Only SET
-    LOCAL, never session state, so that the pool works behind pgbouncer in transaction
-    pooling mode. That first statement doubles as a liveness check: when the server dropped
-    an idle connection (a restart, a failover), it fails before anything ran; then every
-    idle connection as old as that one is dropped too, a new one is opened, and the request
-    goes on unaware.
+    transaction's SET LOCAL statements (the isolation level, a statement timeout) and its
+    first statement, in one round trip: psycopg2 would send its own BEGIN as a round trip
+    of its own. Only SET LOCAL, never session state, so that the pool works behind
+    pgbouncer in transaction pooling mode. That first message doubles as a liveness check:
+    when the server dropped an idle connection (a restart, a failover), it fails before
+    anything committed (it holds no COMMIT); then every idle connection as old as that one
+    is dropped too, the message goes again on a new connection, and the request goes on
+    unaware.
     """
 
     def __init__(
@@ -82,7 +83,7 @@ class ConnectionPool:
         """A connection in a new transaction (REPEATABLE READ, READ ONLY when read_only),
         returned to the pool afterwards; DatabaseUnavailable when none can be had in time.
         The caller ends the transaction (COMMIT or ROLLBACK); one left open is rolled back."""
-        with self._slot():
+        with self.slot():
             connection, generation = self._checkout(read_only)
             try:
                 yield connection
@@ -95,13 +96,28 @@ class ConnectionPool:
         one implicit transaction (SET LOCAL applies to it, the query sees one snapshot).
         No BEGIN, no COMMIT. Only for a query that writes nothing."""
         statement = f"{self._timeout_statement()}; {QUERIES[query_name]}"
-        with self._slot():
-            connection, generation, rows = self._run_first(statement, params)
+        with self.slot():
+            connection, generation, cursor = self._run_first(statement, params)
+            with cursor:
+                rows = cursor.fetchall() if cursor.description else []
             self._checkin(connection, generation)
             return rows
 
+    def begin_with(
+        self, statement: str, params: dict[str, Any] | None, *, read_only: bool
+    ) -> tuple[psycopg2.extensions.connection, int, DictRowCursor]:
+        """Open a transaction with its first statement, in one round trip (BEGIN, the SET
+        LOCAL statements and the statement as one message); return the connection, its
+        generation (for `release`) and the cursor holding the statement's result. Call
+        within `slot()`."""
+        return self._run_first(f"{self._begin_statement(read_only)}; {statement}", params)
+
+    def release(self, connection: psycopg2.extensions.connection, generation: int) -> None:
+        """Give back a connection of `begin_with` (an open transaction is rolled back)."""
+        self._checkin(connection, generation)
+
     @contextmanager
-    def _slot(self) -> Iterator[None]:
+    def slot(self) -> Iterator[None]:
         """One of the pool's `size` connections, waited for up to wait_timeout seconds."""
         waited_since = time.perf_counter()
         if not self._slots.acquire(timeout=self._wait_timeout):
@@ -115,14 +131,15 @@ class ConnectionPool:
             self._slots.release()
 
     def _checkout(self, read_only: bool) -> tuple[psycopg2.extensions.connection, int]:
-        connection, generation, _ = self._run_first(self._begin_statement(read_only))
+        connection, generation, cursor = self._run_first(self._begin_statement(read_only))
+        cursor.close()
         return connection, generation
 
     def _run_first(
         self, statement: str, params: dict[str, Any] | None = None
-    ) -> tuple[psycopg2.extensions.connection, int, list[dict]]:
+    ) -> tuple[psycopg2.extensions.connection, int, DictRowCursor]:
         """Run a checkout's first statement on an idle connection, or a new one when none is
-        idle; return the connection, its generation and the statement's rows.
+        idle; return the connection, its generation and the cursor holding the result.
 
         A connection the server dropped while idle fails before anything ran on it: it is
         closed with its idle siblings (`_checkin` bumps the generation) and the statement
@@ -133,11 +150,11 @@ class ConnectionPool:
             fresh = connection is None
             if fresh:
                 connection, generation = self._open(), self._generation
+            cursor = connection.cursor(cursor_factory=DictRowCursor)
             try:
-                with connection.cursor(cursor_factory=DictRowCursor) as cursor:
-                    cursor.execute(statement, params)
-                    rows = cursor.fetchall() if cursor.description else []
+                cursor.execute(statement, params)
             except psycopg2.Error as error:
+                cursor.close()
                 lost = _lost(error, connection)
                 if lost:
                     connection.close()
@@ -147,7 +164,7 @@ class ConnectionPool:
                 if lost or isinstance(error, psycopg2.OperationalError):
                     raise DatabaseUnavailable(str(error)) from error
                 raise
-            return connection, generation, rows
+            return connection, generation, cursor
 
     def _begin_statement(self, read_only: bool) -> str:
         # A read-only transaction sees one snapshot: a page and its total agree.
@@ -241,12 +258,15 @@ def _lost(error: psycopg2.Error, connection: psycopg2.extensions.connection) -> 
 class Transaction:
     """One database transaction: run named queries, then commit or roll back as a whole."""
 
-    def __init__(self, cursor: psycopg2.extensions.cursor) -> None:
+    def __init__(self, cursor: psycopg2.extensions.cursor | None) -> None:
         self._cursor = cursor
         self._depth = 0
 
+    def _run(self, statement: str, params: dict[str, Any] | None = None) -> None:
+        self._cursor.execute(statement, params)
+
     def execute(self, query_name: str, params: dict[str, Any] | None = None) -> None:
-        self._cursor.execute(QUERIES[query_name], params or {})
+        self._run(QUERIES[query_name], params or {})
 
     def fetch_one(self, query_name: str, params: dict[str, Any] | None = None) -> dict | None:
         self.execute(query_name, params)
@@ -263,34 +283,77 @@ class Transaction:
     @contextmanager
     def savepoint(self, name: str) -> Iterator[None]:
         """Undo only what the block did when it raises a database error; go on after it."""
-        self._cursor.execute(f"SAVEPOINT {name}")
+        self._run(f"SAVEPOINT {name}")
         try:
             yield
         except psycopg2.DatabaseError:
-            self._cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self._run(f"ROLLBACK TO SAVEPOINT {name}")
             raise
-        self._cursor.execute(f"RELEASE SAVEPOINT {name}")
+        self._run(f"RELEASE SAVEPOINT {name}")
 
     @contextmanager
     def nested(self, *, commit: bool) -> Iterator[None]:
         """A block inside this transaction that is undone when it raises or commit=False."""
         self._depth += 1
         name = f"nested_{self._depth}"
-        self._cursor.execute(f"SAVEPOINT {name}")
+        self._run(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
             try:
-                self._cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self._run(f"ROLLBACK TO SAVEPOINT {name}")
             except psycopg2.Error:
                 pass  # the connection itself failed: the enclosing transaction rolls back
             raise
         finally:
             self._depth -= 1
         if commit:
-            self._cursor.execute(f"RELEASE SAVEPOINT {name}")
+            self._run(f"RELEASE SAVEPOINT {name}")
         else:
-            self._cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self._run(f"ROLLBACK TO SAVEPOINT {name}")
+
+
+class PoolTransaction(Transaction):
+    """A transaction on a connection of the pool, which sends BEGIN with the first
+    statement, in one round trip (see ConnectionPool.begin_with): psycopg2, or a BEGIN of
+    our own, would cost one more per write. Nothing reaches the server before that."""
+
+    def __init__(self, pool: ConnectionPool, *, read_only: bool) -> None:
+        super().__init__(None)
+        self._pool = pool
+        self._read_only = read_only
+        self._connection: psycopg2.extensions.connection | None = None
+        self._generation = 0
+        self._begun = False
+
+    def _run(self, statement: str, params: dict[str, Any] | None = None) -> None:
+        if self._cursor is not None:
+            self._cursor.execute(statement, params)
+            return
+        if self._begun:
+            # The first statement failed and its connection went back rolled back: going on
+            # would run the rest outside the transaction.
+            raise psycopg2.InterfaceError("the transaction's first statement failed")
+        self._begun = True
+        self._connection, self._generation, self._cursor = self._pool.begin_with(
+            statement, params, read_only=self._read_only
+        )
+
+    @property
+    def connection(self) -> psycopg2.extensions.connection | None:
+        return self._connection
+
+    def end(self, statement: str) -> None:
+        """COMMIT or ROLLBACK, when anything was sent."""
+        if self._connection is not None:
+            _end_transaction(self._connection, statement)
+
+    def release(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+        if self._connection is not None:
+            self._pool.release(self._connection, self._generation)
+            self._connection = self._cursor = None
 
 
 # The transaction the current request already runs in, if any (see `transaction`).
@@ -319,24 +382,25 @@ def transaction(
         with outer.nested(commit=commit):
             yield outer
         return
-    with pool.connection(read_only=read_only) as connection:
+    with pool.slot():
+        tx = PoolTransaction(pool, read_only=read_only)
         try:
-            with connection.cursor(cursor_factory=DictRowCursor) as cursor:
-                tx = Transaction(cursor)
-                token = _current_transaction.set(tx)
-                try:
-                    yield tx
-                finally:
-                    _current_transaction.reset(token)
-            _end_transaction(connection, "COMMIT" if commit else "ROLLBACK")
+            token = _current_transaction.set(tx)
+            try:
+                yield tx
+            finally:
+                _current_transaction.reset(token)
+            tx.end("COMMIT" if commit else "ROLLBACK")
         except psycopg2.OperationalError as error:
-            _rollback_quietly(connection)
+            _rollback_quietly(tx.connection)
             raise DatabaseUnavailable(str(error)) from error
         except psycopg2.InterfaceError as error:
             raise DatabaseUnavailable(str(error)) from error
         except BaseException:
-            _rollback_quietly(connection)
+            _rollback_quietly(tx.connection)
             raise
+        finally:
+            tx.release()
 
 
 def read_all(pool: ConnectionPool, query_name: str, params: dict[str, Any]) -> list[dict]:
@@ -354,9 +418,9 @@ def read_one(pool: ConnectionPool, query_name: str, params: dict[str, Any]) -> d
     return rows[0] if rows else None
 
 
-def _rollback_quietly(connection: psycopg2.extensions.connection) -> None:
+def _rollback_quietly(connection: psycopg2.extensions.connection | None) -> None:
     try:
-        if not connection.closed and _in_transaction(connection):
+        if connection is not None and not connection.closed and _in_transaction(connection):
             _end_transaction(connection, "ROLLBACK")
     except psycopg2.Error:
         pass

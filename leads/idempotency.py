@@ -14,8 +14,9 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from flask import current_app, g, make_response, request
+from flask import current_app, make_response, request
 
+from leads.api import request_workspace_id
 from leads.db import Transaction, transaction
 from leads.errors import ApiError, BadRequest, Conflict
 
@@ -47,7 +48,11 @@ def idempotent(view: Callable) -> Callable:
             raise BadRequest(
                 f"{HEADER} must be 1 to 255 visible ASCII characters (a UUID is a good choice)."
             )
-        params = {"workspace_id": g.workspace_id, "idempotency_key": key, "retention": RETENTION}
+        params = {
+            "workspace_id": request_workspace_id(),
+            "idempotency_key": key,
+            "retention": RETENTION,
+        }
         fingerprint = request_fingerprint()
         with transaction(current_app.extensions["leads_pool"]) as tx:
             if not tx.fetch_one("lock_idempotency_key", params)["locked"]:

@@ -34,18 +34,19 @@ PROFILE_FIELDS = (
 )
 
 
-def campaign_type(pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID) -> str:
-    """The campaign's type (it never changes), or CampaignNotFound."""
+def campaign_type(pool: ConnectionPool, token_hash: bytes, campaign_id: UUID) -> tuple[UUID, str]:
+    """The token's workspace and the campaign's type (it never changes); CampaignNotFound
+    when the token is unknown or revoked, too (see leads.api.checks_token_in_its_query)."""
     campaign = read_one(
-        pool, "get_campaign", {"campaign_id": campaign_id, "workspace_id": workspace_id}
+        pool, "find_campaign_type", {"campaign_id": campaign_id, "token_hash": token_hash}
     )
     if campaign is None:
         raise CampaignNotFound()
-    return campaign["type"]
+    return campaign["workspace_id"], campaign["type"]
 
 
-def lock_draft_campaign(tx: Transaction, workspace_id: UUID, campaign_id: UUID) -> dict:
-    campaign = lock_campaign(tx, workspace_id, campaign_id)
+def lock_draft_campaign(tx: Transaction, token_hash: bytes, campaign_id: UUID) -> dict:
+    campaign = lock_campaign(tx, token_hash, campaign_id)
     if campaign["status"] != "draft":
         raise RosterFrozen(campaign["status"])
     return campaign
@@ -128,7 +129,7 @@ def _check_cursor_fits(cursor: LeadCursor, campaign_id: UUID, status: str | None
 
 def add_leads(
     pool: ConnectionPool,
-    workspace_id: UUID,
+    token_hash: bytes,
     campaign_id: UUID,
     rows: list[dict],
     *,
@@ -140,7 +141,7 @@ def add_leads(
     A dry run does the same work in a transaction that is rolled back.
     """
     with transaction(pool, commit=not dry_run) as tx:
-        campaign = lock_draft_campaign(tx, workspace_id, campaign_id)
+        campaign = lock_draft_campaign(tx, token_hash, campaign_id)
         identity_field = IDENTITY_FIELD[campaign["type"]]
 
         first_index_of: dict[str, int] = {}
@@ -220,11 +221,11 @@ def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
 
 
 def update_lead(
-    pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID, lead_id: UUID, updates: dict
+    pool: ConnectionPool, token_hash: bytes, campaign_id: UUID, lead_id: UUID, updates: dict
 ) -> dict:
     """Change some fields of one lead; a new identity that another lead holds is a 409."""
     with transaction(pool) as tx:
-        campaign = lock_draft_campaign(tx, workspace_id, campaign_id)
+        campaign = lock_draft_campaign(tx, token_hash, campaign_id)
         identity_field = IDENTITY_FIELD[campaign["type"]]
         lead = tx.fetch_one("get_lead_for_update", {"lead_id": lead_id, "campaign_id": campaign_id})
         if lead is None:
@@ -258,12 +259,12 @@ def update_lead(
 
 
 def delete_leads(
-    pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID, lead_ids: list[str] | None
-) -> dict:
+    pool: ConnectionPool, token_hash: bytes, campaign_id: UUID, lead_ids: list[str] | None
+) -> tuple[UUID, dict]:
     """Remove the given leads (ids as canonical text; ids not in this campaign are skipped),
-    or all when None."""
+    or all when None. Returns the token's workspace and the outcome."""
     with transaction(pool) as tx:
-        lock_draft_campaign(tx, workspace_id, campaign_id)
+        campaign = lock_draft_campaign(tx, token_hash, campaign_id)
         if lead_ids is None:
             tx.execute("delete_all_leads", {"campaign_id": campaign_id})
         else:
@@ -272,4 +273,4 @@ def delete_leads(
             tx.execute("delete_leads", {"campaign_id": campaign_id, "lead_ids": lead_ids})
         deleted = tx.rowcount
         stats = tx.fetch_one("recalculate_campaign_stats", {"campaign_id": campaign_id})["stats"]
-    return {"deleted": deleted, "stats": stats}
+    return campaign["workspace_id"], {"deleted": deleted, "stats": stats}

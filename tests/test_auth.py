@@ -278,6 +278,9 @@ def bad_query_body(message: str, field: str) -> dict:
 
 # GET .../leads requests that fail before the page query runs or make it find nothing:
 # (id, path under the setting's campaigns, the answer with a valid token).
+ROW = {"email": "new@example.com"}
+MISSING = "00000000-0000-4000-8000-000000000000"
+JSON_TYPE = {"Content-Type": "application/json"}
 FAILING_LISTS = [
     (
         "bad-limit",
@@ -324,8 +327,49 @@ FAILING_LISTS = [
 ]
 
 
-class TestTokenCheckedByTheListQuery:
-    """The list of leads checks the token in its page query, not in a lookup of its own
+# Writes to the roster that fail before their first query or make it find nothing:
+# (id, method, path, JSON body or raw text, extra headers, status with a valid token).
+FAILING_WRITES = [
+    ("bad-row", "POST", "{mine}/leads", {"prospects": [{"email": "nope"}]}, {}, 400),
+    ("bad-dry-run", "POST", "{mine}/leads?dry_run=maybe", {"prospects": [ROW]}, {}, 400),
+    ("bad-key", "POST", "{mine}/leads", {"prospects": [ROW]}, {"Idempotency-Key": "a b"}, 400),
+    ("not-json", "POST", "{mine}/leads", "email=a@example.com", {}, 415),
+    ("malformed-json", "POST", "{mine}/leads", '{"prospects": [', JSON_TYPE, 400),
+    ("theirs", "POST", "{theirs}/leads", {"prospects": [ROW]}, {}, 404),
+    ("malformed-id", "POST", "not-a-uuid/leads", {"prospects": [ROW]}, {}, 404),
+    ("empty-update", "PATCH", "{mine}/leads", {"prospect_id": MISSING, "updates": {}}, {}, 400),
+    (
+        "missing-lead",
+        "PATCH",
+        "{mine}/leads",
+        {"prospect_id": MISSING, "updates": {"company": "X"}},
+        {},
+        404,
+    ),
+    ("bad-update", "PATCH", "{mine}/leads", {"prospect_id": "x", "updates": {"a": 1}}, {}, 400),
+    (
+        "theirs",
+        "PATCH",
+        "{theirs}/leads",
+        {"prospect_id": MISSING, "updates": {"company": "X"}},
+        {},
+        404,
+    ),
+    ("bad-ids", "DELETE", "{mine}/leads", {"prospect_ids": ["nope"]}, {}, 400),
+    ("neither", "DELETE", "{mine}/leads", {}, {}, 400),
+    ("theirs", "DELETE", "{theirs}/leads", {"all": True}, {}, 404),
+]
+
+
+def send(client, method: str, path: str, body, headers: dict):
+    if isinstance(body, str):
+        headers = {"Content-Type": "text/plain", **headers}
+        return client.request(method, path, data=body, headers=headers)
+    return client.request(method, path, json=body, headers=headers)
+
+
+class TestTokenCheckedByTheRostersQueries:
+    """The roster's routes check the token in their first query, not in a lookup of its own
     (leads.api.checks_token_in_its_query). A 401 still comes before any other error."""
 
     @pytest.fixture
@@ -370,6 +414,42 @@ class TestTokenCheckedByTheListQuery:
         token = revoked if which == "revoked" else well_formed_unknown_token()
         before = database_state(db)
         response = ApiClient(app, token).get("/api/campaigns/" + path.format(**paths))
+        assert (response.status_code, response.json) == (401, error_body(401, UNKNOWN))
+        assert response.headers["WWW-Authenticate"] == WWW_AUTHENTICATE
+        assert database_state(db) == before
+
+    @pytest.mark.parametrize(
+        ("method", "path", "body", "headers", "status"),
+        [case[1:] for case in FAILING_WRITES],
+        ids=[f"{case[1]}-{case[0]}" for case in FAILING_WRITES],
+    )
+    def test_a_failing_write_is_its_own_error_for_a_valid_token(
+        self, api, db, paths, method, path, body, headers, status
+    ):
+        before = database_state(db)
+        response = send(api, method, "/api/campaigns/" + path.format(**paths), body, headers)
+        assert response.status_code == status, response.json
+        assert "WWW-Authenticate" not in response.headers
+        assert database_state(db) == before
+
+    @pytest.mark.parametrize(
+        ("method", "path", "body", "headers"),
+        [case[1:5] for case in FAILING_WRITES]
+        + [
+            ("POST", "{mine}/leads", {"prospects": [ROW]}, {}),
+            ("DELETE", "{mine}/leads", {"all": True}, {}),
+            ("DELETE", "{mine}/leads", {"all": True}, {"Idempotency-Key": "k-1"}),
+        ],
+        ids=[f"{case[1]}-{case[0]}" for case in FAILING_WRITES]
+        + ["POST-fine", "DELETE-fine", "DELETE-fine-with-key"],
+    )
+    @pytest.mark.parametrize("which", ["unknown", "revoked"])
+    def test_a_write_with_an_unknown_or_revoked_token_is_401_first(
+        self, app, db, paths, revoked, which, method, path, body, headers
+    ):
+        client = ApiClient(app, revoked if which == "revoked" else well_formed_unknown_token())
+        before = database_state(db)
+        response = send(client, method, "/api/campaigns/" + path.format(**paths), body, headers)
         assert (response.status_code, response.json) == (401, error_body(401, UNKNOWN))
         assert response.headers["WWW-Authenticate"] == WWW_AUTHENTICATE
         assert database_state(db) == before

@@ -47,7 +47,7 @@ def validated_for_campaign_type(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         campaign_id = parse_campaign_id(kwargs["campaign_id"])
-        campaign_type = roster.campaign_type(_pool(), g.workspace_id, campaign_id)
+        g.workspace_id, campaign_type = roster.campaign_type(_pool(), g.token_hash, campaign_id)
         with CampaignContext({"type": campaign_type}):
             return view(*args, **kwargs)
 
@@ -80,6 +80,7 @@ class CampaignLeads(MethodView):
         )
         return lead_page_response(page)
 
+    @checks_token_in_its_query
     @idempotent_write(blp)
     @validated_for_campaign_type
     @blp.arguments(LeadsAddSchema())
@@ -96,13 +97,14 @@ class CampaignLeads(MethodView):
         """
         outcome = roster.add_leads(
             _pool(),
-            g.workspace_id,
+            g.token_hash,
             parse_campaign_id(campaign_id),
             body["prospects"],
             dry_run=query["dry_run"],
         )
         return leads_added_response(outcome)
 
+    @checks_token_in_its_query
     @idempotent_write(blp)
     @validated_for_campaign_type
     @blp.arguments(LeadUpdateSchema())
@@ -116,13 +118,14 @@ class CampaignLeads(MethodView):
         """
         lead = roster.update_lead(
             _pool(),
-            g.workspace_id,
+            g.token_hash,
             parse_campaign_id(campaign_id),
             body["prospect_id"],
             body["updates"],
         )
         return {"prospect": lead}
 
+    @checks_token_in_its_query
     @idempotent_write(blp)
     @blp.arguments(LeadsDeleteSchema())
     @blp.response(200, LeadsDeletedSchema)
@@ -130,9 +133,7 @@ class CampaignLeads(MethodView):
     def delete(self, body, campaign_id):
         """Remove leads by id (1 to 500; ids not in the campaign are skipped) or all of them
         with `{"all": true}`. Exactly one of the two."""
-        return roster.delete_leads(
-            _pool(),
-            g.workspace_id,
-            parse_campaign_id(campaign_id),
-            body.get("prospect_ids"),
+        g.workspace_id, outcome = roster.delete_leads(
+            _pool(), g.token_hash, parse_campaign_id(campaign_id), body.get("prospect_ids")
         )
+        return outcome

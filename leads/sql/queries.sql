@@ -43,12 +43,26 @@ SELECT id, name, type, status, stats, created_at, updated_at
 FROM campaigns
 WHERE id = %(campaign_id)s AND workspace_id = %(workspace_id)s;
 
--- name: lock_campaign
--- Every write locks its campaign row first, so writes and status changes serialize.
-SELECT id, name, type, status, stats, created_at, updated_at
+-- name: find_campaign_type
+-- The campaign's type and workspace for the holder of the token: no row when the token is
+-- unknown or revoked or the campaign is not in its workspace (the token needs no lookup
+-- of its own).
+SELECT campaigns.workspace_id, campaigns.type
 FROM campaigns
-WHERE id = %(campaign_id)s AND workspace_id = %(workspace_id)s
-FOR UPDATE;
+JOIN api_tokens ON api_tokens.workspace_id = campaigns.workspace_id
+WHERE campaigns.id = %(campaign_id)s
+  AND api_tokens.token_hash = %(token_hash)s AND api_tokens.revoked_at IS NULL;
+
+-- name: lock_campaign
+-- Every write locks its campaign row first, so writes and status changes serialize. The
+-- campaign is found through the token, as in find_campaign_type: a token revoked while a
+-- request was under way writes nothing.
+SELECT campaigns.id, campaigns.workspace_id, campaigns.name, campaigns.type, campaigns.status
+FROM campaigns
+JOIN api_tokens ON api_tokens.workspace_id = campaigns.workspace_id
+WHERE campaigns.id = %(campaign_id)s
+  AND api_tokens.token_hash = %(token_hash)s AND api_tokens.revoked_at IS NULL
+FOR UPDATE OF campaigns;
 
 -- name: set_campaign_status
 UPDATE campaigns SET status = %(status)s, updated_at = now()
