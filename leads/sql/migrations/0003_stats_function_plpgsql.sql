@@ -1,0 +1,32 @@
+-- recalculate_campaign_stats in PL/pgSQL, with the same statement and result: PostgreSQL
+-- plans a LANGUAGE sql function that writes on every call, where PL/pgSQL keeps the plan
+-- of its statement for the session. Every write calls it: 0.44 ms a call became 0.20 ms
+-- (docs/PERFORMANCE.md).
+CREATE OR REPLACE FUNCTION recalculate_campaign_stats(p_campaign_id uuid) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    written jsonb;
+BEGIN
+    WITH per_status AS (
+        SELECT s.status, coalesce(c.lead_count, 0) AS lead_count
+        FROM unnest(enum_range(NULL::lead_status)) AS s (status)
+        LEFT JOIN campaign_lead_counts AS c
+            ON c.campaign_id = p_campaign_id AND c.status = s.status
+    ),
+    stats AS (
+        SELECT jsonb_build_object('total', sum(lead_count))
+            || jsonb_object_agg(status, lead_count)
+            || jsonb_build_object(
+                'contacted', sum(lead_count) FILTER (WHERE status NOT IN ('pending', 'cancelled')),
+                'last_synced_at', now()
+            ) AS stats
+        FROM per_status
+    )
+    UPDATE campaigns
+    SET stats = stats.stats
+    FROM stats
+    WHERE campaigns.id = p_campaign_id
+    RETURNING campaigns.stats INTO written;
+    RETURN written;
+END;
+$$;
