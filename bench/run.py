@@ -61,13 +61,13 @@ class Plan:
 
 
 # The cheap measurements get many runs: their medians moved by ±0.3 in ratio from run to
-# run with 15 on this shared machine.
+# run with 15 on this shared machine, by ±0.1-0.15 with 31 to 41.
 FULL = Plan(
     sizes=(0, 100_000, 1_000_000),
-    post_runs=31,
-    page_runs=41,
+    post_runs=101,
+    page_runs=201,
     deep_page_runs=7,
-    delete_runs=31,
+    delete_runs=101,
     wipe_runs=3,
     wrk_rounds=3,
     wrk_seconds=8,
