@@ -1,8 +1,8 @@
 """The floor for the throughput test: a Flask endpoint that returns a fixed JSON body.
 
 gunicorn serves it with the service's own gunicorn.conf.py; BENCH_BODY_FILE names a file
-holding the body of a real page of leads, sent as it is (the service, too, sends a page it
-did not encode: the database builds each lead's JSON), so both send the same bytes.
+holding the body of a real page of leads, sent as it is, so both send the same bytes (the
+service encodes its page with orjson, ~0.06 ms for 200 leads; this floor encodes nothing).
 """
 
 from __future__ import annotations
