@@ -328,36 +328,127 @@ FAILING_LISTS = [
 
 
 # Writes to the roster that fail before their first query or make it find nothing:
-# (id, method, path, JSON body or raw text, extra headers, status with a valid token).
+# (id, method, path, JSON body or raw text, extra headers, answer with a valid token).
+NOT_AN_EMAIL = "email is not a valid email address (An email address must have an @-sign.)"
+NOT_A_UUID = "Not a valid UUID."
+EXACTLY_ONE = 'Send exactly one of "prospect_ids" and "all" (a wipe is never implied)'
 FAILING_WRITES = [
-    ("bad-row", "POST", "{mine}/leads", {"prospects": [{"email": "nope"}]}, {}, 400),
-    ("bad-dry-run", "POST", "{mine}/leads?dry_run=maybe", {"prospects": [ROW]}, {}, 400),
-    ("bad-key", "POST", "{mine}/leads", {"prospects": [ROW]}, {"Idempotency-Key": "a b"}, 400),
-    ("not-json", "POST", "{mine}/leads", "email=a@example.com", {}, 415),
-    ("malformed-json", "POST", "{mine}/leads", '{"prospects": [', JSON_TYPE, 400),
-    ("theirs", "POST", "{theirs}/leads", {"prospects": [ROW]}, {}, 404),
-    ("malformed-id", "POST", "not-a-uuid/leads", {"prospects": [ROW]}, {}, 404),
-    ("empty-update", "PATCH", "{mine}/leads", {"prospect_id": MISSING, "updates": {}}, {}, 400),
+    (
+        "bad-row",
+        "POST",
+        "{mine}/leads",
+        {"prospects": [{"email": "nope"}]},
+        {},
+        error_body(
+            400,
+            f"prospects[0]: {NOT_AN_EMAIL}",
+            {"json": {"prospects": {"0": {"email": [NOT_AN_EMAIL]}}}},
+        ),
+    ),
+    (
+        "bad-dry-run",
+        "POST",
+        "{mine}/leads?dry_run=maybe",
+        {"prospects": [ROW]},
+        {},
+        error_body(
+            400, "dry_run: Not a valid boolean", {"query": {"dry_run": ["Not a valid boolean."]}}
+        ),
+    ),
+    (
+        "bad-key",
+        "POST",
+        "{mine}/leads",
+        {"prospects": [ROW]},
+        {"Idempotency-Key": "a b"},
+        error_body(
+            400,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice).",
+        ),
+    ),
+    (
+        "not-json",
+        "POST",
+        "{mine}/leads",
+        "email=a@example.com",
+        {},
+        error_body(415, "Request bodies must be JSON (Content-Type: application/json)."),
+    ),
+    (
+        "malformed-json",
+        "POST",
+        "{mine}/leads",
+        '{"prospects": [',
+        JSON_TYPE,
+        error_body(
+            400,
+            "Invalid JSON body: Expecting value at line 1 column 16",
+            {"json": ["Invalid JSON body: Expecting value at line 1 column 16."]},
+        ),
+    ),
+    ("theirs", "POST", "{theirs}/leads", {"prospects": [ROW]}, {}, CAMPAIGN_NOT_FOUND),
+    ("malformed-id", "POST", "not-a-uuid/leads", {"prospects": [ROW]}, {}, CAMPAIGN_NOT_FOUND),
+    (
+        "empty-update",
+        "PATCH",
+        "{mine}/leads",
+        {"prospect_id": MISSING, "updates": {}},
+        {},
+        error_body(
+            400,
+            "updates must hold at least one field",
+            {"json": {"updates": {"_schema": ["updates must hold at least one field."]}}},
+        ),
+    ),
     (
         "missing-lead",
         "PATCH",
         "{mine}/leads",
         {"prospect_id": MISSING, "updates": {"company": "X"}},
         {},
-        404,
+        error_body(404, "Lead not found in this campaign."),
     ),
-    ("bad-update", "PATCH", "{mine}/leads", {"prospect_id": "x", "updates": {"a": 1}}, {}, 400),
+    (
+        "bad-update",
+        "PATCH",
+        "{mine}/leads",
+        {"prospect_id": "x", "updates": {"a": 1}},
+        {},
+        error_body(
+            400,
+            "prospect_id: Not a valid UUID; updates.a: Unknown field",
+            {"json": {"prospect_id": [NOT_A_UUID], "updates": {"a": ["Unknown field."]}}},
+        ),
+    ),
     (
         "theirs",
         "PATCH",
         "{theirs}/leads",
         {"prospect_id": MISSING, "updates": {"company": "X"}},
         {},
-        404,
+        CAMPAIGN_NOT_FOUND,
     ),
-    ("bad-ids", "DELETE", "{mine}/leads", {"prospect_ids": ["nope"]}, {}, 400),
-    ("neither", "DELETE", "{mine}/leads", {}, {}, 400),
-    ("theirs", "DELETE", "{theirs}/leads", {"all": True}, {}, 404),
+    (
+        "bad-ids",
+        "DELETE",
+        "{mine}/leads",
+        {"prospect_ids": ["nope"]},
+        {},
+        error_body(
+            400,
+            "prospect_ids[0]: Not a valid UUID",
+            {"json": {"prospect_ids": {"0": [NOT_A_UUID]}}},
+        ),
+    ),
+    (
+        "neither",
+        "DELETE",
+        "{mine}/leads",
+        {},
+        {},
+        error_body(400, EXACTLY_ONE, {"json": {"_schema": [EXACTLY_ONE + "."]}}),
+    ),
+    ("theirs", "DELETE", "{theirs}/leads", {"all": True}, {}, CAMPAIGN_NOT_FOUND),
 ]
 
 
@@ -419,16 +510,16 @@ class TestTokenCheckedByTheRostersQueries:
         assert database_state(db) == before
 
     @pytest.mark.parametrize(
-        ("method", "path", "body", "headers", "status"),
+        ("method", "path", "body", "headers", "answer"),
         [case[1:] for case in FAILING_WRITES],
         ids=[f"{case[1]}-{case[0]}" for case in FAILING_WRITES],
     )
     def test_a_failing_write_is_its_own_error_for_a_valid_token(
-        self, api, db, paths, method, path, body, headers, status
+        self, api, db, paths, method, path, body, headers, answer
     ):
         before = database_state(db)
         response = send(api, method, "/api/campaigns/" + path.format(**paths), body, headers)
-        assert response.status_code == status, response.json
+        assert (response.status_code, response.json) == (answer["code"], answer)
         assert "WWW-Authenticate" not in response.headers
         assert database_state(db) == before
 
