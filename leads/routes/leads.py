@@ -42,7 +42,8 @@ def _pool():
 def validated_for_campaign_type(view: Callable) -> Callable:
     """Look the campaign up before the body is parsed, so that each lead's identity is
     checked against the campaign's type in the same pass as every other field (one 400
-    names every offending row), and an unknown campaign is a 404 before any 400."""
+    names every offending row), and an unknown campaign is a 404 before any 400. The lookup
+    goes through the token and names its workspace (see checks_token_in_its_query)."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
