@@ -78,18 +78,6 @@ class ConnectionPool:
         self._generation = 0
         metrics.POOL_SIZE.set(size)
 
-    @contextmanager
-    def connection(self, *, read_only: bool = False) -> Iterator[psycopg2.extensions.connection]:
-        """A connection in a new transaction (REPEATABLE READ, READ ONLY when read_only),
-        returned to the pool afterwards; DatabaseUnavailable when none can be had in time.
-        The caller ends the transaction (COMMIT or ROLLBACK); one left open is rolled back."""
-        with self.slot():
-            connection, generation = self._checkout(read_only)
-            try:
-                yield connection
-            finally:
-                self._checkin(connection, generation)
-
     def run_alone(self, query_name: str, params: dict[str, Any]) -> list[dict]:
         """The rows of one query run on its own in a single round trip: the statement
         timeout and the query go as one multi-statement message, which PostgreSQL runs as
@@ -129,11 +117,6 @@ class ConnectionPool:
         finally:
             metrics.POOL_IN_USE.dec()
             self._slots.release()
-
-    def _checkout(self, read_only: bool) -> tuple[psycopg2.extensions.connection, int]:
-        connection, generation, cursor = self._run_first(self._begin_statement(read_only))
-        cursor.close()
-        return connection, generation
 
     def _run_first(
         self, statement: str, params: dict[str, Any] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
@@ -110,6 +111,18 @@ def db(database_url):
         yield connection
     finally:
         connection.close()
+
+
+@contextmanager
+def held_connection(pool) -> Iterator[None]:
+    """Hold one of the pool's connections in an open transaction, as a request does."""
+    with pool.slot():
+        connection, generation, cursor = pool.begin_with("SELECT 1", None, read_only=True)
+        cursor.close()
+        try:
+            yield
+        finally:
+            pool.release(connection, generation)
 
 
 def make_token(pool, workspace: str) -> str:

@@ -19,6 +19,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from leads import campaigns
 from leads.request_log import REQUEST_LOGGER, logging_config
+from tests.conftest import held_connection
 
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
 
@@ -293,7 +294,7 @@ class TestMetrics:
 
     def test_pool_usage(self, app, pool):
         before = scrape(app.test_client())
-        with pool.connection(), pool.connection():
+        with held_connection(pool), held_connection(pool):
             during = scrape(app.test_client())
         after = scrape(app.test_client())
         in_use = ("leads_db_pool_connections_in_use", frozenset())

@@ -17,7 +17,7 @@ from psycopg2 import sql
 
 from app import create_app
 from leads.migrations import apply_migrations
-from tests.conftest import APP_TABLES, ApiClient, make_token
+from tests.conftest import APP_TABLES, ApiClient, held_connection, make_token
 from tests.pg_server import DedicatedServer
 
 CONNECT_TIMEOUT = 2  # libpq's smallest
@@ -158,7 +158,7 @@ def warm_up(app, connections: int) -> None:
     pool = app.extensions["leads_pool"]
     with ExitStack() as stack:
         for _ in range(connections):
-            stack.enter_context(pool.connection())
+            stack.enter_context(held_connection(pool))
 
 
 class TestDatabaseStopped:
@@ -396,7 +396,7 @@ class TestUnresponsiveDatabase:
         pool = outage_app.extensions["leads_pool"]
         with ExitStack() as stack:
             for _ in range(OUTAGE_SETTINGS["db_pool_size"]):
-                stack.enter_context(pool.connection())
+                stack.enter_context(held_connection(pool))
             response, elapsed = timed(lambda: outage_api.get("/api/campaigns"))
             assert_unavailable(response, elapsed)
             assert elapsed >= POOL_TIMEOUT

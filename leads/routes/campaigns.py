@@ -33,7 +33,7 @@ class Campaigns(MethodView):
         return {"campaigns": campaigns.list_campaigns(_pool(), g.workspace_id)}
 
     @idempotent_write(blp)
-    @blp.arguments(CampaignCreateSchema())
+    @blp.arguments(CampaignCreateSchema)
     @blp.response(201, CampaignEnvelopeSchema)
     @documents_errors(blp, 409, 413, 415)
     def post(self, body):

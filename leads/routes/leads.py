@@ -55,12 +55,10 @@ def validated_for_campaign_type(view: Callable) -> Callable:
     return wrapper
 
 
-# Argument schemas are given as instances: given a class, webargs builds a schema (and
-# deep-copies its fields) on every request, ~0.1 ms of a page of leads. They hold no state.
 @blp.route("/<campaign_id>/leads")
 class CampaignLeads(MethodView):
     @checks_token_in_its_query
-    @blp.arguments(LeadsListQuerySchema(), location="query", unknown="raise")
+    @blp.arguments(LeadsListQuerySchema, location="query", unknown="raise")
     @blp.response(200, LeadPageSchema)
     @documents_errors(blp, 404)
     def get(self, query, campaign_id):
@@ -84,8 +82,8 @@ class CampaignLeads(MethodView):
     @checks_token_in_its_query
     @idempotent_write(blp)
     @validated_for_campaign_type
-    @blp.arguments(LeadsAddSchema())
-    @blp.arguments(LeadsAddQuerySchema(), location="query", unknown="raise")
+    @blp.arguments(LeadsAddSchema)
+    @blp.arguments(LeadsAddQuerySchema, location="query", unknown="raise")
     @blp.response(200, LeadsAddedSchema)
     @documents_errors(blp, 404, 413, 415)
     def post(self, body, query, campaign_id):
@@ -108,7 +106,7 @@ class CampaignLeads(MethodView):
     @checks_token_in_its_query
     @idempotent_write(blp)
     @validated_for_campaign_type
-    @blp.arguments(LeadUpdateSchema())
+    @blp.arguments(LeadUpdateSchema)
     @blp.response(200, LeadUpdatedSchema)
     @documents_errors(blp, 404, 409, 413, 415)
     def patch(self, body, campaign_id):
@@ -128,7 +126,7 @@ class CampaignLeads(MethodView):
 
     @checks_token_in_its_query
     @idempotent_write(blp)
-    @blp.arguments(LeadsDeleteSchema())
+    @blp.arguments(LeadsDeleteSchema)
     @blp.response(200, LeadsDeletedSchema)
     @documents_errors(blp, 404, 413, 415)
     def delete(self, body, campaign_id):
