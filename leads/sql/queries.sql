@@ -81,61 +81,21 @@ ORDER BY statuses.status;
 
 -- name: list_leads
 -- One page in list order, with the token check, the campaign check and the total, in one
--- round trip: no row when the token is unknown or revoked or the campaign is not in its
--- workspace; one row with a null lead when the page is empty. The total comes from the
--- maintained counts, never from the roster.
--- The page starts after a cursor's (created_at, id) when one is given (keyset: an index
--- range scan at any depth), past `offset` rows otherwise (page numbers). `start` finds the
--- page's first lead in the order index alone (an index-only scan skips the offset: the
--- index holds the id), then the page is one range scan of that index from there, as a
--- hand-written first page would be, one lead more than the page (to know whether a next
--- page exists). The columns are what the API sends, ids and custom_fields as text: the
--- driver would build a UUID and a dict of each, only for them to be written out again.
-WITH campaign AS (
-    SELECT campaigns.id, campaigns.workspace_id, (
-        SELECT coalesce(sum(counts.lead_count), 0)::bigint
-        FROM campaign_lead_counts AS counts
-        WHERE counts.campaign_id = campaigns.id
-          AND (%(status)s::lead_status IS NULL OR counts.status = %(status)s::lead_status)
-    ) AS total
-    FROM campaigns
-    JOIN api_tokens ON api_tokens.workspace_id = campaigns.workspace_id
-    WHERE campaigns.id = %(campaign_id)s
-      AND api_tokens.token_hash = %(token_hash)s AND api_tokens.revoked_at IS NULL
-),
-start AS (
-    SELECT leads.created_at, leads.id
-    FROM leads
-    WHERE leads.campaign_id = (SELECT campaign.id FROM campaign)
-      AND (%(status)s::lead_status IS NULL OR leads.status = %(status)s::lead_status)
-      AND (%(after_created_at)s::timestamptz IS NULL
-           OR (leads.created_at, leads.id)
-              > (%(after_created_at)s::timestamptz, %(after_id)s::uuid))
-    ORDER BY leads.created_at, leads.id
-    LIMIT 1 OFFSET %(offset)s
-),
-listed AS (
-    SELECT leads.id::text AS id, leads.campaign_id::text AS campaign_id, leads.status,
-           leads.email, leads.linkedin_url, leads.first_name, leads.last_name,
-           coalesce(leads.name, nullif(concat_ws(' ', leads.first_name, leads.last_name), ''))
-               AS name,
-           leads.company, leads.position, leads.headline,
-           leads.custom_fields::text AS custom_fields, leads.created_at, leads.updated_at,
-           leads.id AS place
-    FROM leads
-    WHERE leads.campaign_id = (SELECT campaign.id FROM campaign)
-      AND (%(status)s::lead_status IS NULL OR leads.status = %(status)s::lead_status)
-      AND (leads.created_at, leads.id) >= (SELECT start.created_at, start.id FROM start)
-    ORDER BY leads.created_at, leads.id
-    LIMIT %(page_size)s + 1
-)
-SELECT campaign.workspace_id::text AS workspace_id, campaign.total, listed.id,
-       listed.campaign_id, listed.status, listed.email, listed.linkedin_url, listed.first_name,
-       listed.last_name, listed.name, listed.company, listed.position, listed.headline,
-       listed.custom_fields, listed.created_at, listed.updated_at
-FROM campaign
-LEFT JOIN listed ON true
-ORDER BY listed.created_at, listed.place;
+-- round trip (the function list_leads of migration 0004 says what comes back). WITH
+-- ORDINALITY keeps the order the function wrote the rows in, without a sort.
+SELECT page.workspace_id, page.total, page.id, page.campaign_id, page.status, page.email,
+       page.linkedin_url, page.first_name, page.last_name, page.name, page.company,
+       page.position, page.headline, page.custom_fields, page.created_at, page.updated_at
+FROM list_leads(
+    p_token_hash => %(token_hash)s,
+    p_campaign_id => %(campaign_id)s,
+    p_status => %(status)s::lead_status,
+    p_after_created_at => %(after_created_at)s::timestamptz,
+    p_after_id => %(after_id)s::uuid,
+    p_offset => %(offset)s,
+    p_page_size => %(page_size)s
+) WITH ORDINALITY AS page
+ORDER BY page.ordinality;
 
 -- name: insert_leads
 -- The unique constraint on (campaign_id, identity) decides dedup against the roster. The
