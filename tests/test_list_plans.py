@@ -1,0 +1,150 @@
+"""The plans that the function list_leads (migration 0004) keeps for a session.
+
+PL/pgSQL plans a statement for its first calls with the values given, then may keep a
+generic plan, made without them, for every later call. Each statement of list_leads must
+be a scan of the list-order index in either case, whatever filter, cursor or page number
+the calls that came first asked for: a generic plan that scanned and sorted the roster
+would turn every later page of that session into a scan of the whole roster.
+
+The plans are read with auto_explain, which sends the plan of every statement the
+function runs to the client as a NOTICE, on a roster large enough for the planner to
+tell a scan of it from an index lookup (its statistics are those of a real roster).
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg2
+import pytest
+
+from leads.auth import hash_token
+from leads.queries import QUERIES
+
+ROSTER = 50_000
+PAGE_SIZE = 200
+# The statements of list_leads that read leads, and the indexes they must scan.
+ORDER_INDEXES = ("leads_campaign_order_idx", "leads_campaign_status_order_idx")
+
+SEED_LEADS = """
+INSERT INTO leads (id, campaign_id, identity, status, email, created_at)
+SELECT gen_random_uuid(), %(campaign_id)s, 'lead' || n || '@example.com',
+       (CASE WHEN n %% 100 = 0 THEN 'bounced' WHEN n %% 10 < 7 THEN 'pending'
+             WHEN n %% 10 < 9 THEN 'sent' ELSE 'replied' END)::lead_status,
+       'lead' || n || '@example.com', '2020-01-01'::timestamptz + n * interval '1 second'
+FROM generate_series(1, %(count)s) AS n
+"""
+
+
+@pytest.fixture
+def roster(api, db):
+    """A campaign of ROSTER leads (a rare status among them), another one beside it, and
+    fresh statistics. Returns the campaign's id."""
+    campaign_id = api.create_campaign("Large")["id"]
+    other_id = api.create_campaign("Small")["id"]
+    with db.cursor() as cursor:
+        cursor.execute(SEED_LEADS, {"campaign_id": campaign_id, "count": ROSTER})
+        cursor.execute(SEED_LEADS, {"campaign_id": other_id, "count": 100})
+        cursor.execute("ANALYZE leads")
+    return campaign_id
+
+
+def list_leads_explained(database_url, token, calls, plan_cache_mode):
+    """Run list_leads once per call in one session, with auto_explain on; return each
+    call's rows and the plans of the statements it ran that read leads."""
+    connection = psycopg2.connect(database_url)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("LOAD 'auto_explain'")
+            cursor.execute("SET auto_explain.log_min_duration = 0")
+            cursor.execute("SET auto_explain.log_nested_statements = on")
+            cursor.execute("SET auto_explain.log_level = notice")
+            cursor.execute("SET plan_cache_mode = %s", (plan_cache_mode,))
+            results = []
+            for call in calls:
+                del connection.notices[:]
+                cursor.execute(
+                    QUERIES["list_leads"],
+                    {
+                        "token_hash": hash_token(token),
+                        "after_created_at": None,
+                        "after_id": None,
+                        "offset": 0,
+                        "page_size": PAGE_SIZE,
+                        **call,
+                    },
+                )
+                plans = [
+                    notice
+                    for notice in connection.notices
+                    if re.search(r"\bFROM leads\b", notice) and "list_leads(" not in notice
+                ]
+                results.append((cursor.fetchall(), plans))
+            return results
+    finally:
+        connection.close()
+
+
+def calls_of_every_shape(campaign_id, cursor_position):
+    """First pages, cursor pages and page numbers, without and with filters (one of them a
+    rare status), each twice: the plans kept after five calls are the ones that
+    matter, and the order puts each shape after calls of the others."""
+    created_at, lead_id = cursor_position
+    shapes = []
+    for status in (None, "sent", "bounced"):
+        shapes += [
+            {"status": status},
+            {"status": status, "after_created_at": created_at, "after_id": lead_id},
+            {"status": status, "offset": 2 * PAGE_SIZE},
+        ]
+    return [{"campaign_id": campaign_id, **shape} for shape in shapes * 2]
+
+
+@pytest.mark.parametrize("plan_cache_mode", ["force_generic_plan", "force_custom_plan", "auto"])
+def test_every_statement_scans_the_list_order_index(
+    roster, database_url, db, token, plan_cache_mode
+):
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT created_at, id FROM leads WHERE campaign_id = %s"
+            " ORDER BY created_at, id OFFSET %s LIMIT 1",
+            (roster, ROSTER // 2),
+        )
+        cursor_position = cursor.fetchone()
+    calls = calls_of_every_shape(roster, cursor_position)
+
+    results = list_leads_explained(database_url, token, calls, plan_cache_mode)
+
+    for call, (rows, plans) in zip(calls, results, strict=True):
+        assert len(rows) == PAGE_SIZE + 1 or call["status"] == "bounced", call
+        # The page, and before it the lead where a page number starts.
+        assert len(plans) == (2 if call.get("offset") else 1), (call, plans)
+        for plan in plans:
+            scans = re.findall(r"(Index Only Scan|Index Scan) using (\w+) on leads", plan)
+            assert [index for _, index in scans] in ([name] for name in ORDER_INDEXES), plan
+            # Every condition is a bound of the index scan: none filters the rows it reads.
+            for node in ("Seq Scan", "Sort", "Bitmap", "Filter"):
+                assert node not in plan, plan
+
+
+def test_generic_plans_give_the_pages_that_custom_plans_give(roster, database_url, db, token):
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT created_at, id FROM leads WHERE campaign_id = %s"
+            " ORDER BY created_at, id OFFSET %s LIMIT 1",
+            (roster, ROSTER - 100),
+        )
+        cursor_position = cursor.fetchone()
+    past_the_end = {"campaign_id": roster, "status": "bounced", "offset": ROSTER}
+    calls = [*calls_of_every_shape(roster, cursor_position), past_the_end]
+
+    generic = list_leads_explained(database_url, token, calls, "force_generic_plan")
+    custom = list_leads_explained(database_url, token, calls, "force_custom_plan")
+
+    assert [rows for rows, _ in generic] == [rows for rows, _ in custom]
+    # No filter, sent, bounced: the first page, after the cursor, page 3; then past the
+    # last lead, an empty page (its campaign's row alone).
+    counts = [len(rows) for rows, _ in custom]
+    assert counts[:9] + counts[-1:] == [201, 99, 201, 201, 20, 201, 201, 1, 100, 1]
+    assert custom[-1][0][0][2:] == (None,) * 14
