@@ -70,23 +70,41 @@ class LeadInputSchema(LeadFieldsSchema):
     def load_if_valid(self, data) -> dict | None:
         """The row loaded field by field with the schema's own fields when every field
         accepts it; None otherwise (then only the full load can say what is wrong)."""
-        if type(data) is not dict or any(self._hooks.values()):
+        if type(data) is not dict or self._has_hooks:
             return None
-        if not data.keys() <= self.load_fields.keys():
+        deserializers = self._field_deserializers
+        if not data.keys() <= deserializers.keys():
             return None  # unknown keys: the full load names them
         row = {}
         try:
-            for name, deserialize in self._field_deserializers:
-                value = deserialize(data.get(name, missing), name, data)
-                if value is not missing:
-                    row[name] = value
+            for name, value in data.items():
+                row[name] = deserializers[name](value, name, data)
+            # Of the keys a row lacks, only those whose field does more than return
+            # `missing` (the identities) need a call.
+            for name, deserialize in self._absent_key_deserializers:
+                if name not in data:
+                    value = deserialize(missing, name, data)
+                    if value is not missing:
+                        row[name] = value
         except ValidationError:
             return None
         return row
 
     @functools.cached_property
-    def _field_deserializers(self) -> tuple:
-        return tuple((name, field.deserialize) for name, field in self.load_fields.items())
+    def _has_hooks(self) -> bool:
+        return any(self._hooks.values())
+
+    @functools.cached_property
+    def _field_deserializers(self) -> dict:
+        return {name: field.deserialize for name, field in self.load_fields.items()}
+
+    @functools.cached_property
+    def _absent_key_deserializers(self) -> tuple:
+        return tuple(
+            (name, field.deserialize)
+            for name, field in self.load_fields.items()
+            if not getattr(field, "skips_absent_key", False)
+        )
 
 
 class LeadRows(fields.List):

@@ -367,6 +367,15 @@ def test_an_absent_key_answers_as_marshmallow(field):
     assert outcome(field.deserialize, missing) == outcome(fields.Field.deserialize, field, missing)
 
 
+@pytest.mark.parametrize("field", SHORTCUT_FIELDS, ids=repr)
+def test_a_row_skips_an_absent_key_only_where_marshmallow_would_return_missing(field):
+    """LeadInputSchema.load_if_valid calls no field for a key the row lacks when the field
+    says `skips_absent_key`: marshmallow's answer must be `missing` there, and something
+    else (an error, a default) for every other field."""
+    answer = outcome(fields.Field.deserialize, field, missing)
+    assert (answer is missing) == field.skips_absent_key
+
+
 class TestLeadBatchFastPath:
     """LeadRows: a batch loads, or fails with the same messages, as plain marshmallow's."""
 
