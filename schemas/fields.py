@@ -123,9 +123,12 @@ class UuidTextList(fields.List):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
         if type(value) is list and set(map(type, value)) == {str}:
-            text = ",".join(value).lower()
-            if text.isascii() and _CANONICAL_UUID_LIST.fullmatch(text):
-                ids = text.split(",")
+            text = ",".join(value)
+            # ASCII only: then lower() maps A-Z alone, and makes no hex digit of anything
+            # that was not one (a Kelvin sign lowercases to "k").
+            lowered = text.lower() if text.isascii() else ""
+            if _CANONICAL_UUID_LIST.fullmatch(lowered):
+                ids = lowered.split(",")
                 if len(ids) == len(value):  # else an item held a comma of its own
                     return ids
         return [str(item) for item in super()._deserialize(value, attr, data, **kwargs)]
