@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import ValidationError, fields
@@ -55,6 +56,8 @@ class ShortcutField(fields.Field):
     """
 
     plain_type: type
+    # The field's check of a value of exactly plain_type (each subclass names its own).
+    _load_plain: Callable[[Any], Any]
 
     def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any):
         if type(value) is self.plain_type and not self.validators:
@@ -62,9 +65,6 @@ class ShortcutField(fields.Field):
         if value is missing and not self.required and self.load_default is missing:
             return missing
         return super().deserialize(value, attr, data, **kwargs)
-
-    def _load_plain(self, value: Any) -> Any:
-        return self._deserialize(value, None, None)
 
     @property
     def skips_absent_key(self) -> bool:
