@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from leads.config import ConfigError, ServerSettings, Settings  # noqa: E402
-from leads.request_log import logging_config  # noqa: E402
+from leads.request_log import ServiceGunicornLogger, logging_config  # noqa: E402
 
 try:
     _server = ServerSettings.from_environment()
@@ -33,6 +33,7 @@ loglevel = _server.log_level
 # The access log is the service's own JSON line per request (leads/request_log.py), on
 # stdout like every other line; gunicorn's plain-text access line would repeat it.
 accesslog = None
+logger_class = ServiceGunicornLogger
 errorlog = "-"
 logconfig_dict = logging_config(_server.log_level)
 # No gunicornc control socket: its default path ($HOME/.gunicorn) is one per user, shared by

@@ -1,4 +1,11 @@
-"""Rate limits per token on /api (flask-limiter): 429 with Retry-After and RateLimit-* headers."""
+"""Rate limits per token on /api: 429 with Retry-After and RateLimit-* headers.
+
+The counting is limits' (fixed windows, in memory or in Redis); this module is the Flask
+glue: which requests count, under which key, what a 429 and the headers say, and what
+happens while Redis is unreachable. It replaced flask-limiter, which resolved its
+decorated, blueprint and default limits afresh on every request: ~0.25 ms a request
+through gunicorn, a tenth of what the service adds to a page of leads (docs/PERFORMANCE.md).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,15 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import flask
 import flask_smorest
-from flask import Flask, request
-from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
+from flask import Flask, g, request
 from flask_smorest.utils import prepare_response
-from limits import parse_many
-from limits.storage import MemoryStorage
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from leads.auth import bearer_token, hash_token
 from leads.config import Settings
@@ -34,6 +42,9 @@ KEY_PREFIX = "leads"
 API_SCOPE = "api"
 # A Redis that hangs must not hang requests: give up on it after this long.
 REDIS_TIMEOUT_SECONDS = 1
+# While the shared storage is down, it is tried again after 1, 2, 4 ... up to this many
+# seconds (as flask-limiter did): a hung Redis costs one request a timeout that often.
+STORAGE_RETRY_MAX_SECONDS = 32
 MEMORY_SCHEME = "memory://"
 SWEPT_MEMORY_SCHEME = "leads-memory://"
 # How often the in-process storage drops the counters of windows that have ended.
@@ -79,6 +90,83 @@ def _sweep(storage_ref: weakref.ref) -> None:
         del storage
 
 
+@dataclass(frozen=True)
+class LimitCheck:
+    """One request's count: the limit its headers describe (the one it broke, else the one
+    with the smallest window) and that limit's window after the request."""
+
+    limit: RateLimitItem
+    allowed: bool
+    remaining: int
+    reset_time: float  # seconds since the epoch
+
+    def seconds_until_reset(self) -> int:
+        return max(0, math.ceil(self.reset_time - time.time()))
+
+
+class TokenRateLimiter:
+    """Every limit of the setting, counted per key in limits' fixed windows, smallest
+    window first; the first one broken stops the count (the request is refused).
+
+    Counts go to `storage`. With `fallback`, while that storage (Redis) fails they go to
+    this process's memory, and the storage is tried again after 1, 2, 4 ... 32 seconds.
+    Threads may race on that state; the worst outcome is one extra try of the storage.
+    """
+
+    def __init__(self, limits: list[RateLimitItem], storage: Storage, *, fallback: bool) -> None:
+        self.limits = sorted(limits)
+        self.storage = storage
+        self._counter = FixedWindowRateLimiter(storage)
+        self._fallback = FixedWindowRateLimiter(SweptMemoryStorage()) if fallback else None
+        self._storage_down = False
+        self._retries = 0
+        self._retry_at = 0.0
+
+    def check(self, key: str) -> LimitCheck:
+        counter = self._current_counter()
+        try:
+            return self._count(counter, key)
+        except Exception:
+            if self._fallback is None or counter is self._fallback:
+                raise
+            logger.warning(
+                "rate limit storage unreachable: counting in this process until it answers",
+                exc_info=True,
+            )
+            self._storage_down, self._retries = True, 0
+            self._retry_at = time.monotonic() + 1
+            return self._count(self._fallback, key)
+
+    def _count(self, counter: FixedWindowRateLimiter, key: str) -> LimitCheck:
+        identifiers = (KEY_PREFIX, key, API_SCOPE)
+        shown, allowed = self.limits[0], True
+        for limit in self.limits:
+            if not counter.hit(limit, *identifiers):
+                shown, allowed = limit, False
+                break
+        window = counter.get_window_stats(shown, *identifiers)
+        return LimitCheck(shown, allowed, max(0, window.remaining), window.reset_time)
+
+    def _current_counter(self) -> FixedWindowRateLimiter:
+        if not self._storage_down:
+            return self._counter
+        now = time.monotonic()
+        if now >= self._retry_at:
+            self._retries += 1
+            self._retry_at = now + min(2**self._retries, STORAGE_RETRY_MAX_SECONDS)
+            if self._storage_answers():
+                logger.info("rate limit storage answers again")
+                self._storage_down = False
+                return self._counter
+        return self._fallback
+
+    def _storage_answers(self) -> bool:
+        try:
+            return bool(self.storage.check())
+        except Exception:
+            return False
+
+
 _HEADER_DOCS = {
     "Retry-After": "Seconds until the token's window resets and requests are served again.",
     LIMIT_HEADER: "Requests a token may make per window.",
@@ -100,15 +188,10 @@ def rate_limit_key() -> str:
     return f"token:{hash_token(token).hex()}"
 
 
-def seconds_until_reset(limit: RequestLimit) -> int:
-    return max(0, math.ceil(limit.window.reset_time - time.time()))
-
-
 def init_rate_limits(app: Flask, settings: Settings, blueprints: Iterable[flask.Blueprint]) -> None:
     """Limit every route of `blueprints` per token, unless settings.rate_limit is None."""
     if settings.rate_limit is None:
         return
-    parse_many(settings.rate_limit)  # a bad limit fails at start, not on the first request
     storage_uri = settings.rate_limit_storage_uri
     shared_storage = not storage_uri.startswith(MEMORY_SCHEME)
     if not shared_storage:
@@ -119,46 +202,40 @@ def init_rate_limits(app: Flask, settings: Settings, blueprints: Iterable[flask.
             "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
             "socket_timeout": REDIS_TIMEOUT_SECONDS,
         }
-    limiter = Limiter(
-        rate_limit_key,
-        app=app,
-        storage_uri=storage_uri,
-        storage_options=storage_options,
-        strategy="fixed-window",
-        key_prefix=KEY_PREFIX,
-        # flask-limiter's own headers put Retry-After on every response and RateLimit-Reset
-        # as a timestamp; ours follow the IETF draft (seconds) and touch only what they must.
-        headers_enabled=False,
-        # While the shared storage is down, count in this process rather than fail requests.
-        in_memory_fallback_enabled=shared_storage,
+    limiter = TokenRateLimiter(
+        parse_many(settings.rate_limit),  # a bad limit fails at start, not on a request
+        storage_from_string(storage_uri, **storage_options),
+        fallback=shared_storage,
     )
-    api_limit = limiter.shared_limit(settings.rate_limit, scope=API_SCOPE)
-    for blueprint in blueprints:
-        api_limit(blueprint)
+    app.extensions["rate_limiter"] = limiter
+    limited_blueprints = {blueprint.name for blueprint in blueprints}
 
-    @app.errorhandler(RateLimitExceeded)
-    def handle_rate_limited(error: RateLimitExceeded):
+    # An app-wide hook, so that it runs before the blueprints' own (the token check): a
+    # request refused with 401 counts too.
+    @app.before_request
+    def count_request():
+        if request.blueprint not in limited_blueprints:
+            return None
+        key = rate_limit_key()
+        g.rate_limit = check = limiter.check(key)
+        if check.allowed:
+            return None
+        logger.info("rate limit %s exceeded by %s", check.limit, key)
         return error_response(
             429,
-            f"Rate limit of {error.limit.limit} exceeded for this token; "
+            f"Rate limit of {check.limit} exceeded for this token; "
             "retry after the number of seconds in Retry-After.",
         )
 
+    # Headers after the IETF draft: RateLimit-Reset in seconds, Retry-After on a 429 only.
     @app.after_request
     def add_rate_limit_headers(response: flask.Response) -> flask.Response:
-        current = limiter.current_limit
-        if current is None:
+        check = g.get("rate_limit")
+        if check is None:
             return response
-        try:
-            reset_in = seconds_until_reset(current)
-            remaining = current.remaining
-        except Exception:
-            # The headers are advice: a storage failure after the request was served must
-            # not turn its response into an error.
-            logger.warning("rate limit headers skipped: storage unavailable", exc_info=True)
-            return response
-        response.headers[LIMIT_HEADER] = str(current.limit.amount)
-        response.headers[REMAINING_HEADER] = str(remaining)
+        reset_in = check.seconds_until_reset()
+        response.headers[LIMIT_HEADER] = str(check.limit.amount)
+        response.headers[REMAINING_HEADER] = str(check.remaining)
         response.headers[RESET_HEADER] = str(reset_in)
         if response.status_code == 429:
             response.headers["Retry-After"] = str(max(1, reset_in))

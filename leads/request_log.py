@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from flask import Flask, g, request
+from gunicorn.glogging import Logger as GunicornLogger
 
 REQUEST_LOGGER = "leads.requests"
 # A path no route matches (404, or 405 for its method): one label for all of them.
@@ -87,3 +88,14 @@ def logging_config(level: str) -> dict[str, Any]:
             "yoyo": {"level": "WARNING"},
         },
     }
+
+
+class ServiceGunicornLogger(GunicornLogger):
+    """gunicorn's logger without its access log: the request line above is the access log.
+
+    gunicorn takes any logging configuration as a wish for its access log, so it built the
+    line's fields on every request for a logger with no handler (~0.1 ms a request).
+    """
+
+    def access(self, resp, req, environ, request_time) -> None:
+        pass

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
+import logging
 import secrets
 import threading
 import time
@@ -139,6 +141,136 @@ class TestRateLimits:
         assert response.json == RATE_LIMITED
 
 
+class TestSeveralLimits:
+    """LEADS_RATE_LIMIT may hold several limits: each counts, the smallest window shows."""
+
+    @pytest.fixture
+    def make_client(self, database_url):
+        apps = []
+
+        def make(limit_string: str) -> ApiClient:
+            app = create_app({"database_url": database_url, "rate_limit": limit_string})
+            apps.append(app)
+            return ApiClient(app, make_token(app.extensions["leads_pool"], "acme"))
+
+        yield make
+        for app in apps:
+            app.extensions["leads_pool"].close()
+
+    def test_the_smallest_window_shows_until_it_is_broken(self, make_client, db):
+        client = make_client("5/day;2/hour")
+        for remaining in (1, 0):
+            response = client.get("/api/campaigns")
+            assert response.status_code == 200
+            assert response.headers["RateLimit-Limit"] == "2"
+            assert response.headers["RateLimit-Remaining"] == str(remaining)
+            assert 3590 <= int(response.headers["RateLimit-Reset"]) <= 3600
+        response = client.post("/api/campaigns", json=CAMPAIGN_BODY)
+        assert response.status_code == 429
+        assert response.json == {
+            **RATE_LIMITED,
+            "message": "Rate limit of 2 per 1 hour exceeded for this token; "
+            "retry after the number of seconds in Retry-After.",
+        }
+        assert response.headers["RateLimit-Limit"] == "2"
+        assert campaign_names(db) == []
+
+    def test_a_longer_window_broken_first_is_the_one_reported(self, make_client, db):
+        client = make_client("3/hour;2/day")
+        for remaining in (2, 1):
+            response = client.get("/api/campaigns")
+            assert response.status_code == 200
+            assert response.headers["RateLimit-Limit"] == "3"
+            assert response.headers["RateLimit-Remaining"] == str(remaining)
+        response = client.post("/api/campaigns", json=CAMPAIGN_BODY)
+        assert response.status_code == 429
+        assert response.json["message"] == (
+            "Rate limit of 2 per 1 day exceeded for this token; "
+            "retry after the number of seconds in Retry-After."
+        )
+        assert response.headers["RateLimit-Limit"] == "2"
+        assert response.headers["RateLimit-Remaining"] == "0"
+        assert 86390 <= int(response.headers["Retry-After"]) <= 86400
+        assert campaign_names(db) == []
+
+
+class FlakyStorage(MemoryStorage):
+    """A storage that fails while `down`, like a Redis that stopped answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.checks = 0
+
+    def incr(self, *args, **kwargs):
+        if self.down:
+            raise ConnectionError("storage down")
+        return super().incr(*args, **kwargs)
+
+    def check(self) -> bool:
+        self.checks += 1
+        return not self.down
+
+
+class TestStorageOutage:
+    """While a shared storage fails, counts go to the process's memory; the storage is tried
+    again after 1, 2, 4 ... seconds, and counts go back to it once it answers."""
+
+    @pytest.fixture
+    def clock(self, monkeypatch):
+        now = [1000.0]
+        monkeypatch.setattr(rate_limits.time, "monotonic", lambda: now[0])
+        return now
+
+    def test_counts_move_to_memory_and_back(self, clock, caplog):
+        caplog.set_level(logging.INFO, logger="leads")
+        storage = FlakyStorage()
+        limiter = rate_limits.TokenRateLimiter([parse("10/hour")], storage, fallback=True)
+        assert limiter.check("token:abc").remaining == 9
+
+        storage.down = True
+        assert [limiter.check("token:abc").remaining for _ in range(3)] == [9, 8, 7]
+        assert "rate limit storage unreachable" in caplog.text
+        assert storage.checks == 0  # not tried again before a second has passed
+
+        clock[0] += 1.5
+        assert limiter.check("token:abc").remaining == 6  # tried: still down
+        assert storage.checks == 1
+        clock[0] += 1.5
+        assert limiter.check("token:abc").remaining == 5
+        assert storage.checks == 1  # the next try waits 2 s
+
+        storage.down = False
+        clock[0] += 1
+        assert limiter.check("token:abc").remaining == 8  # the storage's own count again
+        assert storage.checks == 2
+        assert "rate limit storage answers again" in caplog.text
+
+    def test_retries_back_off_up_to_32_seconds(self, clock):
+        storage = FlakyStorage()
+        storage.down = True
+        limiter = rate_limits.TokenRateLimiter([parse("10/hour")], storage, fallback=True)
+        limiter.check("token:abc")
+        tried_at = []
+        for second in range(1, 200):
+            clock[0] = 1000.0 + second
+            checks = storage.checks
+            limiter.check("token:abc")
+            if storage.checks > checks:
+                tried_at.append(second)
+        gaps = [later - earlier for earlier, later in itertools.pairwise(tried_at)]
+        assert tried_at[0] == 1
+        assert gaps[:5] == [2, 4, 8, 16, 32]
+        assert set(gaps[5:]) == {32}
+
+    def test_without_fallback_a_failure_is_an_error(self):
+        storage = FlakyStorage()
+        storage.down = True
+        limiter = rate_limits.TokenRateLimiter([parse("10/hour")], storage, fallback=False)
+        with pytest.raises(ConnectionError):
+            limiter.check("token:abc")
+
+
 class TestRedisStorage:
     def test_counts_live_in_redis_under_the_token_hash(self, database_url, pool):
         app = create_app(
@@ -178,8 +310,7 @@ class TestSweptMemoryStorage:
     def test_the_service_counts_in_it(self, database_url):
         app = create_app({"database_url": database_url, "rate_limit": LIMIT_STRING})
         try:
-            (limiter,) = app.extensions["limiter"]
-            assert type(limiter.storage) is SweptMemoryStorage
+            assert type(app.extensions["rate_limiter"].storage) is SweptMemoryStorage
         finally:
             app.extensions["leads_pool"].close()
 

@@ -65,7 +65,7 @@ class TestTokensStayOutOfTheRateLimiter:
             app.extensions["leads_pool"].close()
         assert response.status_code == 429
         logged = "\n".join(record.getMessage() for record in caplog.records)
-        assert "ratelimit 1 per 1 hour" in logged
+        assert "rate limit 1 per 1 hour exceeded by token:" in logged
         assert token not in logged and token[3:] not in logged
         assert token not in response.get_data(as_text=True)
 
