@@ -100,20 +100,25 @@ def serve_metrics() -> Response:
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
+def note_added_leads(outcome: dict) -> None:
+    """Called by the add route with the outcome it answers: count_added_leads reads the
+    counts from here rather than parse the response again (~100 KB for 1000 leads, ~1 ms)."""
+    g.added_leads = (outcome["imported"], outcome["duplicates"])
+
+
 def count_added_leads(response) -> None:
     """Count what an add request was told: imported and duplicate rows on success, the
     invalid rows (the indexes its 400 names) on rejection. Dry runs and idempotent replays
     wrote nothing and are not counted."""
     if _is_dry_run() or response.headers.get("Idempotent-Replayed") == "true":
         return
-    body = response.get_json(silent=True)
-    if not isinstance(body, dict):
-        return
     if response.status_code == 200:
-        LEADS_IMPORTED.inc(body.get("imported", 0))
-        LEADS_DUPLICATES.inc(body.get("duplicates", 0))
+        imported, duplicates = g.get("added_leads", (0, 0))
+        LEADS_IMPORTED.inc(imported)
+        LEADS_DUPLICATES.inc(duplicates)
     elif response.status_code == 400:
-        errors = body.get("errors")
+        body = response.get_json(silent=True)
+        errors = body.get("errors") if isinstance(body, dict) else None
         body_errors = errors.get("json") if isinstance(errors, dict) else None
         row_errors = body_errors.get("prospects") if isinstance(body_errors, dict) else None
         if isinstance(row_errors, dict):

@@ -11,6 +11,7 @@ from flask.views import MethodView
 from leads import roster
 from leads.api import Blueprint, checks_token_in_its_query, protect
 from leads.campaigns import parse_campaign_id
+from leads.metrics import note_added_leads
 from leads.routes.documented_errors import documents_errors, idempotent_write
 from leads.routes.json_bodies import lead_page_response, leads_added_response
 from schemas.fields import CampaignContext
@@ -101,6 +102,7 @@ class CampaignLeads(MethodView):
             body["prospects"],
             dry_run=query["dry_run"],
         )
+        note_added_leads(outcome)
         return leads_added_response(outcome)
 
     @checks_token_in_its_query
