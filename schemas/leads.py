@@ -13,6 +13,7 @@ from schemas.campaigns import StatsSchema
 from schemas.fields import (
     CustomFields,
     IdentityField,
+    ShortcutField,
     StrictBoolean,
     TrimmedString,
     UuidTextList,
@@ -75,10 +76,15 @@ class LeadInputSchema(LeadFieldsSchema):
         deserializers = self._field_deserializers
         if not data.keys() <= deserializers.keys():
             return None  # unknown keys: the full load names them
+        plain_loaders = self._plain_loaders
         row = {}
         try:
             for name, value in data.items():
-                row[name] = deserializers[name](value, name, data)
+                plain = plain_loaders.get(name)
+                if plain is not None and type(value) is plain[0]:
+                    row[name] = plain[1](value)  # what deserialize() would call: see below
+                else:
+                    row[name] = deserializers[name](value, name, data)
             # Of the keys a row lacks, only those whose field does more than return
             # `missing` (the identities) need a call.
             for name, deserialize in self._absent_key_deserializers:
@@ -97,6 +103,17 @@ class LeadInputSchema(LeadFieldsSchema):
     @functools.cached_property
     def _field_deserializers(self) -> dict:
         return {name: field.deserialize for name, field in self.load_fields.items()}
+
+    @functools.cached_property
+    def _plain_loaders(self) -> dict:
+        """For each ShortcutField without validators: its plain type and its check, which its
+        deserialize() calls for a value of that type. Called straight from load_if_valid,
+        a call less per field (~1 ms for 1000 rows)."""
+        return {
+            name: (field.plain_type, field._load_plain)
+            for name, field in self.load_fields.items()
+            if isinstance(field, ShortcutField) and not field.validators
+        }
 
     @functools.cached_property
     def _absent_key_deserializers(self) -> tuple:
