@@ -298,13 +298,14 @@ def delete_leads(
     """Remove the given leads (ids as canonical text; ids not in this campaign are skipped),
     or all when None. Returns the token's workspace and the outcome."""
     with transaction(pool) as tx:
-        campaign = lock_draft_campaign(tx, token_hash, campaign_id)
-        if lead_ids is None:
-            tx.execute("delete_all_leads", {"campaign_id": campaign_id})
-        else:
-            # As text (cast to uuid[] by the query): psycopg2 quotes strings in C, UUID
-            # objects one by one in Python.
-            tx.execute("delete_leads", {"campaign_id": campaign_id, "lead_ids": lead_ids})
-        deleted = tx.rowcount
-        stats = tx.fetch_one("recalculate_campaign_stats", {"campaign_id": campaign_id})["stats"]
-    return campaign["workspace_id"], {"deleted": deleted, "stats": stats}
+        # As text (cast to uuid[] by the query): psycopg2 quotes strings in C, UUID objects
+        # one by one in Python.
+        outcome = tx.fetch_one(
+            "delete_leads",
+            {"token_hash": token_hash, "campaign_id": campaign_id, "lead_ids": lead_ids},
+        )
+        if outcome is None:
+            raise CampaignNotFound()
+        if outcome["campaign_status"] != "draft":
+            raise RosterFrozen(outcome["campaign_status"])  # nothing was deleted
+    return outcome["workspace_id"], {"deleted": outcome["deleted"], "stats": outcome["stats"]}

@@ -154,12 +154,15 @@ SET identity = %(identity)s, email = %(email)s, linkedin_url = %(linkedin_url)s,
 WHERE id = %(lead_id)s AND campaign_id = %(campaign_id)s;
 
 -- name: delete_leads
-DELETE FROM leads
-WHERE campaign_id = %(campaign_id)s AND id = ANY(%(lead_ids)s::uuid[]);
-
--- name: delete_all_leads
-DELETE FROM leads
-WHERE campaign_id = %(campaign_id)s;
+-- The campaign's lock, the draft check, the delete and the stats in one round trip (the
+-- function delete_campaign_leads of migration 0005 says what comes back). Every lead of
+-- the campaign when lead_ids is null.
+SELECT deleted.workspace_id, deleted.campaign_status, deleted.deleted, deleted.stats
+FROM delete_campaign_leads(
+    p_token_hash => %(token_hash)s,
+    p_campaign_id => %(campaign_id)s,
+    p_lead_ids => %(lead_ids)s::uuid[]
+) AS deleted;
 
 -- name: ping
 SELECT 1;
