@@ -67,6 +67,13 @@ class ShortcutField(fields.Field):
         return super().deserialize(value, attr, data, **kwargs)
 
     @property
+    def plain_loader(self) -> tuple[type, Callable[[Any], Any]] | None:
+        """(plain_type, check): what deserialize() calls for a value of exactly that type,
+        for a caller that holds many such fields (a row of a batch); None when the field
+        has validators, which only marshmallow's own path runs."""
+        return None if self.validators else (self.plain_type, self._load_plain)
+
+    @property
     def skips_absent_key(self) -> bool:
         """deserialize(missing) is `missing`: a row without the key need not call it."""
         return not self.required and self.load_default is missing

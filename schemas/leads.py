@@ -106,14 +106,14 @@ class LeadInputSchema(LeadFieldsSchema):
 
     @functools.cached_property
     def _plain_loaders(self) -> dict:
-        """For each ShortcutField without validators: its plain type and its check, which its
-        deserialize() calls for a value of that type. Called straight from load_if_valid,
-        a call less per field (~1 ms for 1000 rows)."""
-        return {
-            name: (field.plain_type, field._load_plain)
+        """Each ShortcutField's plain_loader, called straight from load_if_valid: a call
+        less per field (~1 ms for 1000 rows)."""
+        loaders = {
+            name: field.plain_loader
             for name, field in self.load_fields.items()
-            if isinstance(field, ShortcutField) and not field.validators
+            if isinstance(field, ShortcutField)
         }
+        return {name: loader for name, loader in loaders.items() if loader is not None}
 
     @functools.cached_property
     def _absent_key_deserializers(self) -> tuple:

@@ -538,3 +538,9 @@ class TestJsonBuiltOutsideMarshmallow:
         assert json.loads(removed.data, object_pairs_hook=list) == json.loads(
             json.dumps(dumped), object_pairs_hook=list
         )
+        # And the database holds what the body says: the leads gone, the stats at zero.
+        with db.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM leads WHERE id = ANY(%s::uuid[])", (ids,))
+            assert cursor.fetchone()[0] == 0
+            cursor.execute("SELECT stats FROM campaigns WHERE id = %s", (campaign_id,))
+            assert cursor.fetchone()[0]["total"] == removed.json["stats"]["total"] == 0

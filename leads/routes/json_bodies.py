@@ -2,10 +2,9 @@
 leads, the outcome of an import of 1000 leads, and of a removal.
 
 Their shapes are LeadPageSchema, LeadsAddedSchema and LeadsDeletedSchema, which the routes
-keep documenting;
-the tests compare whole bodies, so a drift from those schemas shows. A dump through the
-schemas cost more than the database work itself, and orjson writes in ~0.2 ms what
-Flask's json took 1 ms to write (see docs/PERFORMANCE.md). orjson writes UUIDs and
+keep documenting; the tests compare whole bodies, so a drift from those schemas shows. A
+dump through the schemas cost more than the database work itself, and orjson writes in
+~0.2 ms what Flask's json took 1 ms to write (see docs/PERFORMANCE.md). orjson writes UUIDs and
 datetimes as the schemas do (isoformat), and non-ASCII text as UTF-8 rather than escaped.
 """
 
@@ -31,13 +30,8 @@ def lead_page_response(page: dict) -> Response:
     return _json_response(page)
 
 
-def leads_added_response(outcome: dict) -> Response:
+def outcome_response(outcome: dict) -> Response:
+    """The outcome of an import or a removal, with the campaign's stats after it."""
     # The stats (a jsonb object: keys in jsonb's order) go through their schema, for the
     # documented key order; they are one small object.
     return _json_response({**outcome, "stats": _STATS.dump(outcome["stats"])})
-
-
-def leads_deleted_response(outcome: dict) -> Response:
-    # A small body, but a DELETE's whole Python budget is a few milliseconds: the schema's
-    # dump and Flask's json took ~0.3 ms of it.
-    return _json_response({"deleted": outcome["deleted"], "stats": _STATS.dump(outcome["stats"])})

@@ -13,11 +13,7 @@ from leads.api import Blueprint, checks_token_in_its_query, protect
 from leads.campaigns import parse_campaign_id
 from leads.metrics import note_added_leads
 from leads.routes.documented_errors import documents_errors, idempotent_write
-from leads.routes.json_bodies import (
-    lead_page_response,
-    leads_added_response,
-    leads_deleted_response,
-)
+from leads.routes.json_bodies import lead_page_response, outcome_response
 from schemas.fields import CampaignContext
 from schemas.leads import (
     LeadPageSchema,
@@ -107,7 +103,7 @@ class CampaignLeads(MethodView):
             dry_run=query["dry_run"],
         )
         note_added_leads(outcome)
-        return leads_added_response(outcome)
+        return outcome_response(outcome)
 
     @checks_token_in_its_query
     @idempotent_write(blp)
@@ -141,4 +137,4 @@ class CampaignLeads(MethodView):
         g.workspace_id, outcome = roster.delete_leads(
             _pool(), g.token_hash, parse_campaign_id(campaign_id), body.get("prospect_ids")
         )
-        return leads_deleted_response(outcome)
+        return outcome_response(outcome)

@@ -6,8 +6,9 @@
 --
 -- No row when the token is unknown or revoked or the campaign is not in its workspace.
 -- A campaign that is not a draft: its status, and nothing deleted (deleted and stats are
--- null; the caller answers 409). Else the leads of p_lead_ids in the campaign (every lead
--- when p_lead_ids is null) are deleted: their number and the campaign's stats after it.
+-- null; the caller answers 400: the roster is frozen). Else the leads of p_lead_ids in the
+-- campaign (every lead when p_lead_ids is null) are deleted: their number and the
+-- campaign's stats after it.
 CREATE FUNCTION delete_campaign_leads(
     p_token_hash bytea,
     p_campaign_id uuid,
