@@ -13,7 +13,6 @@ from uuid import UUID
 
 import psycopg2
 import psycopg2.errors
-import psycopg2.extras
 from psycopg2 import sql
 
 from leads import auth
@@ -123,10 +122,15 @@ class BenchDatabase:
 
     @property
     def connection(self) -> psycopg2.extensions.connection:
-        """The baseline's connection: plain psycopg2, one transaction per operation."""
+        """The baseline's connection: plain psycopg2, one transaction per operation.
+
+        With psycopg2's own type casters only: uuid columns come back as text, as the
+        service's own queries return them. A UUID object built for each id (register_uuid,
+        which this connection had until the fifth round) made the floor of a page of 200
+        0.4 ms slower than the database's own work, and every GET ratio that much kinder
+        (docs/PERFORMANCE.md)."""
         if self._connection is None:
             self._connection = psycopg2.connect(self.url)
-            psycopg2.extras.register_uuid(conn_or_curs=self._connection)
         return self._connection
 
     @contextmanager

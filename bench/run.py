@@ -288,7 +288,7 @@ class Bench:
                     f"deepest page by cursor, {label}",
                     f"cursor={cursor}",
                     PAGE_AFTER,
-                    {**base, "after_created_at": created_at, "after_id": lead_id},
+                    {**base, "after_created_at": created_at, "after_id": str(lead_id)},
                     expected_deep,
                     self.plan.page_runs,
                 ),
