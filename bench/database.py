@@ -70,6 +70,17 @@ PAGE_BY_OFFSET = (
 ORDER BY created_at, id
 LIMIT %(limit)s OFFSET %(offset)s"""
 )
+# The same first page with every column as text (custom_fields and timestamps unparsed):
+# what the database sends, with nothing decoded by the driver but strings. A reference for
+# the page's anatomy (bench.run.Bench.measure_page_anatomy), not a baseline.
+PAGE_AS_TEXT = """
+SELECT id::text, campaign_id::text, status::text, email, linkedin_url, first_name, last_name,
+       coalesce(name, nullif(concat_ws(' ', first_name, last_name), '')) AS name,
+       company, position, headline, custom_fields::text, created_at::text, updated_at::text
+FROM leads
+WHERE campaign_id = %(campaign_id)s
+ORDER BY leads.created_at, leads.id  -- the columns, not the text of the same names
+LIMIT %(limit)s OFFSET 0"""
 PAGE_AFTER = (
     PAGE_COLUMNS
     + """WHERE campaign_id = %(campaign_id)s

@@ -31,6 +31,7 @@ from bench.database import (
     DELETE_ALL_FLOOR,
     DELETE_FLOOR,
     PAGE_AFTER,
+    PAGE_AS_TEXT,
     PAGE_BY_OFFSET,
     BenchDatabase,
     floor_columns,
@@ -190,6 +191,20 @@ class Bench:
         server.wait_ready("/readyz")
         return server
 
+    def start_bare(self, body: bytes, name: str) -> Gunicorn:
+        """bench/bare_app.py under gunicorn with the service's settings, sending `body`."""
+        body_file = self.workdir / f"{name}.json"
+        body_file.write_bytes(body)
+        bare = Gunicorn(
+            "bench.bare_app:create_app()",
+            self.db.url,
+            self.workdir / f"bare-{name}.log",
+            extra_env={"BENCH_BODY_FILE": str(body_file)},
+        )
+        self.servers.append(bare)
+        bare.wait_ready("/page")
+        return bare
+
     def stop(self, server: Gunicorn) -> None:
         server.stop()
         self.servers.remove(server)
@@ -315,6 +330,45 @@ class Bench:
                     )
                 )
 
+    def measure_page_anatomy(self, client: Client) -> None:
+        """Where the first page's time goes, four ways taken in turn: the service; the
+        floor; the floor with every column as text; and gunicorn with the service's
+        settings serving the page's bytes from memory (bench/bare_app.py): what Flask,
+        gunicorn and the HTTP exchange cost before the service does anything."""
+        size = self.plan.sizes[-1]
+        campaign_id = self.campaigns[size]
+        path = f"/api/campaigns/{campaign_id}/leads?limit={PAGE}&page=1"
+        log(f"anatomy of GET {PAGE}, first page, no filter")
+        _, body = client.request("GET", path)
+        bare = self.start_bare(body, "page200")
+        params = {"campaign_id": campaign_id, "status": None, "limit": PAGE, "offset": 0}
+        try:
+            bare_client = Client(bare.port)
+            if bare_client.request("GET", "/page")[1] != body:
+                raise BenchError("the bare endpoint does not send the page's bytes")
+            ways = {
+                "service": lambda: client.request("GET", path)[0],
+                "floor": lambda: self.db.page_floor(PAGE_BY_OFFSET, params, PAGE),
+                "floor, every column as text": lambda: self.db.page_floor(
+                    PAGE_AS_TEXT, params, PAGE
+                ),
+                "bare Flask, same bytes": lambda: bare_client.request("GET", "/page")[0],
+            }
+            samples: dict[str, list[float]] = {name: [] for name in ways}
+            names = list(ways)
+            for run in range(self.plan.warmup + self.plan.page_runs):
+                order = names if run % 2 == 0 else names[::-1]
+                for name in order:
+                    elapsed = ways[name]()
+                    if run >= self.plan.warmup:
+                        samples[name].append(elapsed)
+            bare_client.close()
+        finally:
+            self.stop(bare)
+        medians = {name: statistics.median(values) for name, values in samples.items()}
+        self.extra["page_anatomy"] = {"runs": self.plan.page_runs, "medians": medians}
+        log("  " + ", ".join(f"{name} {ms * 1000:.2f} ms" for name, ms in medians.items()))
+
     # -- 4: DELETE -------------------------------------------------------------------
 
     def measure_deletes(self, client: Client) -> None:
@@ -384,17 +438,8 @@ class Bench:
         path = f"/api/campaigns/{self.campaigns[size]}/leads?limit=100"
         log(f"throughput: wrk on GET {path} and on a bare Flask endpoint")
         _, body = client.request("GET", path)
-        body_file = self.workdir / "page.json"
-        body_file.write_bytes(body)
-        bare = Gunicorn(
-            "bench.bare_app:create_app()",
-            self.db.url,
-            self.workdir / "bare.log",
-            extra_env={"BENCH_BODY_FILE": str(body_file)},
-        )
-        self.servers.append(bare)
+        bare = self.start_bare(body, "page100")
         try:
-            bare.wait_ready("/page")
             bare_body = Client(bare.port).request("GET", "/page")[1]
             self.extra["throughput_body_bytes"] = {"service": len(body), "bare": len(bare_body)}
             if bare_body != body:
@@ -493,6 +538,7 @@ class Bench:
                 self.measure_posts(client)
                 self.db.vacuum_and_checkpoint()
                 self.measure_pages(client)
+                self.measure_page_anatomy(client)
                 self.measure_deletes(client)
                 self.measure_throughput(service, client)
                 self.measure_wipes(client)
@@ -547,6 +593,22 @@ def memory_table(memory: dict) -> list[str]:
     return lines
 
 
+def page_anatomy_table(anatomy: dict) -> list[str]:
+    medians = anatomy["medians"]
+    floor = medians["floor"]
+    lines = [
+        "",
+        f"Anatomy of GET {PAGE}, first page, no filter ({anatomy['runs']} runs of each, "
+        "taken in turn; medians):",
+        "",
+        "| way | median | / floor |",
+        "|---|---|---|",
+    ]
+    for name, seconds in medians.items():
+        lines.append(f"| {name} | {seconds * 1000:.2f} ms | {seconds / floor:.2f} |")
+    return lines
+
+
 def heading(bench: Bench, info: dict) -> str:
     return (
         f"Run of {bench.extra['started']}, {bench.extra['minutes']:.1f} minutes; "
@@ -574,6 +636,7 @@ def markdown(bench: Bench, info: dict) -> str:
             f"{row.ratio:.2f} | "
             f"≤ {row.target} | {met} |"
         )
+    lines += page_anatomy_table(bench.extra["page_anatomy"])
     throughput = bench.extra["throughput"]
     lines += [
         "",

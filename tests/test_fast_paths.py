@@ -5,6 +5,7 @@
   batch of valid rows its list and nested fields (LeadRows);
 - custom_fields are serialized to measure them only when a size bound exceeds 16 KiB;
 - a list of canonical lead ids is checked with one pattern each (UuidTextList);
+- a list query of plain values skips marshmallow's passes (LeadsListQuerySchema.load);
 - a page of leads is written by orjson from the columns the database sends, not a LeadSchema dump;
 - the rows of an import reach the database as one JSON document (json_to_recordset);
 - the import's response is encoded without a LeadsAddedSchema dump.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import string
 import uuid
+from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
@@ -22,10 +24,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from marshmallow.utils import missing
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import MultiDict
 
 from leads import identity
+from leads.cursors import LeadCursor, encode_cursor
 from leads.db import transaction
 from leads.identity import InvalidIdentity, normalize_email
+from leads.statuses import LEAD_STATUSES
 from schemas.fields import (
     CUSTOM_FIELDS_MAX_BYTES,
     CampaignContext,
@@ -42,6 +48,7 @@ from schemas.leads import (
     LeadsAddSchema,
     LeadSchema,
     LeadsDeletedSchema,
+    LeadsListQuerySchema,
 )
 
 PROPERTY = settings(max_examples=300, deadline=None)
@@ -302,6 +309,74 @@ class TestUuidTextList:
             str(lead_id),
             str(lead_id),
         ]
+
+
+CURSOR = st.builds(
+    lambda campaign_id, created_at, lead_id, status: encode_cursor(
+        LeadCursor(campaign_id, created_at, lead_id, status)
+    ),
+    st.uuids(),
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    st.uuids(),
+    st.one_of(st.none(), st.sampled_from(LEAD_STATUSES)),
+)
+ODD_NUMBERS = ["", " 5", "5 ", "+5", "-0", "1_0", "1.0", "٥", "²", "0x10", "00012", "200", "201"]
+ODD_NUMBERS += ["9007199254740991", "9007199254740992", "0" * 16 + "7", "1e3", "0"]
+NUMBER_TEXT = st.one_of(
+    st.integers(min_value=-5, max_value=10**17).map(str), st.sampled_from(ODD_NUMBERS)
+)
+QUERY_VALUE = st.one_of(
+    NUMBER_TEXT, st.sampled_from(LEAD_STATUSES), CURSOR, CURSOR.map(lambda c: c[:-1]), st.text()
+)
+QUERY = st.dictionaries(
+    st.sampled_from(["page", "limit", "status", "cursor", "other"]), QUERY_VALUE, max_size=4
+)
+
+
+class TestListQueryFastPath:
+    """LeadsListQuerySchema reads a plain query itself; its answer is marshmallow's."""
+
+    @PROPERTY
+    @given(QUERY)
+    def test_a_query_loads_as_marshmallow_loads_it(self, query):
+        schema = LeadsListQuerySchema()
+        expected = outcome(lambda: Schema.load(schema, query, unknown=RAISE))
+        assert outcome(lambda: schema.load(query, unknown=RAISE)) == expected
+
+    @PROPERTY
+    @given(QUERY)
+    def test_as_webargs_hands_it_over(self, query):
+        schema = LeadsListQuerySchema()
+        proxy = MultiDictProxy(MultiDict(query), schema)
+        expected = outcome(lambda: Schema.load(schema, proxy, unknown=RAISE))
+        assert outcome(lambda: schema.load(proxy, unknown=RAISE)) == expected
+
+    @pytest.mark.parametrize("value", ODD_NUMBERS)
+    @pytest.mark.parametrize("name", ["page", "limit"])
+    def test_odd_numbers_load_as_marshmallow_loads_them(self, name, value):
+        schema = LeadsListQuerySchema()
+        expected = outcome(lambda: Schema.load(schema, {name: value}))
+        assert outcome(lambda: schema.load({name: value})) == expected
+
+    def test_a_plain_query_takes_the_fast_path(self):
+        schema = LeadsListQuerySchema()
+        cursor = encode_cursor(
+            LeadCursor(uuid.uuid4(), datetime(2026, 1, 2, tzinfo=UTC), uuid.uuid4(), "sent")
+        )
+        slow_path = mock.patch.object(Schema, "_do_load", side_effect=AssertionError)
+        with slow_path:
+            by_page = schema.load({"limit": "200", "page": "3", "status": "sent"})
+            by_cursor = schema.load({"cursor": cursor, "status": "sent"})
+
+        assert by_page == {"page": 3, "limit": 200, "status": "sent"}
+        assert by_cursor == {
+            "page": 1,
+            "limit": 100,
+            "cursor": schema.fields["cursor"].deserialize(cursor),
+            "status": "sent",
+        }
 
 
 class TestLeadRowFastPath:

@@ -31,13 +31,20 @@ IdempotencyHeaderSchema = Schema.from_dict(
 
 
 def documents_errors(blp: Blueprint, *status_codes: int) -> Callable:
-    """Document the common errors (401, 429, 500, 503) plus the given ones."""
+    """Document the common errors (401, 429, 500, 503) plus the given ones.
+
+    Documentation only: `alt_response` wraps the view in a pass-through function per status
+    (five to seven layers of calls on every request, for nothing but their `_apidoc`), so
+    the view keeps the documentation the wrappers carry and goes on unwrapped.
+    """
 
     def decorator(func: Callable) -> Callable:
+        documented = func
         for code in sorted({401, 429, 500, 503, *status_codes}):
             # 429 carries the Retry-After and RateLimit-* headers: see leads/rate_limits.py.
             name = RATE_LIMITED_RESPONSE if code == 429 else http.HTTPStatus(code).name
-            func = blp.alt_response(code, response=name)(func)
+            documented = blp.alt_response(code, response=name)(documented)
+        func._apidoc = documented._apidoc
         return func
 
     return decorator
