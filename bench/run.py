@@ -131,6 +131,13 @@ def log(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
+def ms(seconds: float, sign: bool = False) -> str:
+    """Milliseconds, to the hundredth below 10 ms (a page takes ~1-2 ms here)."""
+    value = seconds * 1000
+    digits = 2 if abs(value) < 10 else 1
+    return f"{value:+.{digits}f} ms" if sign else f"{value:.{digits}f} ms"
+
+
 def alternate(
     row: Row,
     service: Callable[[int], float],
@@ -152,8 +159,8 @@ def alternate(
         if after_each:
             after_each()
     log(
-        f"  {row.what}: {statistics.median(row.service) * 1000:.1f} ms vs "
-        f"{statistics.median(row.baseline) * 1000:.1f} ms, ratio {row.ratio:.2f}"
+        f"  {row.what}: {ms(statistics.median(row.service))} vs "
+        f"{ms(statistics.median(row.baseline))}, ratio {row.ratio:.2f}"
     )
     return row
 
@@ -631,8 +638,8 @@ def markdown(bench: Bench, info: dict) -> str:
         met = "—" if row.target is None else ("yes" if row.ratio <= row.target else "**no**")
         lines.append(
             f"| {row.item} | {row.what} ({len(row.service)} runs) | "
-            f"{statistics.median(row.service) * 1000:.1f} ms | "
-            f"{statistics.median(row.baseline) * 1000:.1f} ms | {row.added * 1000:+.1f} ms | "
+            f"{ms(statistics.median(row.service))} | "
+            f"{ms(statistics.median(row.baseline))} | {ms(row.added, sign=True)} | "
             f"{row.ratio:.2f} | "
             f"≤ {row.target} | {met} |"
         )
