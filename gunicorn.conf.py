@@ -13,7 +13,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from leads.config import ConfigError, ServerSettings, Settings  # noqa: E402
-from leads.request_log import ServiceGunicornLogger, logging_config  # noqa: E402
+from leads.request_log import (  # noqa: E402
+    ServiceGunicornLogger,
+    logging_config,
+    skip_unused_record_fields,
+)
 
 try:
     _server = ServerSettings.from_environment()
@@ -36,6 +40,7 @@ accesslog = None
 logger_class = ServiceGunicornLogger
 errorlog = "-"
 logconfig_dict = logging_config(_server.log_level)
+skip_unused_record_fields()
 # No gunicornc control socket: its default path ($HOME/.gunicorn) is one per user, shared by
 # every instance, and the container's user has no home.
 control_socket_disable = True

@@ -8,6 +8,7 @@ registry is served.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -81,14 +82,22 @@ def init_metrics(app: Flask) -> None:
 
     @app.after_request
     def observe_request(response):
-        route, method = route_label(), method_label()
-        REQUESTS.labels(method, route, str(response.status_code)).inc()
+        requests, duration = _request_series(method_label(), route_label(), response.status_code)
+        requests.inc()
         started = g.get("metrics_started")
         if started is not None:
-            REQUEST_DURATION.labels(method, route).observe(time.perf_counter() - started)
+            duration.observe(time.perf_counter() - started)
         if request.endpoint == ADD_LEADS_ENDPOINT and request.method == "POST":
             count_added_leads(response)
         return response
+
+
+@functools.cache
+def _request_series(method: str, route: str, status: int) -> tuple:
+    """The request counter's and the duration histogram's series of one kind of request,
+    looked up once: `labels()` takes a lock and checks its values on every call. The kinds
+    are few (known methods, route templates, statuses), so the cache stays small."""
+    return REQUESTS.labels(method, route, str(status)), REQUEST_DURATION.labels(method, route)
 
 
 def serve_metrics() -> Response:

@@ -7,6 +7,7 @@ tests/test_container.py.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from uuid import UUID
@@ -15,20 +16,19 @@ import psycopg2
 import psycopg2.errors
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pythonjsonlogger.json import JsonFormatter
 
 from leads import campaigns
-from leads.request_log import REQUEST_LOGGER, logging_config
+from leads.request_log import REQUEST_LOGGER, logging_config, skip_unused_record_fields
 from tests.conftest import held_connection
 
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
 
 
-def json_formatter() -> JsonFormatter:
+def json_formatter() -> logging.Formatter:
     """The formatter gunicorn's logging configuration builds."""
     options = dict(logging_config("info")["formatters"]["json"])
-    options.pop("()")
-    return JsonFormatter(**options)
+    module, _, name = options.pop("()").rpartition(".")
+    return getattr(importlib.import_module(module), name)(**options)
 
 
 def request_lines(caplog) -> list[dict]:
@@ -111,6 +111,24 @@ class TestRequestLog:
         # The workspace is known once the token was checked (not on 401 or unmatched paths).
         workspace = workspace_of(db, "acme") if authenticated and route.startswith("/api") else None
         assert lines[0] == line(method, route, status, "req-42", workspace, lines[0])
+
+    def test_the_switches_of_gunicorn_conf_change_no_line(self, app, api, db, caplog, monkeypatch):
+        """gunicorn.conf.py stops `logging` gathering what no line writes (the caller, the
+        thread, the process): the line stays the same whole line."""
+        for name in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing"):
+            monkeypatch.setattr(logging, name, getattr(logging, name))  # restored afterwards
+        skip_unused_record_fields()
+        caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)
+
+        response = api.get("/api/campaigns", headers={"X-Request-ID": "req-9"})
+
+        assert response.status_code == 200
+        (found,) = request_lines(caplog)
+        route = "/api/campaigns"
+        assert found == line("GET", route, 200, "req-9", workspace_of(db, "acme"), found)
+        (record,) = [record for record in caplog.records if record.name == REQUEST_LOGGER]
+        gathered = (record.funcName, record.threadName, record.process, record.processName)
+        assert gathered == ("(unknown function)", None, None, None)
 
     def test_a_page_of_leads_names_the_workspace_its_query_found(
         self, app, api, db, caplog, email_campaign
