@@ -16,6 +16,7 @@ import psycopg2
 import psycopg2.errors
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pythonjsonlogger.json import JsonFormatter
 
 from leads import campaigns
 from leads.request_log import REQUEST_LOGGER, logging_config, skip_unused_record_fields
@@ -61,6 +62,22 @@ def workspace_of(db, name: str) -> UUID:
     with db.cursor() as cursor:
         cursor.execute("SELECT id FROM workspaces WHERE name = %s", (name,))
         return UUID(str(cursor.fetchone()[0]))
+
+
+@pytest.mark.parametrize(
+    "value", [10**30, "\ud800", "naïve", 42, 1.5, None, UUID(MISSING_UUID)], ids=repr
+)
+def test_every_line_is_what_json_formatter_writes(value):
+    """The configured formatter writes with orjson, and with python-json-logger's
+    JsonFormatter what orjson refuses (integers beyond 64 bits, lone surrogates): the
+    same object either way, and no line lost."""
+    record = logging.LogRecord("leads.test", logging.INFO, __file__, 1, "a %s", ("b",), None)
+    record.field = value
+    options = dict(logging_config("info")["formatters"]["json"])
+    options.pop("()")
+    expected = json.loads(JsonFormatter(**options).format(record))
+
+    assert json.loads(json_formatter().format(record)) == expected
 
 
 class TestRequestLog:
