@@ -99,6 +99,7 @@ class CampaignLeads(MethodView):
             _pool(),
             g.token_hash,
             parse_campaign_id(campaign_id),
+            CampaignContext.get()["type"],  # what the rows were validated against
             body["prospects"],
             dry_run=query["dry_run"],
         )

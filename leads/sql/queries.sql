@@ -97,34 +97,18 @@ FROM list_leads(
 ) WITH ORDINALITY AS page
 ORDER BY page.ordinality;
 
--- name: insert_leads
--- The unique constraint on (campaign_id, identity) decides dedup against the roster. The
--- rows come as one JSON array: one parameter that the server parses, where an array per
--- column cost the driver more to adapt, value by value, than the insert itself. As json,
--- not jsonb: read once, it need not be built into a jsonb value first (a fourteenth of
--- the statement for 1000 rows). Returns the identities that were not inserted: the roster
--- holds them already.
-WITH batch AS (
-    SELECT *
-    FROM json_to_recordset(%(rows)s::json) AS rows (
-        id uuid, identity text, email text, linkedin_url text, first_name text,
-        last_name text, name text, company text, position text, headline text,
-        custom_fields jsonb
-    )
-),
-inserted AS (
-    INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
-                       name, company, position, headline, custom_fields)
-    SELECT batch.id, %(campaign_id)s, batch.identity, batch.email, batch.linkedin_url,
-           batch.first_name, batch.last_name, batch.name, batch.company, batch.position,
-           batch.headline, coalesce(batch.custom_fields, '{}'::jsonb)
-    FROM batch
-    ON CONFLICT (campaign_id, identity) DO NOTHING
-    RETURNING identity
-)
-SELECT identity FROM batch
-EXCEPT
-SELECT identity FROM inserted;
+-- name: add_leads
+-- The campaign's lock, the draft check, the insert, the ids of the rows the roster held
+-- already and the stats in one round trip (the function add_campaign_leads of migration
+-- 0006 says what comes back). The rows come as one JSON array: one parameter that the
+-- server parses, where an array per column cost the driver more to adapt, value by value,
+-- than the insert itself.
+SELECT added.workspace_id, added.campaign_status, added.existing, added.stats
+FROM add_campaign_leads(
+    p_token_hash => %(token_hash)s,
+    p_campaign_id => %(campaign_id)s,
+    p_rows => %(rows)s::json
+) AS added;
 
 -- name: find_leads_by_identity
 SELECT id, identity
