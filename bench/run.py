@@ -138,6 +138,27 @@ def ms(seconds: float, sign: bool = False) -> str:
     return f"{value:+.{digits}f} ms" if sign else f"{value:.{digits}f} ms"
 
 
+def take_turns(
+    ways: dict[str, Callable[[int], float]],
+    runs: int,
+    warmup: int,
+    after_each: Callable[[], None] | None = None,
+) -> dict[str, list[float]]:
+    """Each way's seconds over `runs` rounds in which every way takes a turn (the order
+    flips every round): drift in the machine's load reaches all alike. The first `warmup`
+    rounds are not recorded."""
+    samples: dict[str, list[float]] = {name: [] for name in ways}
+    names = list(ways)
+    for run in range(warmup + runs):
+        for name in names if run % 2 == 0 else names[::-1]:
+            elapsed = ways[name](run)
+            if run >= warmup:
+                samples[name].append(elapsed)
+        if after_each:
+            after_each()
+    return samples
+
+
 def alternate(
     row: Row,
     service: Callable[[int], float],
@@ -146,18 +167,10 @@ def alternate(
     warmup: int,
     after_each: Callable[[], None] | None = None,
 ) -> Row:
-    """Service and baseline take turns (which goes first alternates too): drift in the
-    machine's load reaches both alike. The first `warmup` pairs are not recorded."""
-    for run in range(warmup + runs):
-        pair = [(row.service, service), (row.baseline, baseline)]
-        if run % 2:
-            pair.reverse()
-        for samples, measure in pair:
-            elapsed = measure(run)
-            if run >= warmup:
-                samples.append(elapsed)
-        if after_each:
-            after_each()
+    """Service and baseline take turns (see take_turns)."""
+    samples = take_turns({"service": service, "baseline": baseline}, runs, warmup, after_each)
+    row.service.extend(samples["service"])
+    row.baseline.extend(samples["baseline"])
     log(
         f"  {row.what}: {ms(statistics.median(row.service))} vs "
         f"{ms(statistics.median(row.baseline))}, ratio {row.ratio:.2f}"
@@ -354,27 +367,20 @@ class Bench:
             if bare_client.request("GET", "/page")[1] != body:
                 raise BenchError("the bare endpoint does not send the page's bytes")
             ways = {
-                "service": lambda: client.request("GET", path)[0],
-                "floor": lambda: self.db.page_floor(PAGE_BY_OFFSET, params, PAGE),
-                "floor, every column as text": lambda: self.db.page_floor(
+                "service": lambda run: client.request("GET", path)[0],
+                "floor": lambda run: self.db.page_floor(PAGE_BY_OFFSET, params, PAGE),
+                "floor, every column as text": lambda run: self.db.page_floor(
                     PAGE_AS_TEXT, params, PAGE
                 ),
-                "bare Flask, same bytes": lambda: bare_client.request("GET", "/page")[0],
+                "bare Flask, same bytes": lambda run: bare_client.request("GET", "/page")[0],
             }
-            samples: dict[str, list[float]] = {name: [] for name in ways}
-            names = list(ways)
-            for run in range(self.plan.warmup + self.plan.page_runs):
-                order = names if run % 2 == 0 else names[::-1]
-                for name in order:
-                    elapsed = ways[name]()
-                    if run >= self.plan.warmup:
-                        samples[name].append(elapsed)
+            samples = take_turns(ways, self.plan.page_runs, self.plan.warmup)
             bare_client.close()
         finally:
             self.stop(bare)
         medians = {name: statistics.median(values) for name, values in samples.items()}
         self.extra["page_anatomy"] = {"runs": self.plan.page_runs, "medians": medians}
-        log("  " + ", ".join(f"{name} {ms * 1000:.2f} ms" for name, ms in medians.items()))
+        log("  " + ", ".join(f"{name} {ms(seconds)}" for name, seconds in medians.items()))
 
     # -- 4: DELETE -------------------------------------------------------------------
 
@@ -612,7 +618,7 @@ def page_anatomy_table(anatomy: dict) -> list[str]:
         "|---|---|---|",
     ]
     for name, seconds in medians.items():
-        lines.append(f"| {name} | {seconds * 1000:.2f} ms | {seconds / floor:.2f} |")
+        lines.append(f"| {name} | {ms(seconds)} | {seconds / floor:.2f} |")
     return lines
 
 

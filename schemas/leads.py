@@ -263,7 +263,8 @@ class LeadsListQuerySchema(Schema):
                 if not (value.isascii() and value.isdigit() and len(value) <= 16):
                     return None
                 number = int(value)
-                if not 1 <= number <= (MAX_PAGE if name == "page" else MAX_LIMIT):
+                bounds = self._ranges[name]
+                if not bounds.min <= number <= bounds.max:
                     return None
                 query[name] = number
             elif name == "status":
@@ -276,6 +277,14 @@ class LeadsListQuerySchema(Schema):
                 except ValidationError:
                     return None
         return query
+
+    @functools.cached_property
+    def _ranges(self) -> dict[str, validate.Range]:
+        """The Range validator of `page` and of `limit`: the fields' own bounds."""
+        return {
+            name: next(v for v in self.fields[name].validators if isinstance(v, validate.Range))
+            for name in ("page", "limit")
+        }
 
     @functools.cached_property
     def _defaults(self) -> dict:
