@@ -1,7 +1,7 @@
-"""The plans that the function list_leads (migration 0004) keeps for a session.
+"""The plans that the function list_campaign_leads (migration 0007) keeps for a session.
 
 PL/pgSQL plans a statement for its first calls with the values given, then may keep a
-generic plan, made without them, for every later call. Each statement of list_leads must
+generic plan, made without them, for every later call. Each statement of it must
 be a scan of the list-order index in either case, whatever filter, cursor or page number
 the calls that came first asked for: a generic plan that scanned and sorted the roster
 would turn every later page of that session into a scan of the whole roster.
@@ -23,7 +23,7 @@ from leads.queries import QUERIES
 
 ROSTER = 50_000
 PAGE_SIZE = 200
-# The statements of list_leads that read leads, and the indexes they must scan.
+# The statements of list_campaign_leads that read leads, and the indexes they must scan.
 ORDER_INDEXES = ("leads_campaign_order_idx", "leads_campaign_status_order_idx")
 
 SEED_LEADS = """
@@ -50,7 +50,7 @@ def roster(api, db):
 
 
 def list_leads_explained(database_url, token, calls, plan_cache_mode):
-    """Run list_leads once per call in one session, with auto_explain on; return each
+    """Run the list query once per call in one session, with auto_explain on; return each
     call's rows and the plans of the statements it ran that read leads."""
     connection = psycopg2.connect(database_url)
     connection.autocommit = True
@@ -78,7 +78,7 @@ def list_leads_explained(database_url, token, calls, plan_cache_mode):
                 plans = [
                     notice
                     for notice in connection.notices
-                    if re.search(r"\bFROM leads\b", notice) and "list_leads(" not in notice
+                    if re.search(r"\bFROM leads\b", notice) and "list_campaign_leads(" not in notice
                 ]
                 results.append((cursor.fetchall(), plans))
             return results
@@ -117,7 +117,8 @@ def test_every_statement_scans_the_list_order_index(
     results = list_leads_explained(database_url, token, calls, plan_cache_mode)
 
     for call, (rows, plans) in zip(calls, results, strict=True):
-        assert len(rows) == PAGE_SIZE + 1 or call["status"] == "bounced", call
+        # The campaign's row, the page and one lead more.
+        assert len(rows) == 1 + PAGE_SIZE + 1 or call["status"] == "bounced", call
         # The page, and before it the lead where a page number starts.
         assert len(plans) == (2 if call.get("offset") else 1), (call, plans)
         for plan in plans:
@@ -144,7 +145,7 @@ def test_generic_plans_give_the_pages_that_custom_plans_give(roster, database_ur
 
     assert [rows for rows, _ in generic] == [rows for rows, _ in custom]
     # No filter, sent, bounced: the first page, after the cursor, page 3; then past the
-    # last lead, an empty page (its campaign's row alone).
-    counts = [len(rows) for rows, _ in custom]
-    assert counts[:9] + counts[-1:] == [201, 99, 201, 201, 20, 201, 201, 1, 100, 1]
-    assert custom[-1][0][0][2:] == (None,) * 14
+    # last lead, an empty page: the campaign's row alone. Each page after the campaign's row.
+    counts = [len(rows) - 1 for rows, _ in custom]
+    assert counts[:9] + counts[-1:] == [201, 99, 201, 201, 20, 201, 201, 1, 100, 0]
+    assert custom[-1][0][0][2:] == (None,) * 13

@@ -81,15 +81,13 @@ ORDER BY statuses.status;
 
 -- name: list_leads
 -- One page in list order, with the token check, the campaign check and the total, in one
--- round trip (the function list_leads of migration 0004 says what comes back). WITH
--- ORDINALITY keeps the order the function wrote the rows in, without a sort. The
--- timestamps come as the server's text, which datetime.fromisoformat reads in a third of
--- the time psycopg2's timestamptz caster takes (see leads.roster.list_leads).
-SELECT page.workspace_id, page.total, page.id, page.campaign_id, page.status, page.email,
-       page.linkedin_url, page.first_name, page.last_name, page.name, page.company,
-       page.position, page.headline, page.custom_fields,
-       page.created_at::text, page.updated_at::text
-FROM list_leads(
+-- round trip (the function list_campaign_leads of migration 0007 says what comes back:
+-- the workspace and the total on a first row of their own, then the leads). WITH
+-- ORDINALITY keeps the order the function wrote the rows in, without a sort.
+SELECT page.workspace_id, page.total, page.id, page.status, page.email, page.linkedin_url,
+       page.first_name, page.last_name, page.name, page.company, page.position,
+       page.headline, page.custom_fields, page.created_at, page.updated_at
+FROM list_campaign_leads(
     p_token_hash => %(token_hash)s,
     p_campaign_id => %(campaign_id)s,
     p_status => %(status)s::lead_status,
