@@ -1,10 +1,12 @@
-"""The plans that the function list_campaign_leads (migration 0007) keeps for a session.
+"""The plans that the function list_campaign_leads (migrations 0007 and 0008) runs with.
 
 PL/pgSQL plans a statement for its first calls with the values given, then may keep a
-generic plan, made without them, for every later call. Each statement of it must
-be a scan of the list-order index in either case, whatever filter, cursor or page number
-the calls that came first asked for: a generic plan that scanned and sorted the roster
-would turn every later page of that session into a scan of the whole roster.
+generic plan, made without them, for every later call. Migration 0008 has the function keep
+generic plans from its first call, whatever the session's plan_cache_mode: the page's
+statement, whose LIMIT is a parameter, was otherwise planned again on every call. Each
+statement must be a scan of the list-order index under any plans, whatever filter, cursor
+or page number the calls that came first asked for: a generic plan that scanned and sorted
+the roster would turn every later page of that session into a scan of the whole roster.
 
 The plans are read with auto_explain, which sends the plan of every statement the
 function runs to the client as a NOTICE, on a roster large enough for the planner to
@@ -49,18 +51,30 @@ def roster(api, db):
     return campaign_id
 
 
-def list_leads_explained(database_url, token, calls, plan_cache_mode):
+LIST_FUNCTION = "list_campaign_leads(bytea, uuid, lead_status, timestamptz, uuid, bigint, integer)"
+
+
+def list_leads_explained(database_url, token, calls, *, session_mode="auto", function_mode=None):
     """Run the list query once per call in one session, with auto_explain on; return each
-    call's rows and the plans of the statements it ran that read leads."""
+    call's rows and the plans of the statements it ran that read leads.
+
+    `session_mode` is the session's plan_cache_mode. `function_mode`, when given, replaces
+    the function's own setting (migration 0008) for these calls, in a transaction that is
+    rolled back: the database keeps the migrated function.
+    """
     connection = psycopg2.connect(database_url)
-    connection.autocommit = True
+    connection.autocommit = function_mode is None
     try:
         with connection.cursor() as cursor:
             cursor.execute("LOAD 'auto_explain'")
             cursor.execute("SET auto_explain.log_min_duration = 0")
             cursor.execute("SET auto_explain.log_nested_statements = on")
             cursor.execute("SET auto_explain.log_level = notice")
-            cursor.execute("SET plan_cache_mode = %s", (plan_cache_mode,))
+            cursor.execute("SET plan_cache_mode = %s", (session_mode,))
+            if function_mode is not None:
+                cursor.execute(
+                    f"ALTER FUNCTION {LIST_FUNCTION} SET plan_cache_mode = %s", (function_mode,)
+                )
             results = []
             for call in calls:
                 del connection.notices[:]
@@ -83,7 +97,21 @@ def list_leads_explained(database_url, token, calls, plan_cache_mode):
                 results.append((cursor.fetchall(), plans))
             return results
     finally:
+        if not connection.autocommit:
+            connection.rollback()
         connection.close()
+
+
+def position_in(db, campaign_id, offset):
+    """(created_at, id) of the campaign's lead at `offset` in list order: where a cursor
+    taken there starts the next page."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT created_at, id FROM leads WHERE campaign_id = %s"
+            " ORDER BY created_at, id OFFSET %s LIMIT 1",
+            (campaign_id, offset),
+        )
+        return cursor.fetchone()
 
 
 def calls_of_every_shape(campaign_id, cursor_position):
@@ -101,20 +129,14 @@ def calls_of_every_shape(campaign_id, cursor_position):
     return [{"campaign_id": campaign_id, **shape} for shape in shapes * 2]
 
 
-@pytest.mark.parametrize("plan_cache_mode", ["force_generic_plan", "force_custom_plan", "auto"])
-def test_every_statement_scans_the_list_order_index(
-    roster, database_url, db, token, plan_cache_mode
-):
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT created_at, id FROM leads WHERE campaign_id = %s"
-            " ORDER BY created_at, id OFFSET %s LIMIT 1",
-            (roster, ROSTER // 2),
-        )
-        cursor_position = cursor.fetchone()
+# None: the function as migrated (generic plans from the first call, migration 0008); the
+# others replace its setting, so that plans made with the values are checked too.
+@pytest.mark.parametrize("function_mode", [None, "force_custom_plan", "auto"])
+def test_every_statement_scans_the_list_order_index(roster, database_url, db, token, function_mode):
+    cursor_position = position_in(db, roster, ROSTER // 2)
     calls = calls_of_every_shape(roster, cursor_position)
 
-    results = list_leads_explained(database_url, token, calls, plan_cache_mode)
+    results = list_leads_explained(database_url, token, calls, function_mode=function_mode)
 
     for call, (rows, plans) in zip(calls, results, strict=True):
         # The campaign's row, the page and one lead more.
@@ -130,18 +152,12 @@ def test_every_statement_scans_the_list_order_index(
 
 
 def test_generic_plans_give_the_pages_that_custom_plans_give(roster, database_url, db, token):
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT created_at, id FROM leads WHERE campaign_id = %s"
-            " ORDER BY created_at, id OFFSET %s LIMIT 1",
-            (roster, ROSTER - 100),
-        )
-        cursor_position = cursor.fetchone()
+    cursor_position = position_in(db, roster, ROSTER - 100)
     past_the_end = {"campaign_id": roster, "status": "bounced", "offset": ROSTER}
     calls = [*calls_of_every_shape(roster, cursor_position), past_the_end]
 
-    generic = list_leads_explained(database_url, token, calls, "force_generic_plan")
-    custom = list_leads_explained(database_url, token, calls, "force_custom_plan")
+    generic = list_leads_explained(database_url, token, calls)
+    custom = list_leads_explained(database_url, token, calls, function_mode="force_custom_plan")
 
     assert [rows for rows, _ in generic] == [rows for rows, _ in custom]
     # No filter, sent, bounced: the first page, after the cursor, page 3; then past the
@@ -149,3 +165,38 @@ def test_generic_plans_give_the_pages_that_custom_plans_give(roster, database_ur
     counts = [len(rows) - 1 for rows, _ in custom]
     assert counts[:9] + counts[-1:] == [201, 99, 201, 201, 20, 201, 201, 1, 100, 0]
     assert custom[-1][0][0][2:] == (None,) * 13
+
+
+def planned_with_the_values(plan, campaign_id):
+    """A plan made with the call's values names them; a generic plan names parameters."""
+    return campaign_id in plan
+
+
+@pytest.mark.parametrize("session_mode", ["auto", "force_custom_plan", "force_generic_plan"])
+def test_the_function_keeps_generic_plans_whatever_the_session_asks(
+    roster, database_url, db, token, session_mode
+):
+    cursor_position = position_in(db, roster, ROSTER // 2)
+    calls = calls_of_every_shape(roster, cursor_position)
+
+    results = list_leads_explained(database_url, token, calls, session_mode=session_mode)
+
+    plans = [plan for _, call_plans in results for plan in call_plans]
+    assert len(plans) == len(calls) + sum(1 for call in calls if call.get("offset"))
+    for plan in plans:
+        assert not planned_with_the_values(plan, roster), plan
+        assert re.search(r"campaign_id = \$\d+", plan), plan
+
+
+def test_without_the_setting_the_page_is_planned_with_the_values_on_every_call(
+    roster, database_url, db, token
+):
+    """What migration 0008 changed: under PL/pgSQL's own choice the page's statement (a
+    LIMIT given as a parameter) is planned with the values on every call, the sixth and
+    later ones included. Also shows that planned_with_the_values tells the two apart."""
+    calls = [{"campaign_id": roster, "status": None}] * 8
+
+    results = list_leads_explained(database_url, token, calls, function_mode="auto")
+
+    assert [len(call_plans) for _, call_plans in results] == [1] * 8
+    assert all(planned_with_the_values(plans[0], roster) for _, plans in results)
