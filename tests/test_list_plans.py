@@ -51,9 +51,6 @@ def roster(api, db):
     return campaign_id
 
 
-LIST_FUNCTION = "list_campaign_leads(bytea, uuid, lead_status, timestamptz, uuid, bigint, integer)"
-
-
 def list_leads_explained(database_url, token, calls, *, session_mode="auto", function_mode=None):
     """Run the list query once per call in one session, with auto_explain on; return each
     call's rows and the plans of the statements it ran that read leads.
@@ -72,8 +69,9 @@ def list_leads_explained(database_url, token, calls, *, session_mode="auto", fun
             cursor.execute("SET auto_explain.log_level = notice")
             cursor.execute("SET plan_cache_mode = %s", (session_mode,))
             if function_mode is not None:
+                # The only function of that name: no argument list needed.
                 cursor.execute(
-                    f"ALTER FUNCTION {LIST_FUNCTION} SET plan_cache_mode = %s", (function_mode,)
+                    "ALTER FUNCTION list_campaign_leads SET plan_cache_mode = %s", (function_mode,)
                 )
             results = []
             for call in calls:

@@ -5,8 +5,9 @@
 -- a generic plan only when the planner's estimate of it is not much higher than theirs.
 -- The page's statement never qualified: its LIMIT is a parameter, and a generic plan
 -- estimates an unknown LIMIT as a tenth of the campaign's leads, against 201 rows for a
--- plan that knows the value. So the page statement was planned again on every call: 0.07-0.1 ms of a
--- page of 200 (docs/PERFORMANCE.md, seventh round), for the same index scan each time.
+-- plan that knows the value. So the page statement was planned again on every call:
+-- 0.07-0.1 ms of a page of 200 (docs/PERFORMANCE.md, seventh round), for the same index
+-- scan each time.
 --
 -- The generic plans are safe to keep whatever the values: every statement that reads leads
 -- is a range scan of a list-order index bounded by the campaign, the status and the
