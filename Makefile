@@ -36,7 +36,7 @@ migrate: $(BIN)/.installed
 
 ## db-stop: stop the embedded PostgreSQL server (its data stays in .pgdata/)
 db-stop: $(BIN)/.installed
-	$(BIN)/python -m leads.embedded_db stop
+	$(BIN)/python -m leads.db.embedded stop
 
 ## bench: the service against raw SQL at 0, 100,000 and 1,000,000 leads (~5 minutes here;
 ## results in bench/results/, see docs/PERFORMANCE.md). Installs Debian's wrk when missing.

@@ -8,17 +8,17 @@ import psycopg2.extras
 from flask import Flask
 from swagger_ui_bundle import swagger_ui_path
 
-from leads.api import init_api
-from leads.cli import register_cli
+from leads.commands import register_cli
 from leads.config import Settings
-from leads.db import ConnectionPool
-from leads.embedded_db import resolve_database_url
+from leads.db.embedded import resolve_database_url
+from leads.db.pool import ConnectionPool
 from leads.errors import register_error_handlers
-from leads.metrics import init_metrics
-from leads.rate_limits import document_rate_limits, init_rate_limits
-from leads.request_id import init_request_id
-from leads.request_log import init_request_log
 from leads.routes import campaigns, health, leads
+from leads.web.api import init_api
+from leads.web.metrics import init_metrics
+from leads.web.rate_limits import document_rate_limits, init_rate_limits
+from leads.web.request_id import init_request_id
+from leads.web.request_log import init_request_log
 
 
 def create_app(test_config: dict | None = None) -> Flask:

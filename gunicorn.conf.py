@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from leads.config import ConfigError, ServerSettings, Settings  # noqa: E402
-from leads.request_log import (  # noqa: E402
+from leads.web.request_log import (  # noqa: E402
     ServiceGunicornLogger,
     logging_config,
     skip_unused_record_fields,

@@ -15,11 +15,11 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
-from leads import auth
 from leads.config import Settings
-from leads.db import ConnectionPool, transaction
-from leads.embedded_db import resolve_database_url
-from leads.migrations import apply_migrations
+from leads.db.embedded import resolve_database_url
+from leads.db.migrations import apply_migrations
+from leads.db.pool import ConnectionPool, transaction
+from leads.web import auth
 
 # Seeded leads: 70 % pending, 20 % sent, 10 % replied; created 30 days ago, one per
 # millisecond, so the list order is the seed order. Ids are time-ordered like the service's

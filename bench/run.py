@@ -38,8 +38,8 @@ from bench.database import (
     seeded_lead_id,
 )
 from bench.server import BenchError, Client, Gunicorn, one_shot, run_wrk
-from leads.cursors import LeadCursor, encode_cursor
-from leads.ids import new_lead_ids
+from leads.domain.cursors import LeadCursor, encode_cursor
+from leads.domain.ids import new_lead_ids
 
 RESULTS_DIR = Path(__file__).parent / "results"
 BATCH = 1000

@@ -12,7 +12,7 @@ import psycopg2
 from flask import Flask, current_app, g, jsonify
 from werkzeug.exceptions import HTTPException
 
-from leads.db import DatabaseUnavailable
+from leads.db.pool import DatabaseUnavailable
 
 logger = logging.getLogger("leads")
 

@@ -7,11 +7,11 @@ import os
 import psycopg2
 import psycopg2.extras
 
-from leads import auth
 from leads.config import Settings
-from leads.db import Transaction
-from leads.embedded_db import resolve_database_url
-from leads.migrations import apply_migrations
+from leads.db.embedded import resolve_database_url
+from leads.db.migrations import apply_migrations
+from leads.db.pool import Transaction
+from leads.web import auth
 
 
 class StartupError(RuntimeError):

@@ -12,7 +12,7 @@ from marshmallow import ValidationError, fields
 from marshmallow.experimental.context import Context
 from marshmallow.utils import missing
 
-from leads.identity import InvalidIdentity, normalize_email, normalize_linkedin_url
+from leads.domain.identity import InvalidIdentity, normalize_email, normalize_linkedin_url
 
 CUSTOM_FIELD_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 CUSTOM_FIELDS_MAX_KEYS = 100

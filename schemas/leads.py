@@ -7,8 +7,8 @@ import functools
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 from marshmallow.utils import missing
 
-from leads.cursors import InvalidCursor, decode_cursor
-from leads.statuses import LEAD_STATUSES
+from leads.domain.cursors import InvalidCursor, decode_cursor
+from leads.domain.statuses import LEAD_STATUSES
 from schemas.campaigns import StatsSchema
 from schemas.fields import (
     CustomFields,

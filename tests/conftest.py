@@ -17,11 +17,11 @@ import pytest
 from psycopg2 import sql
 
 from app import create_app
-from leads import auth
 from leads.config import Settings
-from leads.db import transaction
-from leads.embedded_db import resolve_database_url
-from leads.migrations import apply_migrations
+from leads.db.embedded import resolve_database_url
+from leads.db.migrations import apply_migrations
+from leads.db.pool import transaction
+from leads.web import auth
 
 APP_TABLES = (
     "workspaces",

@@ -461,7 +461,7 @@ def send(client, method: str, path: str, body, headers: dict):
 
 class TestTokenCheckedByTheRostersQueries:
     """The roster's routes check the token in their first query, not in a lookup of its own
-    (leads.api.checks_token_in_its_query). A 401 still comes before any other error."""
+    (leads.web.api.checks_token_in_its_query). A 401 still comes before any other error."""
 
     @pytest.fixture
     def paths(self, api, other_api) -> dict:

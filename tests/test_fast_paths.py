@@ -27,11 +27,11 @@ from marshmallow.utils import missing
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import MultiDict
 
-from leads import identity
-from leads.cursors import LeadCursor, encode_cursor
-from leads.db import transaction
-from leads.identity import InvalidIdentity, normalize_email
-from leads.statuses import LEAD_STATUSES
+from leads.db.pool import transaction
+from leads.domain import identity
+from leads.domain.cursors import LeadCursor, encode_cursor
+from leads.domain.identity import InvalidIdentity, normalize_email
+from leads.domain.statuses import LEAD_STATUSES
 from schemas.fields import (
     CUSTOM_FIELDS_MAX_BYTES,
     CampaignContext,

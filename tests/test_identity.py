@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from leads.identity import InvalidIdentity, normalize_email, normalize_linkedin_url
+from leads.domain.identity import InvalidIdentity, normalize_email, normalize_linkedin_url
 
 PROFILE = "https://www.linkedin.com/in/"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from leads.ids import new_lead_ids
+from leads.domain.ids import new_lead_ids
 
 
 def test_a_batch_is_canonical_uuidv7_text_in_increasing_order():

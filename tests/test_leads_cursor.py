@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from leads.cursors import LeadCursor, encode_cursor
+from leads.domain.cursors import LeadCursor, encode_cursor
 from tests.roster_api import LEAD_STATUSES
 
 LEAD_COLUMNS = (

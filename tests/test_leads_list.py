@@ -11,7 +11,7 @@ import psycopg2.extras
 import pytest
 from psycopg2 import sql
 
-from leads.auth import hash_token
+from leads.web.auth import hash_token
 from tests.conftest import APP_TABLES
 from tests.roster_api import LEAD_STATUSES
 

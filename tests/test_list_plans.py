@@ -20,8 +20,8 @@ import re
 import psycopg2
 import pytest
 
-from leads.auth import hash_token
-from leads.queries import QUERIES
+from leads.db.queries import QUERIES
+from leads.web.auth import hash_token
 
 ROSTER = 50_000
 PAGE_SIZE = 200

@@ -21,7 +21,7 @@ import pytest
 from psycopg2 import sql
 from yoyo import read_migrations
 
-from leads.migrations import MIGRATION_LOCK_KEY, MIGRATIONS_DIR, apply_migrations
+from leads.db.migrations import MIGRATION_LOCK_KEY, MIGRATIONS_DIR, apply_migrations
 
 EXPECTED_SCHEMA = Path(__file__).with_name("expected_schema.txt")
 ALL_MIGRATIONS = sorted(migration.id for migration in read_migrations(str(MIGRATIONS_DIR)))

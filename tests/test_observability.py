@@ -18,8 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pythonjsonlogger.json import JsonFormatter
 
-from leads import campaigns
-from leads.request_log import REQUEST_LOGGER, logging_config, skip_unused_record_fields
+from leads.domain import campaigns
+from leads.web.request_log import REQUEST_LOGGER, logging_config, skip_unused_record_fields
 from tests.conftest import held_connection
 
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"

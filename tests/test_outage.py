@@ -16,7 +16,7 @@ import pytest
 from psycopg2 import sql
 
 from app import create_app
-from leads.migrations import apply_migrations
+from leads.db.migrations import apply_migrations
 from tests.conftest import APP_TABLES, ApiClient, held_connection, make_token
 from tests.pg_server import DedicatedServer
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from leads.queries import QUERIES
+from leads.db.queries import QUERIES
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION_STATE = {

@@ -19,9 +19,9 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from app import create_app
-from leads import rate_limits
 from leads.config import DEFAULT_RATE_LIMIT, ConfigError, Settings
-from leads.rate_limits import KEY_PREFIX, SweptMemoryStorage
+from leads.web import rate_limits
+from leads.web.rate_limits import KEY_PREFIX, SweptMemoryStorage
 from tests.conftest import ApiClient, make_token
 
 REDIS_URI = "redis://127.0.0.1:6379/0"

@@ -3,16 +3,16 @@
 
 A message is one call to the server: BEGIN travels with a transaction's first statement,
 the statement timeout with every first statement, and the roster's routes check the token
-in their own first query (leads.api.checks_token_in_its_query).
+in their own first query (leads.web.api.checks_token_in_its_query).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from leads import db as leads_db
-from leads.db import DictRowCursor
-from leads.queries import QUERIES
+from leads.db import pool as leads_db
+from leads.db.pool import DictRowCursor
+from leads.db.queries import QUERIES
 from schemas.leads import LeadsListQuerySchema
 from tests.roster_api import add_leads
 
@@ -166,7 +166,7 @@ def test_a_campaign_transition(api, db, roster, messages):
 
 
 def test_argument_schemas_are_built_once_not_per_request(api, roster, monkeypatch):
-    # leads.api.Blueprint.arguments: webargs would build a schema given as a class on
+    # leads.web.api.Blueprint.arguments: webargs would build a schema given as a class on
     # every request.
     built = []
     real_init = LeadsListQuerySchema.__init__

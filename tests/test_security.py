@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from leads import auth
-from leads.queries import QUERIES, QUERIES_FILE
+from leads.db.queries import QUERIES, QUERIES_FILE
+from leads.web import auth
 from tests.conftest import ApiClient, make_token
 from tests.roster_api import error_body
 
@@ -37,7 +37,7 @@ class TestTokenComparison:
         digest = hashlib.sha256(token.encode()).digest()
         assert calls == [(digest, digest)]
 
-    # The list of leads checks the token in its own query (leads.api.checks_token_in_its_query).
+    # The list of leads checks the token in its own query (leads.web.api.checks_token_in_its_query).
     @pytest.mark.parametrize("route", ["/api/campaigns", "/api/campaigns/{id}/leads"])
     def test_the_token_itself_never_reaches_a_comparison(self, app, api, token, monkeypatch, route):
         # The database is searched by the SHA-256 of the token, so how long a lookup takes
@@ -91,11 +91,11 @@ class TestSqlIsParameterized:
         assert built == {
             # Savepoint names: literals at every call site (see the next test), or
             # nested_<depth> with an int depth.
-            ("leads/db.py", "f'SAVEPOINT {name}'"),
-            ("leads/db.py", "f'ROLLBACK TO SAVEPOINT {name}'"),
-            ("leads/db.py", "f'RELEASE SAVEPOINT {name}'"),
+            ("leads/db/pool.py", "f'SAVEPOINT {name}'"),
+            ("leads/db/pool.py", "f'ROLLBACK TO SAVEPOINT {name}'"),
+            ("leads/db/pool.py", "f'RELEASE SAVEPOINT {name}'"),
             # An int from the settings, formatted with :d.
-            ("leads/db.py", "f'SET LOCAL statement_timeout = {self._statement_timeout_ms:d}'"),
+            ("leads/db/pool.py", "f'SET LOCAL statement_timeout = {self._statement_timeout_ms:d}'"),
         }
 
     def test_savepoints_are_named_by_literals(self):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import current_app, g
 from flask.views import MethodView
 
-from leads import campaigns
-from leads.api import Blueprint, protect
-from leads.routes.documented_errors import documents_errors, idempotent_write
-from leads.statuses import CAMPAIGN_TRANSITIONS
+from leads.domain import campaigns
+from leads.domain.statuses import CAMPAIGN_TRANSITIONS
+from leads.web.api import Blueprint, protect
+from leads.web.documented_errors import documents_errors, idempotent_write
 from schemas.campaigns import (
     CampaignCreateSchema,
     CampaignDetailSchema,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 
-from leads.api import Blueprint
-from leads.db import transaction
+from leads.db.pool import transaction
+from leads.web.api import Blueprint
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
 

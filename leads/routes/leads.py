@@ -8,12 +8,12 @@ from collections.abc import Callable
 from flask import current_app, g
 from flask.views import MethodView
 
-from leads import roster
-from leads.api import Blueprint, checks_token_in_its_query, protect
-from leads.campaigns import parse_campaign_id
-from leads.metrics import note_added_leads
-from leads.routes.documented_errors import documents_errors, idempotent_write
-from leads.routes.json_bodies import lead_page_response, outcome_response
+from leads.domain import roster
+from leads.domain.campaigns import parse_campaign_id
+from leads.web.api import Blueprint, checks_token_in_its_query, protect
+from leads.web.documented_errors import documents_errors, idempotent_write
+from leads.web.json_bodies import lead_page_response, outcome_response
+from leads.web.metrics import note_added_leads
 from schemas.fields import CampaignContext
 from schemas.leads import (
     LeadPageSchema,

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from leads.client.cli import cli
+from leads_client.cli import cli
 
 LEADS_BIN = Path(sys.executable).with_name("leads")
 ADD_PATH = re.compile(r"^/api/campaigns/[^/]+/leads$")

@@ -51,11 +51,11 @@ class TestInstalledCommand:
         """It talks HTTP only: no Flask, no database driver, no server module."""
         python = leads_bin.with_name("python")
         code = (
-            "import sys, leads.client.cli; "
+            "import sys, leads_client.cli; "
             "print(sorted({name.split('.')[0] for name in sys.modules} & "
             "{'flask', 'psycopg2', 'marshmallow', 'schemas', 'app', 'werkzeug'}), "
             "sorted(name for name in sys.modules if name.startswith('leads.') "
-            "and not name.startswith('leads.client')))"
+            "and not name.startswith('leads_client')))"
         )
         result = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
         assert (result.returncode, result.stderr, result.stdout) == (0, "", "[] []\n")

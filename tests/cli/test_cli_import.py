@@ -15,9 +15,9 @@ from email.utils import format_datetime
 import psycopg2.extras
 import pytest
 
-from leads.client.api import normalize_base_url, parse_retry_after
-from leads.client.importer import idempotency_key
-from leads.client.rows import custom_key, slug
+from leads_client.api_client import normalize_base_url, parse_retry_after
+from leads_client.importer import idempotency_key
+from leads_client.rows import custom_key, slug
 from tests.cli.conftest import LEADS_BIN, Fault
 from tests.roster_api import database_state, leads_url, move_to
 

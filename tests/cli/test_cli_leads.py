@@ -9,7 +9,7 @@ import json
 import psycopg2.extras
 import pytest
 
-from leads.client import cli as cli_module
+from leads_client import cli as cli_module
 from tests.roster_api import database_state, leads_url, move_to
 
 LEAD_COLUMNS = [

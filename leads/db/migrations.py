@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg2
 from yoyo import get_backend, read_migrations
 
-MIGRATIONS_DIR = Path(__file__).parent / "sql" / "migrations"
+MIGRATIONS_DIR = Path(__file__).parent.parent / "sql" / "migrations"
 # Any constant bigint, the same in every process: pg_advisory_xact_lock's key.
 MIGRATION_LOCK_KEY = 0x6C65_6164_735F_6D69  # "leads_mi"
 

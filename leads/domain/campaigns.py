@@ -6,9 +6,9 @@ from uuid import UUID
 
 import psycopg2.errors
 
-from leads.db import ConnectionPool, Transaction, read_all, transaction
+from leads.db.pool import ConnectionPool, Transaction, read_all, transaction
+from leads.domain.statuses import CAMPAIGN_TRANSITIONS
 from leads.errors import BadRequest, CampaignNotFound, Conflict
-from leads.statuses import CAMPAIGN_TRANSITIONS
 
 
 def parse_campaign_id(value: str) -> UUID:
@@ -55,7 +55,7 @@ def get_campaign(pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID) ->
 def lock_campaign(tx: Transaction, token_hash: bytes, campaign_id: UUID) -> dict:
     """Lock the campaign row for the rest of the transaction: writes and launches serialize.
     CampaignNotFound when it is not in the workspace of the token, or the token is unknown
-    or revoked (see leads.api.checks_token_in_its_query)."""
+    or revoked (see leads.web.api.checks_token_in_its_query)."""
     campaign = tx.fetch_one("lock_campaign", {"campaign_id": campaign_id, "token_hash": token_hash})
     if campaign is None:
         raise CampaignNotFound()

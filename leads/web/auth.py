@@ -8,7 +8,7 @@ import re
 import secrets
 from uuid import UUID
 
-from leads.db import ConnectionPool, Transaction, read_one
+from leads.db.pool import ConnectionPool, Transaction, read_one
 from leads.errors import Unauthorized
 
 TOKEN_MARKER = "ld_"

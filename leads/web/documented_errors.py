@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from marshmallow import Schema, fields, validate
 
-from leads.api import Blueprint
-from leads.idempotency import HEADER, KEY_PATTERN, REPLAYED_HEADER, idempotent
-from leads.rate_limits import RATE_LIMITED_RESPONSE
+from leads.web.api import Blueprint
+from leads.web.idempotency import HEADER, KEY_PATTERN, REPLAYED_HEADER, idempotent
+from leads.web.rate_limits import RATE_LIMITED_RESPONSE
 
 IdempotencyHeaderSchema = Schema.from_dict(
     {

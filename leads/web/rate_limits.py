@@ -25,9 +25,9 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from leads.auth import bearer_token, hash_token
 from leads.config import Settings
 from leads.errors import Unauthorized, error_response
+from leads.web.auth import bearer_token, hash_token
 from schemas.errors import ErrorSchema
 
 logger = logging.getLogger("leads")

@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 from flask import current_app, make_response, request
 
-from leads.api import request_workspace_id
-from leads.db import Transaction, transaction
+from leads.db.pool import Transaction, transaction
 from leads.errors import ApiError, BadRequest, Conflict
+from leads.web.api import request_workspace_id
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -25,7 +25,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from leads.request_log import method_label, route_label
+from leads.web.request_log import method_label, route_label
 
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 

@@ -9,7 +9,7 @@ from typing import IO, Any
 
 from tabulate import tabulate
 
-from leads.client.importer import ImportSummary
+from leads_client.importer import ImportSummary
 
 LEAD_COLUMNS = (
     "id",

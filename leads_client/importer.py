@@ -13,15 +13,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leads.client.api import (
+from leads_client.api_client import (
     RETRYABLE_STATUSES,
     ApiClient,
-    ApiError,
+    ServiceError,
     encode_json,
     path_segment,
     response_json,
 )
-from leads.client.rows import SourceRow, has_value
+from leads_client.rows import SourceRow, has_value
 
 MAX_BATCH_SIZE = 1000  # the API's limit per request
 IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
@@ -87,7 +87,7 @@ class LeadImporter:
         self.summary = ImportSummary(dry_run=dry_run)
 
     def run(self, rows: Iterable[SourceRow]) -> ImportSummary:
-        """Send every row; ApiError / ApiUnreachable end the run with `summary` as it is."""
+        """Send every row; ServiceError / ApiUnreachable end the run with `summary` as it is."""
         batch: list[SourceRow] = []
         position = 0
         for row in rows:
@@ -128,7 +128,7 @@ class LeadImporter:
                     else idempotency_key(self._campaign_id, body, self._key_salt),
                     retry_statuses=ADD_RETRY_STATUSES,
                 )
-            except ApiError as error:
+            except ServiceError as error:
                 if error.status_code == 413:
                     if len(batch) == 1:
                         self.summary.reject(batch[0], "too large for the API's request size limit")
@@ -167,7 +167,7 @@ class LeadImporter:
         self.summary.duplicates += duplicates
 
 
-def rejected_indexes(error: ApiError) -> dict[int, str] | None:
+def rejected_indexes(error: ServiceError) -> dict[int, str] | None:
     """{index in the batch: reason} from a 400 whose errors are all per row, as in
     `{"json": {"prospects": {"3": {"email": ["Not a valid email address."]}}}}`;
     None when the request failed as a whole (e.g. a frozen roster)."""

@@ -13,8 +13,7 @@ from marshmallow.utils import missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from leads.auth import token_hash_of, workspace_of
-from leads.db import DatabaseUnavailable
+from leads.db.pool import DatabaseUnavailable
 from leads.errors import (
     ApiError,
     Unauthorized,
@@ -22,6 +21,7 @@ from leads.errors import (
     database_unavailable_response,
     handle_http_exception,
 )
+from leads.web.auth import token_hash_of, workspace_of
 from schemas.errors import ErrorSchema
 
 BEARER_SCHEME = "bearerAuth"

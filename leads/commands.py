@@ -6,9 +6,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from leads import auth, idempotency
-from leads.db import transaction
-from leads.migrations import apply_migrations
+from leads.db.migrations import apply_migrations
+from leads.db.pool import transaction
+from leads.web import auth, idempotency
 
 # AppGroup, not click.Group: its commands run inside an app context however they are
 # invoked (`flask ...` pushes one, but app.test_cli_runner() and app.cli do not).

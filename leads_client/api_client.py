@@ -21,7 +21,7 @@ RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 NEW_KEY = "<a new random key>"  # sentinel: `request` draws a UUID
 
 
-class ApiError(Exception):
+class ServiceError(Exception):
     """The API answered with an error; `message` is the sentence from its error body."""
 
     def __init__(self, status_code: int, message: str, body: Any = None) -> None:
@@ -202,7 +202,7 @@ def response_json(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise ApiError(
+        raise ServiceError(
             response.status_code,
             f"The answer from {response.request.url} is not JSON: is the API URL right?",
         ) from None
@@ -213,7 +213,7 @@ def _describe(error: httpx.TransportError) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _api_error(response: httpx.Response) -> ApiError:
+def _api_error(response: httpx.Response) -> ServiceError:
     try:
         body = response.json()
     except ValueError:
@@ -221,4 +221,4 @@ def _api_error(response: httpx.Response) -> ApiError:
     message = body.get("message") if isinstance(body, dict) else None
     if not isinstance(message, str) or not message:
         message = f"{response.status_code} {response.reason_phrase}"
-    return ApiError(response.status_code, message, body)
+    return ServiceError(response.status_code, message, body)

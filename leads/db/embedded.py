@@ -76,4 +76,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["stop"]:
         stop_embedded_server(Settings.from_environment().embedded_data_dir)
     else:
-        sys.exit("usage: python -m leads.embedded_db stop")
+        sys.exit("usage: python -m leads.db.embedded stop")

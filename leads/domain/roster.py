@@ -9,9 +9,10 @@ from uuid import UUID
 import orjson
 import psycopg2.errors
 
-from leads.campaigns import lock_campaign
-from leads.cursors import LeadCursor, encode_cursor
-from leads.db import ConnectionPool, Transaction, read_all, read_one, transaction
+from leads.db.pool import ConnectionPool, Transaction, read_all, read_one, transaction
+from leads.domain.campaigns import lock_campaign
+from leads.domain.cursors import LeadCursor, encode_cursor
+from leads.domain.ids import new_lead_ids
 from leads.errors import (
     BadRequest,
     CampaignNotFound,
@@ -20,7 +21,6 @@ from leads.errors import (
     RosterFrozen,
     validation_message,
 )
-from leads.ids import new_lead_ids
 
 IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 PROFILE_FIELDS = (
@@ -37,7 +37,7 @@ PROFILE_FIELDS = (
 
 def campaign_type(pool: ConnectionPool, token_hash: bytes, campaign_id: UUID) -> tuple[UUID, str]:
     """The token's workspace and the campaign's type (it never changes); CampaignNotFound
-    when the token is unknown or revoked, too (see leads.api.checks_token_in_its_query)."""
+    when the token is unknown or revoked, too (see leads.web.api.checks_token_in_its_query)."""
     campaign = read_one(
         pool, "find_campaign_type", {"campaign_id": campaign_id, "token_hash": token_hash}
     )
@@ -65,10 +65,10 @@ def list_leads(
 ) -> tuple[UUID, dict]:
     """The token's workspace and one page of leads, by page number or after a cursor, with
     the cursor of the next. CampaignNotFound when the token is unknown or revoked, too:
-    the caller tells the two apart (see leads.api.checks_token_in_its_query).
+    the caller tells the two apart (see leads.web.api.checks_token_in_its_query).
 
     Each lead is a dict of what the API sends, ready for orjson: ids as text, custom_fields
-    as the JSON text the database holds (see leads/routes/json_bodies.py).
+    as the JSON text the database holds (see leads/web/json_bodies.py).
     """
     if cursor is not None:
         _check_cursor_fits(cursor, campaign_id, status)

@@ -13,8 +13,8 @@ import psycopg2
 import psycopg2.extras
 import psycopg2.pool
 
-from leads import metrics
-from leads.queries import QUERIES
+from leads.db.queries import QUERIES
+from leads.web import metrics
 
 
 class DictRowCursor(psycopg2.extensions.cursor):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-QUERIES_FILE = Path(__file__).parent / "sql" / "queries.sql"
+QUERIES_FILE = Path(__file__).parent.parent / "sql" / "queries.sql"
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 

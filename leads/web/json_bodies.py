@@ -25,7 +25,7 @@ def _json_response(body: dict) -> Response:
 
 
 def lead_page_response(page: dict) -> Response:
-    """A page as leads.roster.list_leads returns it; custom_fields are spliced in as the
+    """A page as leads.domain.roster.list_leads returns it; custom_fields are spliced in as the
     database wrote them (orjson.Fragment)."""
     return _json_response(page)
 

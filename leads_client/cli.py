@@ -18,22 +18,22 @@ from typing import IO, Any
 import click
 from tqdm import tqdm
 
-from leads.client import output
-from leads.client.api import (
+from leads_client import output
+from leads_client.api_client import (
     ApiClient,
-    ApiError,
     ApiUnreachable,
     RetryPolicy,
+    ServiceError,
     normalize_base_url,
     path_segment,
 )
-from leads.client.importer import (
+from leads_client.importer import (
     IDENTITY_FIELD,
     MAX_BATCH_SIZE,
     ImportSummary,
     LeadImporter,
 )
-from leads.client.rows import (
+from leads_client.rows import (
     InputError,
     SourceRow,
     parse_json,
@@ -42,7 +42,7 @@ from leads.client.rows import (
     read_json_lines,
 )
 
-# The contract's lead statuses. Stated here rather than imported from leads.statuses: the
+# The contract's lead statuses. Stated here rather than imported from leads.domain.statuses: the
 # client talks HTTP only and loads nothing of the service (tests/cli/test_cli_config.py).
 LEAD_STATUSES = (
     "pending",
@@ -96,7 +96,7 @@ class LeadsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ApiError as error:
+        except ServiceError as error:
             raise click.ClickException(str(error)) from None
         except ApiUnreachable as error:
             raise click.ClickException(str(error)) from None
@@ -429,7 +429,7 @@ def add_leads(
         failure: Exception | None = None
         try:
             importer.run(source.rows)
-        except (ApiError, ApiUnreachable, InputError) as error:
+        except (ServiceError, ApiUnreachable, InputError) as error:
             failure = error
         except KeyboardInterrupt:
             failure = click.Abort()

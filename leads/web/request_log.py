@@ -65,7 +65,7 @@ def logging_config(level: str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {
             "json": {
-                "()": "leads.request_log.JsonLineFormatter",
+                "()": "leads.web.request_log.JsonLineFormatter",
                 "fmt": "%(levelname)s %(name)s %(message)s",
                 "rename_fields": {"levelname": "level", "name": "logger"},
                 "timestamp": "time",

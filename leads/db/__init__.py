@@ -1,0 +1,1 @@
+"""The database: connection pool and transactions, named queries, migrations, embedded server."""

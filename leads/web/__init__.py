@@ -1,0 +1,1 @@
+"""HTTP plumbing: the flask-smorest layer, auth, errors, idempotency, limits, logs, metrics."""
