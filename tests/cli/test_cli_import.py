@@ -687,6 +687,10 @@ class TestInterrupt:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # A shell's background job (or nohup, or some CI runners) starts with SIGINT
+            # ignored, and the child would inherit that: give it the default disposition,
+            # so that Python installs its KeyboardInterrupt handler as in a terminal.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )  # fmt: skip
         try:
             assert fault.held.wait(timeout=60)
@@ -695,6 +699,7 @@ class TestInterrupt:
         finally:
             if process.poll() is None:
                 process.kill()
+                process.communicate()  # reaps the child and closes its pipes
             fault.release.set()
         assert fault.done.wait(timeout=60)
         assert process.returncode == 1
