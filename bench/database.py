@@ -22,7 +22,7 @@ from leads.db.migrations import apply_migrations
 from leads.db.pool import ConnectionPool, transaction
 from leads.web import auth
 
-# Seeded leads: 70 % pending, 20 % sent, 10 % replied; created 30 days ago, one per
+# Seeded leads: 70 % pending, 20 % sent, 10 % replied; created in 2020, one per
 # millisecond, so the list order is the seed order. Ids are time-ordered like the service's
 # UUIDv7 ids and can be computed (see seeded_lead_id) without reading them back.
 SEED_LEADS = """
@@ -75,8 +75,8 @@ SELECT %(campaign_id)s, {_COLUMN_LIST} FROM lead_staging
 ON CONFLICT (campaign_id, identity) DO NOTHING
 """
 
-# The bench's earlier floor of a POST, reported beside the COPY floor: the same rows sent as
-# one array a column, which psycopg2 adapts from Python lists inside the timed call.
+# The old floor of a POST, reported beside the COPY floor: the same rows sent as one array
+# a column, which psycopg2 adapts from Python lists inside the timed call.
 UNNEST_FLOOR = """
 INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
                    name, company, position, headline, custom_fields)
@@ -314,7 +314,7 @@ class BenchDatabase:
         return elapsed
 
     def unnest_floor(self, campaign_id: str, columns: dict[str, list]) -> float:
-        """The earlier POST floor: `columns` (see unnest_columns) adapted by psycopg2."""
+        """The old POST floor: `columns` (see unnest_columns) adapted by psycopg2."""
         connection = self.connection
         started = time.perf_counter()
         with connection.cursor() as cursor:

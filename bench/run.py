@@ -5,7 +5,7 @@ and floor runs alternate.
 
 The floor of a POST is COPY of the batch into a staging table and one INSERT ... SELECT ...
 ON CONFLICT DO NOTHING from it into the real table, with the ids, the normalized
-identities and the COPY body made before the clock starts. The earlier floor (the same rows
+identities and the COPY body made before the clock starts. The old floor (the same rows
 adapted from Python lists by psycopg2) runs beside it, so that the change of baseline
 shows. The floor of a GET is the same page fetched by psycopg2; of a DELETE, the same
 DELETE statement.
@@ -106,7 +106,7 @@ class Row:
     baseline: list[float] = field(default_factory=list)
     target: float | None = None
     next_goal: float | None = None
-    # The earlier floor of the same work, measured in the same turns (POST rows only).
+    # The old floor of the same work, measured in the same turns (POST rows only).
     old_baseline: list[float] = field(default_factory=list)
     unit: str = "ms"
 
@@ -195,7 +195,7 @@ def alternate(
     after_each: Callable[[], None] | None = None,
     old_baseline: Callable[[int], float] | None = None,
 ) -> Row:
-    """Service and floor (and the earlier floor, if any) take turns (see take_turns)."""
+    """Service and floor (and the old floor, if any) take turns (see take_turns)."""
     ways = {"service": service, "baseline": baseline}
     if old_baseline is not None:
         ways["old_baseline"] = old_baseline
@@ -203,7 +203,7 @@ def alternate(
     row.service.extend(samples["service"])
     row.baseline.extend(samples["baseline"])
     row.old_baseline.extend(samples.get("old_baseline", []))
-    old = f", {row.ratio_to_old:.2f} against the earlier floor" if row.old_baseline else ""
+    old = f", {row.ratio_to_old:.2f} against the old floor" if row.old_baseline else ""
     log(
         f"  {row.what}: {ms(statistics.median(row.service))} vs "
         f"{ms(statistics.median(row.baseline))}, ratio {row.ratio:.2f}{old}"
@@ -721,7 +721,12 @@ def results_table(rows: list[Row]) -> list[str]:
             f"{ms(statistics.median(row.baseline))} | {ms(row.added, sign=True)} | "
             f"{row.ratio:.2f} | {target} | {met} | {old} |"
         )
+    with_target = [row for row in rows if row.target is not None]
+    missed = [f"{row.what} ({row.ratio:.2f} > {row.target})" for row in with_target if not row.met]
     lines += [
+        "",
+        f"Targets met: {len(with_target) - len(missed)} of {len(with_target)}"
+        + (f"; missed: {'; '.join(missed)}." if missed else "."),
         "",
         "Baselines, each taken in turn with the service: POST, COPY of the batch into a staging"
         " table and one INSERT ... SELECT ... ON CONFLICT DO NOTHING into leads (ids, identities"
