@@ -42,8 +42,9 @@ SELECT (lpad(to_hex(%(campaign_number)s), 8, '0') || '-0000-7000-8000-'
 FROM generate_series(1, %(count)s) AS n
 """
 
-# The columns a POST writes, in this order everywhere below; status, created_at and
-# updated_at are the table's defaults, for the service's writes as for the floors'.
+# The columns a POST writes, in the order of stored_rows' tuples and of the statements
+# below; status, created_at and updated_at are the table's defaults, for the service's
+# writes as for the floors'.
 INSERTED_COLUMNS = (
     "id",
     "identity",
@@ -57,21 +58,30 @@ INSERTED_COLUMNS = (
     "headline",
     "custom_fields",
 )
-_COLUMN_LIST = ", ".join(INSERTED_COLUMNS)
 
 # The floor of a POST: the batch, already normalized and given ids, copied into a staging
 # table and moved into the real table in one statement, where the same indexes, triggers,
 # foreign keys and unique constraint (the dedup against the roster) act as on the service's
 # writes. The staging table is the baseline connection's own, of the leads columns' types,
 # and each commit empties it.
-CREATE_STAGING = f"""
+CREATE_STAGING = """
 CREATE TEMPORARY TABLE lead_staging ON COMMIT DELETE ROWS AS
-SELECT {_COLUMN_LIST} FROM leads WITH NO DATA
+SELECT id, identity, email, linkedin_url, first_name, last_name, name, company, position,
+       headline, custom_fields
+FROM leads
+WITH NO DATA
 """
-COPY_TO_STAGING = f"COPY lead_staging ({_COLUMN_LIST}) FROM STDIN"
-INSERT_FROM_STAGING = f"""
-INSERT INTO leads (campaign_id, {_COLUMN_LIST})
-SELECT %(campaign_id)s, {_COLUMN_LIST} FROM lead_staging
+COPY_TO_STAGING = """
+COPY lead_staging (id, identity, email, linkedin_url, first_name, last_name, name, company,
+                   position, headline, custom_fields)
+FROM STDIN
+"""
+INSERT_FROM_STAGING = """
+INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
+                   name, company, position, headline, custom_fields)
+SELECT id, %(campaign_id)s, identity, email, linkedin_url, first_name, last_name, name,
+       company, position, headline, custom_fields
+FROM lead_staging
 ON CONFLICT (campaign_id, identity) DO NOTHING
 """
 
