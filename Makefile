@@ -38,8 +38,9 @@ migrate: $(BIN)/.installed
 db-stop: $(BIN)/.installed
 	$(BIN)/python -m leads.db.embedded stop
 
-## bench: the service against raw SQL at 0, 100,000 and 1,000,000 leads (~5 minutes here;
-## results in bench/results/, see docs/PERFORMANCE.md). Installs Debian's wrk when missing.
+## bench: the service against the database's own floor at 0, 100,000 and 1,000,000 leads
+## (results in bench/results/, see docs/PERFORMANCE.md); BENCH_ARGS=--quick checks the bench
+## itself on small rosters. Installs Debian's wrk when missing.
 bench: $(BIN)/.installed
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench $(BENCH_ARGS)

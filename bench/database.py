@@ -3,6 +3,7 @@ and the raw psycopg2 baselines that the service is compared with."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -21,7 +22,7 @@ from leads.db.migrations import apply_migrations
 from leads.db.pool import ConnectionPool, transaction
 from leads.web import auth
 
-# Seeded leads: 70 % pending, 20 % sent, 10 % replied; created 30 days ago, one per
+# Seeded leads: 70 % pending, 20 % sent, 10 % replied; created in 2020, one per
 # millisecond, so the list order is the seed order. Ids are time-ordered like the service's
 # UUIDv7 ids and can be computed (see seeded_lead_id) without reading them back.
 SEED_LEADS = """
@@ -41,19 +42,73 @@ SELECT (lpad(to_hex(%(campaign_number)s), 8, '0') || '-0000-7000-8000-'
 FROM generate_series(1, %(count)s) AS n
 """
 
-# The SQL floor of a POST: the same rows, already normalized, in one statement.
-INSERT_FLOOR = """
+# The columns a POST writes, in the order of stored_rows' tuples and of the statements
+# below; status, created_at and updated_at are the table's defaults, for the service's
+# writes as for the floors'.
+INSERTED_COLUMNS = (
+    "id",
+    "identity",
+    "email",
+    "linkedin_url",
+    "first_name",
+    "last_name",
+    "name",
+    "company",
+    "position",
+    "headline",
+    "custom_fields",
+)
+
+# The floor of a POST: the batch, already normalized and given ids, copied into a staging
+# table and moved into the real table in one statement, where the same indexes, triggers,
+# foreign keys and unique constraint (the dedup against the roster) act as on the service's
+# writes. The staging table is the baseline connection's own, of the leads columns' types,
+# and each commit empties it.
+CREATE_STAGING = """
+CREATE TEMPORARY TABLE lead_staging ON COMMIT DELETE ROWS AS
+SELECT id, identity, email, linkedin_url, first_name, last_name, name, company, position,
+       headline, custom_fields
+FROM leads
+WITH NO DATA
+"""
+COPY_TO_STAGING = """
+COPY lead_staging (id, identity, email, linkedin_url, first_name, last_name, name, company,
+                   position, headline, custom_fields)
+FROM STDIN
+"""
+INSERT_FROM_STAGING = """
+INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
+                   name, company, position, headline, custom_fields)
+SELECT id, %(campaign_id)s, identity, email, linkedin_url, first_name, last_name, name,
+       company, position, headline, custom_fields
+FROM lead_staging
+ON CONFLICT (campaign_id, identity) DO NOTHING
+"""
+
+# The old floor of a POST, reported beside the COPY floor: the same rows sent as one array
+# a column, which psycopg2 adapts from Python lists inside the timed call.
+UNNEST_FLOOR = """
 INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
                    name, company, position, headline, custom_fields)
 SELECT r.id, %(campaign_id)s, r.identity, r.email, r.linkedin_url, r.first_name, r.last_name,
        r.name, r.company, r.position, r.headline, r.custom_fields::jsonb
-FROM unnest(%(ids)s::uuid[], %(identities)s::text[], %(emails)s::text[],
-            %(linkedin_urls)s::text[], %(first_names)s::text[], %(last_names)s::text[],
-            %(names)s::text[], %(companies)s::text[], %(positions)s::text[],
-            %(headlines)s::text[], %(custom_fields)s::text[])
+FROM unnest(%(id)s::uuid[], %(identity)s::text[], %(email)s::text[],
+            %(linkedin_url)s::text[], %(first_name)s::text[], %(last_name)s::text[],
+            %(name)s::text[], %(company)s::text[], %(position)s::text[],
+            %(headline)s::text[], %(custom_fields)s::text[])
      AS r (id, identity, email, linkedin_url, first_name, last_name, name, company, position,
            headline, custom_fields)
 ON CONFLICT (campaign_id, identity) DO NOTHING
+"""
+
+# What a POST stored, for comparing two campaigns' rosters: every column but those that
+# differ by nature (id, campaign, timestamps), in identity order.
+STORED_LEADS = """
+SELECT identity, status, email, linkedin_url, first_name, last_name, name, company, position,
+       headline, custom_fields
+FROM leads
+WHERE campaign_id = %(campaign_id)s
+ORDER BY identity
 """
 
 # The SQL floor of a GET: the page itself, the way a hand-written query would list it.
@@ -133,15 +188,17 @@ class BenchDatabase:
 
     @property
     def connection(self) -> psycopg2.extensions.connection:
-        """The baseline's connection: plain psycopg2, one transaction per operation.
+        """The baselines' connection: plain psycopg2, one transaction per operation, with
+        the POST floor's staging table.
 
         With psycopg2's own type casters only: uuid columns come back as text, as the
-        service's own queries return them. A UUID object built for each id (register_uuid,
-        which this connection had until the fifth round) made the floor of a page of 200
-        0.4 ms slower than the database's own work, and every GET ratio that much kinder
-        (docs/PERFORMANCE.md)."""
+        service's own queries return them, so that the GET floor builds no UUID object the
+        service does not build either."""
         if self._connection is None:
             self._connection = psycopg2.connect(self.url)
+            with self._connection.cursor() as cursor:
+                cursor.execute(CREATE_STAGING)
+            self._connection.commit()
         return self._connection
 
     @contextmanager
@@ -223,6 +280,21 @@ class BenchDatabase:
             )
             return int(cursor.fetchone()[0])
 
+    def stored_leads(self, campaign_id: str) -> list[tuple]:
+        with self.autocommit() as cursor:
+            cursor.execute(STORED_LEADS, {"campaign_id": campaign_id})
+            return cursor.fetchall()
+
+    def lead_counts(self, campaign_id: str) -> list[tuple]:
+        """The counts per status that the triggers keep."""
+        with self.autocommit() as cursor:
+            cursor.execute(
+                "SELECT status, lead_count FROM campaign_lead_counts WHERE campaign_id = %s"
+                " ORDER BY status",
+                (campaign_id,),
+            )
+            return cursor.fetchall()
+
     def row_at(self, campaign_id: str, position: int, status: str | None) -> tuple:
         """(created_at, id) of the lead at 1-based `position` in the list order."""
         with self.autocommit() as cursor:
@@ -236,15 +308,31 @@ class BenchDatabase:
 
     # The baselines: each runs and commits one operation and returns its seconds.
 
-    def insert_floor(self, campaign_id: str, columns: dict) -> float:
+    def copy_floor(self, campaign_id: str, batch: bytes) -> float:
+        """The POST floor: `batch` (see copy_batch) copied into the staging table and
+        inserted from there, in one transaction."""
         connection = self.connection
         started = time.perf_counter()
         with connection.cursor() as cursor:
-            cursor.execute(INSERT_FLOOR, {"campaign_id": campaign_id, **columns})
+            cursor.copy_expert(COPY_TO_STAGING, io.BytesIO(batch))
+            copied = cursor.rowcount
+            cursor.execute(INSERT_FROM_STAGING, {"campaign_id": campaign_id})
             inserted = cursor.rowcount
         connection.commit()
         elapsed = time.perf_counter() - started
-        assert inserted == len(columns["ids"]), inserted
+        assert inserted == copied, (inserted, copied)
+        return elapsed
+
+    def unnest_floor(self, campaign_id: str, columns: dict[str, list]) -> float:
+        """The old POST floor: `columns` (see unnest_columns) adapted by psycopg2."""
+        connection = self.connection
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(UNNEST_FLOOR, {"campaign_id": campaign_id, **columns})
+            inserted = cursor.rowcount
+        connection.commit()
+        elapsed = time.perf_counter() - started
+        assert inserted == len(columns["id"]), inserted
         return elapsed
 
     def page_floor(self, query: str, params: dict, expected_rows: int) -> float:
@@ -270,19 +358,47 @@ class BenchDatabase:
         return elapsed
 
 
-def floor_columns(rows: list[dict], ids: list[UUID]) -> dict:
-    """Rows as the service stores them (emails trimmed and lowercased), one array a column."""
-    emails = [row["email"].strip().lower() for row in rows]
+def stored_rows(rows: list[dict], ids: list[str]) -> list[tuple]:
+    """Rows of an email campaign's POST body as the service stores them (the email trimmed
+    and lowercased is the identity), one tuple of INSERTED_COLUMNS each."""
+    stored = []
+    for lead_id, row in zip(ids, rows, strict=True):
+        email = row["email"].strip().lower()
+        stored.append(
+            (
+                lead_id,
+                email,
+                email,
+                None,
+                row.get("first_name"),
+                row.get("last_name"),
+                row.get("name"),
+                row.get("company"),
+                row.get("position"),
+                row.get("headline"),
+                json.dumps(row.get("custom_fields", {})),
+            )
+        )
+    return stored
+
+
+def copy_batch(rows: list[tuple]) -> bytes:
+    """Stored rows as the body of a COPY in text format: tab-separated fields, one line a
+    row, \\N for NULL."""
+    lines = ("\t".join(_copy_field(value) for value in row) for row in rows)
+    return "".join(f"{line}\n" for line in lines).encode()
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: str | None) -> str:
+    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
+
+
+def unnest_columns(rows: list[tuple]) -> dict[str, list]:
+    """Stored rows as one list a column, for UNNEST_FLOOR."""
     return {
-        "ids": ids,
-        "identities": emails,
-        "emails": emails,
-        "linkedin_urls": [None] * len(rows),
-        "first_names": [row["first_name"] for row in rows],
-        "last_names": [row["last_name"] for row in rows],
-        "names": [None] * len(rows),
-        "companies": [row["company"] for row in rows],
-        "positions": [row["position"] for row in rows],
-        "headlines": [row["headline"] for row in rows],
-        "custom_fields": [json.dumps(row["custom_fields"]) for row in rows],
+        column: list(values)
+        for column, values in zip(INSERTED_COLUMNS, zip(*rows, strict=True), strict=True)
     }
