@@ -200,8 +200,9 @@ def protect(blueprint: Blueprint) -> None:
     blueprint.after_request(confirm_checked_token)
 
 
-def init_api(app: Flask, doc_plugins: Iterable[BasePlugin] = ()) -> Api:
-    """The Api, its document completed by `doc_plugins` (apispec plugins)."""
+def init_api(app: Flask, doc_plugins: Iterable[BasePlugin]) -> Api:
+    """The Api, its document completed by `doc_plugins` (apispec plugins, which flask-smorest
+    takes as `extra_plugins`)."""
     api = Api(
         app,
         spec_kwargs={

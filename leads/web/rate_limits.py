@@ -75,7 +75,9 @@ class FixedWindowMemoryStorage(Storage):
         now = time.time()
         with self._lock:
             if now >= self._next_sweep:
-                self._windows = {k: w for k, w in self._windows.items() if w[1] > now}
+                self._windows = {
+                    name: window for name, window in self._windows.items() if window[1] > now
+                }
                 self._next_sweep = now + SWEEP_SECONDS
             hits, ends = self._windows.get(key, (0, 0.0))
             if ends <= now:
