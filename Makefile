@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format migrate db-stop bench clean
+.PHONY: run test lint format migrate openapi db-stop bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ format: $(BIN)/.installed
 ## migrate: apply pending schema migrations
 migrate: $(BIN)/.installed
 	$(BIN)/flask --app app db upgrade
+
+## openapi: write openapi.json, the document served at /openapi.json with its keys sorted
+## (tests/test_openapi_document.py checks that they are equal). flask-smorest writes the
+## document; json.tool sorts it. The document needs no database: the app gets a URL it never
+## connects to, where an unset one would start the embedded server.
+openapi: $(BIN)/.installed
+	DATABASE_URL=postgresql://unused@127.0.0.1:9/unused \
+		$(BIN)/flask --app app openapi write $(VENV)/openapi.json
+	$(BIN)/python -m json.tool --sort-keys --indent 2 --no-ensure-ascii \
+		$(VENV)/openapi.json openapi.json
 
 ## db-stop: stop the embedded PostgreSQL server (its data stays in .pgdata/)
 db-stop: $(BIN)/.installed

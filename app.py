@@ -15,6 +15,7 @@ from leads.db.pool import ConnectionPool
 from leads.errors import register_error_handlers
 from leads.routes import campaigns, health, leads
 from leads.web.api import init_api
+from leads.web.documented_errors import IdempotencyKeyPlugin
 from leads.web.metrics import init_metrics
 from leads.web.rate_limits import document_rate_limits, init_rate_limits
 from leads.web.request_id import init_request_id
@@ -50,7 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Before any hook that may answer early (a rate limit), so that every request is timed.
     init_request_log(app)
     init_metrics(app)
-    api = init_api(app)
+    api = init_api(app, doc_plugins=[IdempotencyKeyPlugin()])
     document_rate_limits(api)
     init_rate_limits(app, settings, (campaigns.blp, leads.blp))
     for blueprint in (health.blp, campaigns.blp, leads.blp):

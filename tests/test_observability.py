@@ -130,9 +130,9 @@ class TestRequestLog:
         assert lines[0] == line(method, route, status, "req-42", workspace, lines[0])
 
     def test_the_switches_of_gunicorn_conf_change_no_line(self, app, api, db, caplog, monkeypatch):
-        """gunicorn.conf.py stops `logging` gathering what no line writes (the caller, the
-        thread, the process): the line stays the same whole line."""
-        for name in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing"):
+        """gunicorn.conf.py stops `logging` gathering what no line writes (the thread, the
+        process): the line stays the same whole line."""
+        for name in ("logThreads", "logProcesses", "logMultiprocessing"):
             monkeypatch.setattr(logging, name, getattr(logging, name))  # restored afterwards
         skip_unused_record_fields()
         caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)
@@ -144,8 +144,8 @@ class TestRequestLog:
         route = "/api/campaigns"
         assert found == line("GET", route, 200, "req-9", workspace_of(db, "acme"), found)
         (record,) = [record for record in caplog.records if record.name == REQUEST_LOGGER]
-        gathered = (record.funcName, record.threadName, record.process, record.processName)
-        assert gathered == ("(unknown function)", None, None, None)
+        gathered = (record.threadName, record.process, record.processName)
+        assert gathered == (None, None, None)
 
     def test_a_page_of_leads_names_the_workspace_its_query_found(
         self, app, api, db, caplog, email_campaign

@@ -3,7 +3,6 @@ on the in-memory storage and on the Redis server at 127.0.0.1:6379."""
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import itertools
 import logging
@@ -11,17 +10,16 @@ import secrets
 import threading
 import time
 
-import limits.storage.memory
 import pytest
 import redis
 from limits import parse
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from app import create_app
 from leads.config import DEFAULT_RATE_LIMIT, ConfigError, Settings
 from leads.web import rate_limits
-from leads.web.rate_limits import KEY_PREFIX, SweptMemoryStorage
+from leads.web.rate_limits import KEY_PREFIX, FixedWindowMemoryStorage
 from tests.conftest import ApiClient, make_token
 
 REDIS_URI = "redis://127.0.0.1:6379/0"
@@ -300,70 +298,55 @@ class TestRedisStorage:
         assert not any(token in key for key in keys)
 
 
-class TestSweptMemoryStorage:
-    """The in-process storage counts as limits' MemoryStorage does, without a thread per hit."""
+class TestFixedWindowMemoryStorage:
+    """The in-process storage counts as limits' MemoryStorage does, without a thread."""
 
     def test_the_service_counts_in_it(self, database_url):
         app = create_app({"database_url": database_url, "rate_limit": LIMIT_STRING})
         try:
-            assert type(app.extensions["rate_limiter"].storage) is SweptMemoryStorage
+            assert type(app.extensions["rate_limiter"].storage) is FixedWindowMemoryStorage
         finally:
             app.extensions["leads_pool"].close()
 
-    @pytest.mark.parametrize("storage_class", [MemoryStorage, SweptMemoryStorage])
-    def test_hits_start_a_thread_only_in_memory_storage(self, monkeypatch, storage_class):
-        storage = storage_class()
-        time.sleep(0.05)  # MemoryStorage's first timer has run: a hit would start another
-        started = []
-        monkeypatch.setattr(
-            limits.storage.memory.threading,
-            "Timer",
-            lambda *args: started.append(args) or FakeTimer(),
-        )
-        limiter = FixedWindowRateLimiter(storage)
-        for _ in range(5):
-            limiter.hit(parse("10/hour"), "token:abc")
-            time.sleep(0.012)
-        assert len(started) == (0 if storage_class is SweptMemoryStorage else 5)
-
     def test_counts_as_memory_storage_does(self):
         item = parse("3/hour")
-        plain, swept = (
-            FixedWindowRateLimiter(cls()) for cls in (MemoryStorage, SweptMemoryStorage)
+        plain, ours = (
+            FixedWindowRateLimiter(cls()) for cls in (MemoryStorage, FixedWindowMemoryStorage)
         )
         answers = {}
-        for name, limiter in (("plain", plain), ("swept", swept)):
+        for name, limiter in (("plain", plain), ("ours", ours)):
             hits = [limiter.hit(item, "token:abc") for _ in range(5)]
             other = limiter.hit(item, "token:def")
             stats = limiter.get_window_stats(item, "token:abc")
             answers[name] = (hits, other, stats.remaining, round(stats.reset_time))
-        assert answers["swept"] == answers["plain"]
-        assert answers["swept"][:3] == ([True, True, True, False, False], True, 0)
+        assert answers["ours"] == answers["plain"]
+        assert answers["ours"][:3] == ([True, True, True, False, False], True, 0)
 
-    def test_ended_windows_are_swept_and_the_sweeper_ends_with_its_storage(self, monkeypatch):
-        monkeypatch.setattr(rate_limits, "SWEEP_SECONDS", 0.05)
+    def test_counting_starts_no_thread(self):
         before = set(threading.enumerate())
-        storage = storage_from_string("leads-memory://")
-        (sweeper,) = set(threading.enumerate()) - before - {storage.timer}
+        limiter = FixedWindowRateLimiter(FixedWindowMemoryStorage())
+        for _ in range(5):
+            limiter.hit(parse("10/hour"), "token:abc")
+            time.sleep(0.012)
+        assert set(threading.enumerate()) == before
+
+    def test_a_window_restarts_once_it_has_ended(self):
+        limiter = FixedWindowRateLimiter(FixedWindowMemoryStorage())
+        item = parse("1/second")
+        assert [limiter.hit(item, "token:abc") for _ in range(2)] == [True, False]
+        time.sleep(1.05)
+        assert limiter.get_window_stats(item, "token:abc").remaining == 1
+        assert limiter.hit(item, "token:abc")
+
+    def test_ended_windows_are_dropped_on_a_later_hit(self, monkeypatch):
+        monkeypatch.setattr(rate_limits, "SWEEP_SECONDS", 0)
+        storage = FixedWindowMemoryStorage()
         limiter = FixedWindowRateLimiter(storage)
         assert limiter.hit(parse("1/second"), "token:abc")
-        assert len(storage.storage) == 1
-        deadline = time.monotonic() + 3
-        while storage.storage and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(storage.storage) == 0  # swept without a hit or a read
-        del limiter, storage
-        gc.collect()
-        sweeper.join(timeout=1)
-        assert not sweeper.is_alive()
-
-
-class FakeTimer:
-    def start(self) -> None:
-        pass
-
-    def is_alive(self) -> bool:
-        return False
+        assert limiter.hit(parse("1/hour"), "token:def")
+        time.sleep(1.05)
+        assert limiter.hit(parse("1/hour"), "token:ghi")
+        assert storage.reset() == 2  # token:def and token:ghi; token:abc's window was dropped
 
 
 class TestSettings:

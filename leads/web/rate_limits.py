@@ -2,9 +2,8 @@
 
 The counting is limits' (fixed windows, in memory or in Redis); this module is the Flask
 glue: which requests count, under which key, what a 429 and the headers say, and what
-happens while Redis is unreachable. It replaced flask-limiter, which resolved its
-decorated, blueprint and default limits afresh on every request: ~0.25 ms a request
-through gunicorn, a tenth of what the service adds to a page of leads (docs/PERFORMANCE.md).
+happens while Redis is unreachable. Not flask-limiter: it resolves its decorated, blueprint
+and default limits afresh on every request, where the service has one budget for all of /api.
 """
 
 from __future__ import annotations
@@ -13,16 +12,14 @@ import logging
 import math
 import threading
 import time
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import flask
 import flask_smorest
 from flask import Flask, g, request
-from flask_smorest.utils import prepare_response
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from leads.config import Settings
@@ -46,48 +43,68 @@ REDIS_TIMEOUT_SECONDS = 1
 # seconds (as flask-limiter did): a hung Redis costs one request a timeout that often.
 STORAGE_RETRY_MAX_SECONDS = 32
 MEMORY_SCHEME = "memory://"
-SWEPT_MEMORY_SCHEME = "leads-memory://"
-# How often the in-process storage drops the counters of windows that have ended.
-SWEEP_SECONDS = 1.0
+# How often the in-process storage drops the counters of windows that have ended: it holds
+# the live windows plus those that ended within this long.
+SWEEP_SECONDS = 60.0
 
 
-class SweptMemoryStorage(MemoryStorage):
-    """limits' in-process storage, its ended windows dropped by one long-lived thread.
+class FixedWindowMemoryStorage(Storage):
+    """Fixed-window counters in this process's memory: the storage of `memory://`, and the
+    fallback while a shared storage is down.
 
-    MemoryStorage starts a timer thread on a hit whenever its last one has run (10 ms after
-    it started): ~260 us a start on this machine, paid by every request of a worker that
-    serves fewer than one each 10 ms. Counting is MemoryStorage's own (a counter whose
-    window has ended is dropped when read); the sweep only frees the memory of keys no
-    longer hit. Used for `memory://` (see init_rate_limits); tests/test_rate_limits.py
-    holds it to both.
+    limits' MemoryStorage drops ended windows from a timer thread, which it starts again on
+    a hit whenever the last one has run: a new thread on nearly every request of a worker
+    that is not busy. Replacing that timer would mean overriding its private methods, so
+    this is a storage of our own through limits' documented extension point (a `Storage`
+    subclass). It holds only what FixedWindowRateLimiter asks for, and drops ended windows
+    on a hit, at most once every SWEEP_SECONDS, in the thread that counts.
     """
-
-    STORAGE_SCHEME = [SWEPT_MEMORY_SCHEME.removesuffix("://")]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        # A weak reference: the thread ends once the storage (its app) is gone.
-        sweeper = threading.Thread(
-            target=_sweep, args=(weakref.ref(self),), name="rate-limit-sweeper", daemon=True
-        )
-        sweeper.start()
+        self._lock = threading.Lock()
+        # key -> (hits, end of the window as seconds since the epoch)
+        self._windows: dict[str, tuple[int, float]] = {}
+        self._next_sweep = 0.0
 
-    # Overrides the private method MemoryStorage calls on every hit (name-mangled).
-    def _MemoryStorage__schedule_expiry(self) -> None:
-        """Replaces the timer MemoryStorage starts on a hit: the sweeper does its work."""
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return ValueError
 
-    def sweep(self) -> None:
-        self._MemoryStorage__expire_events()
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        with self._lock:
+            if now >= self._next_sweep:
+                self._windows = {
+                    name: window for name, window in self._windows.items() if window[1] > now
+                }
+                self._next_sweep = now + SWEEP_SECONDS
+            hits, ends = self._windows.get(key, (0, 0.0))
+            if ends <= now:
+                hits, ends = 0, now + expiry
+            self._windows[key] = (hits + amount, ends)
+            return hits + amount
 
+    def get(self, key: str) -> int:
+        hits, ends = self._windows.get(key, (0, 0.0))
+        return hits if ends > time.time() else 0
 
-def _sweep(storage_ref: weakref.ref) -> None:
-    while True:
-        time.sleep(SWEEP_SECONDS)
-        storage = storage_ref()
-        if storage is None:
-            return
-        storage.sweep()
-        del storage
+    def get_expiry(self, key: str) -> float:
+        now = time.time()
+        _, ends = self._windows.get(key, (0, 0.0))
+        return ends if ends > now else now
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int:
+        with self._lock:
+            count, self._windows = len(self._windows), {}
+        return count
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._windows.pop(key, None)
 
 
 @dataclass(frozen=True)
@@ -117,7 +134,7 @@ class TokenRateLimiter:
         self.limits = sorted(limits)
         self.storage = storage
         self._counter = FixedWindowRateLimiter(storage)
-        self._fallback = FixedWindowRateLimiter(SweptMemoryStorage()) if fallback else None
+        self._fallback = FixedWindowRateLimiter(FixedWindowMemoryStorage()) if fallback else None
         self._storage_down = False
         self._retries = 0
         self._retry_at = 0.0
@@ -194,17 +211,19 @@ def init_rate_limits(app: Flask, settings: Settings, blueprints: Iterable[flask.
         return
     storage_uri = settings.rate_limit_storage_uri
     shared_storage = not storage_uri.startswith(MEMORY_SCHEME)
-    if not shared_storage:
-        storage_uri = SWEPT_MEMORY_SCHEME + storage_uri.removeprefix(MEMORY_SCHEME)
-    storage_options = {}
-    if storage_uri.startswith(("redis://", "rediss://")):
-        storage_options = {
-            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
-            "socket_timeout": REDIS_TIMEOUT_SECONDS,
-        }
+    if shared_storage:
+        storage_options = {}
+        if storage_uri.startswith(("redis://", "rediss://")):
+            storage_options = {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            }
+        storage = storage_from_string(storage_uri, **storage_options)
+    else:
+        storage = FixedWindowMemoryStorage()
     limiter = TokenRateLimiter(
         parse_many(settings.rate_limit),  # a bad limit fails at start, not on a request
-        storage_from_string(storage_uri, **storage_options),
+        storage,
         fallback=shared_storage,
     )
     app.extensions["rate_limiter"] = limiter
@@ -244,15 +263,16 @@ def init_rate_limits(app: Flask, settings: Settings, blueprints: Iterable[flask.
 
 def document_rate_limits(api: flask_smorest.Api) -> None:
     """The 429 response every /api operation documents (whether limits are on or not)."""
-    response = {
-        "description": "Too many requests for this token (when rate limits are configured). "
-        f"While limits are on, every /api response carries {LIMIT_HEADER}, "
-        f"{REMAINING_HEADER} and {RESET_HEADER}.",
-        "schema": ErrorSchema,
-        "headers": {
-            name: {"description": description, "schema": {"type": "integer", "minimum": 0}}
-            for name, description in _HEADER_DOCS.items()
+    api.spec.components.response(
+        RATE_LIMITED_RESPONSE,
+        {
+            "description": "Too many requests for this token (when rate limits are "
+            f"configured). While limits are on, every /api response carries {LIMIT_HEADER}, "
+            f"{REMAINING_HEADER} and {RESET_HEADER}.",
+            "headers": {
+                name: {"description": description, "schema": {"type": "integer", "minimum": 0}}
+                for name, description in _HEADER_DOCS.items()
+            },
+            "content": {"application/json": {"schema": ErrorSchema}},
         },
-    }
-    prepare_response(response, api.spec, "application/json")
-    api.spec.components.response(RATE_LIMITED_RESPONSE, response)
+    )
