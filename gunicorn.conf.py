@@ -34,7 +34,7 @@ timeout = _server.timeout
 graceful_timeout = _server.graceful_timeout
 keepalive = _server.keepalive
 loglevel = _server.log_level
-# The access log is the service's own JSON line per request (leads/request_log.py), on
+# The access log is the service's own JSON line per request (leads/web/request_log.py), on
 # stdout like every other line; gunicorn's plain-text access line would repeat it.
 accesslog = None
 logger_class = ServiceGunicornLogger
@@ -69,8 +69,8 @@ def on_starting(server):
 
 def post_worker_init(worker):
     # What is alive now (modules, the app, its schemas) lives as long as the worker: frozen
-    # out of the collector's sight, a full collection no longer walks it (an import of 1000
-    # leads spent ~2 ms in the collector without this, ~0.7 ms with it).
+    # out of the collector's sight, a full collection no longer walks it, and a large import,
+    # which allocates enough to trigger full collections, no longer pays for walking it.
     gc.freeze()
 
 

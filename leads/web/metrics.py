@@ -111,7 +111,7 @@ def serve_metrics() -> Response:
 
 def note_added_leads(outcome: dict) -> None:
     """Called by the add route with the outcome it answers: count_added_leads reads the
-    counts from here rather than parse the response again (~100 KB for 1000 leads, ~1 ms)."""
+    counts from here rather than parse the response again (a body of every row's result)."""
     g.added_leads = (outcome["imported"], outcome["duplicates"])
 
 
