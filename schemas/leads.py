@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
-from marshmallow.utils import missing
 
 from leads.domain.cursors import InvalidCursor, decode_cursor
 from leads.domain.statuses import LEAD_STATUSES
 from schemas.campaigns import StatsSchema
 from schemas.fields import (
     CustomFields,
-    IdentityField,
-    ShortcutField,
+    EmailField,
+    LinkedinUrlField,
     StrictBoolean,
     TrimmedString,
-    UuidTextList,
 )
 
 MAX_LEADS_PER_ADD = 1000
@@ -51,105 +47,64 @@ class LeadFieldsSchema(Schema):
     )
 
 
+def _campaign_identity_errors(field: str, campaign_type: str, *, verb: str) -> dict:
+    """The messages of a campaign's own identity when absent, null or blank."""
+    message = f"{field} {verb} for {campaign_type} campaigns"
+    return {"required": message, "null": message}
+
+
 class LeadInputSchema(LeadFieldsSchema):
-    """One lead to add. The campaign's identity field is required."""
+    """One lead to add. Each channel's schema below makes its identity required; the other
+    identity is kept when valid and stored as null when not."""
 
-    email = IdentityField(required_in_load=True, metadata={"maxLength": 254})
-    linkedin_url = IdentityField(required_in_load=True, metadata={"maxLength": 512})
-
-    def load(self, data, *, many=None, partial=None, unknown=None):
-        # A batch holds 1000 of these: marshmallow's per-row machinery (error store, hook
-        # and unknown-key passes) cost more than the checks themselves. A row every field
-        # accepts is loaded field by field, with the same fields; any other row takes the
-        # full load, which builds the error messages. tests/test_fast_paths.py holds the
-        # two to one answer.
-        row = None if many or partial or unknown else self.load_if_valid(data)
-        if row is None:
-            return super().load(data, many=many, partial=partial, unknown=unknown)
-        return row
-
-    def load_if_valid(self, data) -> dict | None:
-        """The row loaded field by field with the schema's own fields when every field
-        accepts it; None otherwise (then only the full load can say what is wrong)."""
-        if type(data) is not dict or self._has_hooks:
-            return None
-        deserializers = self._field_deserializers
-        if not data.keys() <= deserializers.keys():
-            return None  # unknown keys: the full load names them
-        plain_loaders = self._plain_loaders
-        row = {}
-        try:
-            for name, value in data.items():
-                plain = plain_loaders.get(name)
-                if plain is not None and type(value) is plain[0]:
-                    row[name] = plain[1](value)  # what deserialize() would call: see below
-                else:
-                    row[name] = deserializers[name](value, name, data)
-            # Of the keys a row lacks, only those whose field does more than return
-            # `missing` (the identities) need a call.
-            for name, deserialize in self._absent_key_deserializers:
-                if name not in data:
-                    value = deserialize(missing, name, data)
-                    if value is not missing:
-                        row[name] = value
-        except ValidationError:
-            return None
-        return row
-
-    @functools.cached_property
-    def _has_hooks(self) -> bool:
-        return any(self._hooks.values())
-
-    @functools.cached_property
-    def _field_deserializers(self) -> dict:
-        return {name: field.deserialize for name, field in self.load_fields.items()}
-
-    @functools.cached_property
-    def _plain_loaders(self) -> dict:
-        """Each ShortcutField's plain_loader, called straight from load_if_valid: a call
-        less per field (~1 ms for 1000 rows)."""
-        loaders = {
-            name: field.plain_loader
-            for name, field in self.load_fields.items()
-            if isinstance(field, ShortcutField)
-        }
-        return {name: loader for name, loader in loaders.items() if loader is not None}
-
-    @functools.cached_property
-    def _absent_key_deserializers(self) -> tuple:
-        return tuple(
-            (name, field.deserialize)
-            for name, field in self.load_fields.items()
-            if not getattr(field, "skips_absent_key", False)
-        )
+    email = EmailField(invalid_as_null=True)
+    linkedin_url = LinkedinUrlField(invalid_as_null=True)
 
 
-class LeadRows(fields.List):
-    """List(Nested(LeadInputSchema)), with a shortcut for a batch whose every row is valid.
+class EmailLeadInputSchema(LeadInputSchema):
+    """One lead of an email campaign: a valid `email` is required."""
 
-    The list and nested fields of marshmallow cost ~4 us a row (an error store, a schema
-    load and a re-raise per row): a quarter of validating a batch of 1000. A batch whose
-    rows all load by LeadInputSchema's own shortcut is that list of rows; any other batch
-    takes the full path, which names every offending row.
-    """
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(fields.Nested(LeadInputSchema), **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if type(value) is list and not kwargs.get("partial"):
-            load_if_valid = self.inner.schema.load_if_valid
-            rows = [load_if_valid(item) for item in value]
-            if not any(row is None for row in rows):
-                return rows
-        return super()._deserialize(value, attr, data, **kwargs)
+    email = EmailField(
+        required=True,
+        allow_none=False,
+        error_messages=_campaign_identity_errors("email", "email", verb="is required"),
+    )
 
 
-class LeadsAddSchema(Schema):
+class LinkedinLeadInputSchema(LeadInputSchema):
+    """One lead of a LinkedIn campaign: a valid `linkedin_url` is required."""
+
+    linkedin_url = LinkedinUrlField(
+        required=True,
+        allow_none=False,
+        error_messages=_campaign_identity_errors("linkedin_url", "linkedin", verb="is required"),
+    )
+
+
+def _prospects(row_schema: type[Schema]) -> fields.List:
+    return fields.List(
+        fields.Nested(row_schema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_LEADS_PER_ADD),
+    )
+
+
+class EmailLeadsAddSchema(Schema):
+    """The leads to add to an email campaign."""
+
     class Meta:
         unknown = RAISE
 
-    prospects = LeadRows(required=True, validate=validate.Length(min=1, max=MAX_LEADS_PER_ADD))
+    prospects = _prospects(EmailLeadInputSchema)
+
+
+class LinkedinLeadsAddSchema(Schema):
+    """The leads to add to a LinkedIn campaign."""
+
+    class Meta:
+        unknown = RAISE
+
+    prospects = _prospects(LinkedinLeadInputSchema)
 
 
 class LeadsAddQuerySchema(Schema):
@@ -160,10 +115,11 @@ class LeadsAddQuerySchema(Schema):
 
 
 class LeadUpdatesSchema(LeadFieldsSchema):
-    """The fields to change; an absent key is left as it is, null or blank clears it."""
+    """The fields to change; an absent key is left as it is, null or blank clears it.
+    Each channel's schema below refuses to clear its identity."""
 
-    email = IdentityField(required_in_load=False, metadata={"maxLength": 254})
-    linkedin_url = IdentityField(required_in_load=False, metadata={"maxLength": 512})
+    email = EmailField()
+    linkedin_url = LinkedinUrlField()
 
     @pre_load
     def refuse_read_only_and_empty(self, data, **kwargs):
@@ -177,19 +133,65 @@ class LeadUpdatesSchema(LeadFieldsSchema):
         return data
 
 
-class LeadUpdateSchema(Schema):
+class EmailLeadUpdatesSchema(LeadUpdatesSchema):
+    """The fields to change of a lead of an email campaign."""
+
+    email = EmailField(
+        allow_none=False,
+        error_messages=_campaign_identity_errors("email", "email", verb="cannot be cleared"),
+    )
+
+
+class LinkedinLeadUpdatesSchema(LeadUpdatesSchema):
+    """The fields to change of a lead of a LinkedIn campaign."""
+
+    linkedin_url = LinkedinUrlField(
+        allow_none=False,
+        error_messages=_campaign_identity_errors(
+            "linkedin_url", "linkedin", verb="cannot be cleared"
+        ),
+    )
+
+
+class EmailLeadUpdateSchema(Schema):
+    """One lead of an email campaign and the fields to change."""
+
     class Meta:
         unknown = RAISE
 
     prospect_id = fields.UUID(required=True)
-    updates = fields.Nested(LeadUpdatesSchema, required=True)
+    updates = fields.Nested(EmailLeadUpdatesSchema, required=True)
+
+
+class LinkedinLeadUpdateSchema(Schema):
+    """One lead of a LinkedIn campaign and the fields to change."""
+
+    class Meta:
+        unknown = RAISE
+
+    prospect_id = fields.UUID(required=True)
+    updates = fields.Nested(LinkedinLeadUpdatesSchema, required=True)
+
+
+# The body of each write that a campaign's type shapes, by campaign type: built once, and
+# chosen per request once the campaign is known (see leads/routes/leads.py).
+LEADS_ADD_SCHEMAS: dict[str, Schema] = {
+    "email": EmailLeadsAddSchema(),
+    "linkedin": LinkedinLeadsAddSchema(),
+}
+LEAD_UPDATE_SCHEMAS: dict[str, Schema] = {
+    "email": EmailLeadUpdateSchema(),
+    "linkedin": LinkedinLeadUpdateSchema(),
+}
 
 
 class LeadsDeleteSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    prospect_ids = UuidTextList(validate=validate.Length(min=1, max=MAX_IDS_PER_DELETE))
+    prospect_ids = fields.List(
+        fields.UUID(), validate=validate.Length(min=1, max=MAX_IDS_PER_DELETE)
+    )
     all = StrictBoolean(metadata={"description": "true removes every lead of the campaign."})
 
     @validates_schema
@@ -238,61 +240,6 @@ class LeadsListQuerySchema(Schema):
         if "page" in data and "cursor" in data:
             raise ValidationError("Send either page or cursor, not both.")
         return data
-
-    def load(self, data, *, many=None, partial=None, unknown=None):
-        # Every GET of a page loads this: a query of plain values is read here, the way
-        # the fields below would read it, without marshmallow's passes (~60 % of webargs'
-        # parse). Anything else takes the full load, which alone writes the errors.
-        # tests/test_fast_paths.py holds the two to one answer.
-        query = None if many or partial else self.load_if_plain(data)
-        if query is None:
-            return super().load(data, many=many, partial=partial, unknown=unknown)
-        return query
-
-    def load_if_plain(self, data) -> dict | None:
-        """The query loaded when it holds only known keys with values the fields accept
-        as they are (page and limit in plain ASCII digits, within their ranges; a listed
-        status; a cursor its field decodes); None otherwise."""
-        if not data.keys() <= self.fields.keys() or ("page" in data and "cursor" in data):
-            return None  # the second: page_or_cursor's error
-        query = dict(self._defaults)
-        for name, value in data.items():
-            if type(value) is not str:
-                return None
-            if name == "page" or name == "limit":
-                if not (value.isascii() and value.isdigit() and len(value) <= 16):
-                    return None
-                number = int(value)
-                bounds = self._ranges[name]
-                if not bounds.min <= number <= bounds.max:
-                    return None
-                query[name] = number
-            elif name == "status":
-                if value not in LEAD_STATUSES:
-                    return None
-                query[name] = value
-            else:
-                try:
-                    query[name] = self.fields["cursor"].deserialize(value)
-                except ValidationError:
-                    return None
-        return query
-
-    @functools.cached_property
-    def _ranges(self) -> dict[str, validate.Range]:
-        """The Range validator of `page` and of `limit`: the fields' own bounds."""
-        return {
-            name: next(v for v in self.fields[name].validators if isinstance(v, validate.Range))
-            for name in ("page", "limit")
-        }
-
-    @functools.cached_property
-    def _defaults(self) -> dict:
-        return {
-            name: field.load_default
-            for name, field in self.fields.items()
-            if field.load_default is not missing
-        }
 
 
 class LeadSchema(Schema):

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, validate_email
 
 EMAIL_MAX_LENGTH = 254
 LINKEDIN_URL_MAX_LENGTH = 512
@@ -23,16 +23,6 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _PUB_ID_PART = re.compile(r"^[0-9a-z]{1,3}$")
 _SLUG_PUNCTUATION = frozenset("-_.")
 _SLUG_MAX_LENGTH = 200
-# Most addresses are plain ASCII. Each one this matches (and that passes the checks in
-# _plain_email_key) email_validator accepts too, and its key is the address lowercased, so
-# it skips email_validator's Unicode work, which costs ~50 us an address: a batch of 1000
-# spent more time there than in the database. tests/test_fast_paths.py holds this to
-# email_validator's answer.
-_PLAIN_EMAIL = re.compile(
-    r"[A-Za-z0-9_+-]{1,64}(?:\.[A-Za-z0-9_+-]{1,64})*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
-_LOCAL_PART_MAX_LENGTH = 64
 
 
 class InvalidIdentity(ValueError):
@@ -51,42 +41,11 @@ def normalize_email(value: str) -> str:
         raise InvalidIdentity("email is empty")
     if len(email) > EMAIL_MAX_LENGTH:
         raise InvalidIdentity(f"email is longer than {EMAIL_MAX_LENGTH} characters")
-    plain_key = _plain_email_key(email)
-    if plain_key is not None:
-        return plain_key
     try:
         address = validate_email(email, check_deliverability=False)
     except EmailNotValidError as error:
         raise InvalidIdentity(f"email is not a valid email address ({error})") from None
     return f"{_lowercase(address.local_part)}@{address.domain}"
-
-
-def _plain_email_key(email: str) -> str | None:
-    """The key of a plain ASCII address, or None: then email_validator decides."""
-    if not _PLAIN_EMAIL.fullmatch(email):
-        return None
-    key = email.lower()
-    local_part, _, domain = key.rpartition("@")
-    if len(local_part) > _LOCAL_PART_MAX_LENGTH or "--" in domain:  # "--": IDNA rules
-        return None
-    if _is_special_use(domain):
-        return None
-    return key
-
-
-# email_validator's special-use names (arpa, invalid, local, localhost, onion, test) as a
-# set of last labels, and the few with a dot, if any, as suffixes: a set lookup per address
-# rather than a scan of the list.
-_SPECIAL_USE_LABELS = frozenset(name for name in SPECIAL_USE_DOMAIN_NAMES if "." not in name)
-_SPECIAL_USE_SUFFIXES = tuple(name for name in SPECIAL_USE_DOMAIN_NAMES if "." in name)
-
-
-def _is_special_use(domain: str) -> bool:
-    if domain.rpartition(".")[2] in _SPECIAL_USE_LABELS:
-        return True
-    return bool(_SPECIAL_USE_SUFFIXES) and any(
-        domain == name or domain.endswith("." + name) for name in _SPECIAL_USE_SUFFIXES
-    )
 
 
 def normalize_linkedin_url(value: str) -> str:

@@ -299,13 +299,11 @@ def update_lead(
 
 
 def delete_leads(
-    pool: ConnectionPool, token_hash: bytes, campaign_id: UUID, lead_ids: list[str] | None
+    pool: ConnectionPool, token_hash: bytes, campaign_id: UUID, lead_ids: list[UUID] | None
 ) -> tuple[UUID, dict]:
-    """Remove the given leads (ids as canonical text; ids not in this campaign are skipped),
-    or all when None. Returns the token's workspace and the outcome."""
+    """Remove the given leads (ids not in this campaign are skipped), or all when None.
+    Returns the token's workspace and the outcome."""
     with transaction(pool) as tx:
-        # As text (cast to uuid[] by the query): psycopg2 quotes strings in C, UUID objects
-        # one by one in Python.
         outcome = _draft_written(
             tx.fetch_one(
                 "delete_leads",

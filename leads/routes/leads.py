@@ -14,17 +14,16 @@ from leads.web.api import Blueprint, checks_token_in_its_query, protect
 from leads.web.documented_errors import documents_errors, idempotent_write
 from leads.web.json_bodies import lead_page_response, outcome_response
 from leads.web.metrics import note_added_leads
-from schemas.fields import CampaignContext
 from schemas.leads import (
+    LEAD_UPDATE_SCHEMAS,
+    LEADS_ADD_SCHEMAS,
     LeadPageSchema,
     LeadsAddedSchema,
     LeadsAddQuerySchema,
-    LeadsAddSchema,
     LeadsDeletedSchema,
     LeadsDeleteSchema,
     LeadsListQuerySchema,
     LeadUpdatedSchema,
-    LeadUpdateSchema,
 )
 
 blp = Blueprint(
@@ -41,19 +40,25 @@ def _pool():
 
 
 def validated_for_campaign_type(view: Callable) -> Callable:
-    """Look the campaign up before the body is parsed, so that each lead's identity is
-    checked against the campaign's type in the same pass as every other field (one 400
-    names every offending row), and an unknown campaign is a 404 before any 400. The lookup
-    goes through the token and names its workspace (see checks_token_in_its_query)."""
+    """Look the campaign up before the body is parsed, so that the body is parsed with the
+    schema of the campaign's type (see _campaign_type): each lead's identity is
+    checked in the same pass as every other field (one 400 names every offending row), and
+    an unknown campaign is a 404 before any 400. The lookup goes through the token and
+    names its workspace (see checks_token_in_its_query)."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         campaign_id = parse_campaign_id(kwargs["campaign_id"])
         g.workspace_id, campaign_type = roster.campaign_type(_pool(), g.token_hash, campaign_id)
-        with CampaignContext({"type": campaign_type}):
-            return view(*args, **kwargs)
+        g.campaign_type = campaign_type
+        return view(*args, **kwargs)
 
     return wrapper
+
+
+def _campaign_type() -> str:
+    """The type of the request's campaign, which names the schema of its body."""
+    return g.campaign_type
 
 
 @blp.route("/<campaign_id>/leads")
@@ -83,7 +88,12 @@ class CampaignLeads(MethodView):
     @checks_token_in_its_query
     @idempotent_write(blp)
     @validated_for_campaign_type
-    @blp.arguments(LeadsAddSchema)
+    @blp.arguments_chosen_per_request(
+        LEADS_ADD_SCHEMAS,
+        _campaign_type,
+        description="The leads, each with the identity of the campaign's type: "
+        "`EmailLeadsAdd` for an email campaign, `LinkedinLeadsAdd` for a LinkedIn campaign.",
+    )
     @blp.arguments(LeadsAddQuerySchema, location="query", unknown="raise")
     @blp.response(200, LeadsAddedSchema)
     @documents_errors(blp, 404, 413, 415)
@@ -99,7 +109,7 @@ class CampaignLeads(MethodView):
             _pool(),
             g.token_hash,
             parse_campaign_id(campaign_id),
-            CampaignContext.get()["type"],  # what the rows were validated against
+            g.campaign_type,  # what the rows were validated against
             body["prospects"],
             dry_run=query["dry_run"],
         )
@@ -109,7 +119,13 @@ class CampaignLeads(MethodView):
     @checks_token_in_its_query
     @idempotent_write(blp)
     @validated_for_campaign_type
-    @blp.arguments(LeadUpdateSchema)
+    @blp.arguments_chosen_per_request(
+        LEAD_UPDATE_SCHEMAS,
+        _campaign_type,
+        description="The lead and its changes; the identity of the campaign's type cannot "
+        "be cleared: `EmailLeadUpdate` for an email campaign, `LinkedinLeadUpdate` for a "
+        "LinkedIn campaign.",
+    )
     @blp.response(200, LeadUpdatedSchema)
     @documents_errors(blp, 404, 409, 413, 415)
     def patch(self, body, campaign_id):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import http
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
 import flask_smorest
 from apispec import BasePlugin
-from flask import Flask, Response, current_app, g, request
-from marshmallow import missing
+from flask import Flask, Request, Response, current_app, g, request
+from marshmallow import Schema, missing
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -117,6 +118,34 @@ class Blueprint(flask_smorest.Blueprint):
         if isinstance(schema, type):
             schema = schema()
         return super().arguments(schema, *args, **kwargs)
+
+    def arguments_chosen_per_request(
+        self, schemas: Mapping[str, Schema], choose: Callable[[], str], *, description: str
+    ) -> Callable:
+        """Parse the JSON body with the one of `schemas` that `choose()` names for the
+        request at hand, through the same parser as arguments().
+
+        The choice is a webargs schema factory (a callable that takes the request and
+        returns the schema). arguments() cannot take one: it hands its schema to the OpenAPI
+        document too, which needs a Schema. So the body is documented here through doc(),
+        as any of `schemas`, and its 400 through alt_response(), as arguments() does.
+        """
+
+        def schema_of_request(request: Request) -> Schema:
+            return schemas[choose()]
+
+        request_body = {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": {"anyOf": list(schemas.values())}}},
+        }
+
+        def decorator(view: Callable) -> Callable:
+            view = self.ARGUMENTS_PARSER.use_args(schema_of_request, location="json")(view)
+            view = self.alt_response(400, response=http.HTTPStatus.BAD_REQUEST.name)(view)
+            return self.doc(requestBody=request_body)(view)
+
+        return decorator
 
 
 class Api(flask_smorest.Api):
