@@ -10,9 +10,11 @@ Two kinds of SQL, applied in this order on every run (each start of the service,
    `CREATE OR REPLACE FUNCTION` (a trigger function with its trigger, as
    `CREATE OR REPLACE TRIGGER`: a trigger cannot exist before its function). Every file is
    applied on every run, in name order, in one transaction: after a run the database's
-   functions are the files', whichever migrations ran before. A change of a function's
-   arguments or result type, or a function removed from the folder, takes a migration that
-   drops the old function.
+   functions are the files', whichever migrations ran before, and a changed file needs no
+   migration. A change of a function's arguments or result type, or a function removed
+   from the folder, takes a migration that drops the old function. (Replacing a trigger
+   locks its table against writes for the moment of the statement, as any CREATE TRIGGER
+   does: once per start, not per request.)
 
 leads/sql/schema.sql is the schema both produce, for reading (tests/test_migrations.py
 checks that it is).
