@@ -1,7 +1,8 @@
 -- The lead roster: workspaces and their tokens, campaigns, leads, the per-status lead counts
 -- that keep campaign stats exact without recounting the roster, and the recorded responses
--- of idempotent writes. Functions, and the triggers that call them, are no migration's:
--- each is defined once in leads/sql/functions/ (see leads/db/migrations.py).
+-- of idempotent writes. Functions, and the triggers that call them, are not created here:
+-- each is defined once in leads/sql/functions/, applied after the migrations (see
+-- leads/db/migrations.py).
 
 CREATE TYPE campaign_type AS ENUM ('email', 'linkedin');
 CREATE TYPE campaign_status AS ENUM ('draft', 'active', 'paused', 'completed');
