@@ -60,7 +60,7 @@ def revoke_token(token_prefix: str) -> None:
 
 @db.command("upgrade")
 def upgrade() -> None:
-    """Apply pending schema migrations."""
+    """Apply pending schema migrations, then every SQL function (leads/sql/functions)."""
     applied = apply_migrations(_pool().dsn)
     click.echo(f"Applied {', '.join(applied)}." if applied else "The schema is up to date.")
 

@@ -459,9 +459,10 @@ def send(client, method: str, path: str, body, headers: dict):
     return client.request(method, path, json=body, headers=headers)
 
 
-class TestTokenCheckedByTheRostersQueries:
-    """The roster's routes check the token in their first query, not in a lookup of its own
-    (leads.web.api.checks_token_in_its_query). A 401 still comes before any other error."""
+class TestTheTokenIsCheckedFirst:
+    """The token is resolved to its workspace before the view runs (leads/web/auth.py): an
+    unknown or revoked token is a 401 whatever else is wrong with the request, and nothing
+    is written for it."""
 
     @pytest.fixture
     def paths(self, api, other_api) -> dict:

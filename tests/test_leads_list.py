@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
 from uuid import UUID
 
 import psycopg2.extras
 import pytest
 from psycopg2 import sql
 
-from leads.web.auth import hash_token
 from tests.conftest import APP_TABLES
 from tests.roster_api import LEAD_STATUSES
 
@@ -567,73 +565,3 @@ class TestAccess:
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert response.json == {"code": 401, "status": "Unauthorized", "message": message}
-
-
-class TestRollingUpgrade:
-    """During a rolling upgrade the previous release's replicas list through list_leads
-    (migration 0004), the new ones through list_campaign_leads (migration 0007): both must
-    give the same page of the same database."""
-
-    ARGUMENTS = (
-        "%(token_hash)s, %(campaign_id)s, %(status)s::lead_status, %(after_created_at)s,"
-        " %(after_id)s::uuid, %(offset)s, %(page_size)s"
-    )
-
-    @pytest.mark.parametrize(
-        "call",
-        [
-            {},
-            {"status": "sent"},
-            {"offset": 20, "page_size": 10},
-            {"status": "replied", "offset": 3, "page_size": 2},
-            {"after": 25},
-            {"status": "pending", "after": 25},
-            {"offset": 57},  # past the last lead: an empty page
-            {"campaign_id": MISSING_UUID},  # no row at all
-        ],
-    )
-    def test_both_list_functions_give_the_same_page(self, db, token, roster, call):
-        after = expected_listing(db, roster)[call["after"]] if "after" in call else None
-        arguments = {
-            "token_hash": hash_token(token),
-            "campaign_id": call.get("campaign_id", roster),
-            "status": call.get("status"),
-            "after_created_at": after["created_at"] if after else None,
-            "after_id": after["id"] if after else None,
-            "offset": call.get("offset", 0),
-            "page_size": call.get("page_size", 200),
-        }
-        with db.cursor() as cursor:
-            cursor.execute(f"SELECT * FROM list_leads({self.ARGUMENTS})", arguments)
-            previous = cursor.fetchall()
-            cursor.execute(f"SELECT * FROM list_campaign_leads({self.ARGUMENTS})", arguments)
-            current = cursor.fetchall()
-
-        if "campaign_id" in call:
-            assert previous == current == []
-            return
-        # list_leads: the workspace, the total and the campaign's id on every row, a row
-        # with a null lead for an empty page, timestamps as timestamptz.
-        # list_campaign_leads: the workspace and the total on a first row of their own, the
-        # leads after it, timestamps as the server's text.
-        (workspace_id, total, *nothing), *leads = current
-        assert nothing == [None] * 13
-        assert {(row[0], row[1]) for row in previous} == {(workspace_id, total)}
-        previous_leads = [row[2:3] + row[4:] for row in previous if row[2] is not None]
-        assert {row[3] for row in previous} == ({roster} if previous_leads else {None})
-        assert previous_leads == [
-            (*lead[2:13], datetime.fromisoformat(lead[13]), datetime.fromisoformat(lead[14]))
-            for lead in leads
-        ]
-        # And the page is the right one: after the cursor or the offset, one lead more.
-        listing = expected_listing(db, roster, arguments["status"])
-        if after:
-
-            def position(lead):
-                return datetime.fromisoformat(lead["created_at"]), UUID(lead["id"])
-
-            listing = [lead for lead in listing if position(lead) > position(after)]
-        start = arguments["offset"]
-        expected = listing[start : start + arguments["page_size"] + 1]
-        assert [lead[2] for lead in leads] == [lead["id"] for lead in expected]
-        assert total == len(expected_listing(db, roster, arguments["status"]))

@@ -1,9 +1,10 @@
-"""The plans that the function list_campaign_leads (migrations 0007 and 0008) runs with.
+"""The plans that the function list_campaign_leads (leads/sql/functions/) runs with.
 
 PL/pgSQL plans a statement for its first calls with the values given, then may keep a
-generic plan, made without them, for every later call. Migration 0008 has the function keep
-generic plans from its first call, whatever the session's plan_cache_mode: the page's
-statement, whose LIMIT is a parameter, was otherwise planned again on every call. Each
+generic plan, made without them, for every later call. The function keeps generic plans
+from its first call, whatever the session's plan_cache_mode (its `SET plan_cache_mode`):
+the page's statement, whose LIMIT is a parameter, would otherwise be planned again on every
+call. Each
 statement must be a scan of the list-order index under any plans, whatever filter, cursor
 or page number the calls that came first asked for: a generic plan that scanned and sorted
 the roster would turn every later page of that session into a scan of the whole roster.
@@ -21,7 +22,6 @@ import psycopg2
 import pytest
 
 from leads.db.queries import QUERIES
-from leads.web.auth import hash_token
 
 ROSTER = 50_000
 PAGE_SIZE = 200
@@ -39,6 +39,14 @@ FROM generate_series(1, %(count)s) AS n
 
 
 @pytest.fixture
+def workspace_id(db, api) -> str:
+    """The workspace of `api`'s token (acme), as the access check finds it."""
+    with db.cursor() as cursor:
+        cursor.execute("SELECT id FROM workspaces WHERE name = 'acme'")
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
 def roster(api, db):
     """A campaign of ROSTER leads (a rare status among them), another one beside it, and
     fresh statistics. Returns the campaign's id."""
@@ -51,13 +59,15 @@ def roster(api, db):
     return campaign_id
 
 
-def list_leads_explained(database_url, token, calls, *, session_mode="auto", function_mode=None):
+def list_leads_explained(
+    database_url, workspace_id, calls, *, session_mode="auto", function_mode=None
+):
     """Run the list query once per call in one session, with auto_explain on; return each
     call's rows and the plans of the statements it ran that read leads.
 
     `session_mode` is the session's plan_cache_mode. `function_mode`, when given, replaces
-    the function's own setting (migration 0008) for these calls, in a transaction that is
-    rolled back: the database keeps the migrated function.
+    the function's own setting for these calls, in a transaction that is rolled back: the
+    database keeps the function as its file defines it.
     """
     connection = psycopg2.connect(database_url)
     connection.autocommit = function_mode is None
@@ -79,7 +89,7 @@ def list_leads_explained(database_url, token, calls, *, session_mode="auto", fun
                 cursor.execute(
                     QUERIES["list_leads"],
                     {
-                        "token_hash": hash_token(token),
+                        "workspace_id": workspace_id,
                         "after_created_at": None,
                         "after_id": None,
                         "offset": 0,
@@ -127,14 +137,16 @@ def calls_of_every_shape(campaign_id, cursor_position):
     return [{"campaign_id": campaign_id, **shape} for shape in shapes * 2]
 
 
-# None: the function as migrated (generic plans from the first call, migration 0008); the
-# others replace its setting, so that plans made with the values are checked too.
+# None: the function as defined (generic plans from the first call); the others replace
+# its setting, so that plans made with the values are checked too.
 @pytest.mark.parametrize("function_mode", [None, "force_custom_plan", "auto"])
-def test_every_statement_scans_the_list_order_index(roster, database_url, db, token, function_mode):
+def test_every_statement_scans_the_list_order_index(
+    roster, database_url, db, workspace_id, function_mode
+):
     cursor_position = position_in(db, roster, ROSTER // 2)
     calls = calls_of_every_shape(roster, cursor_position)
 
-    results = list_leads_explained(database_url, token, calls, function_mode=function_mode)
+    results = list_leads_explained(database_url, workspace_id, calls, function_mode=function_mode)
 
     for call, (rows, plans) in zip(calls, results, strict=True):
         # The campaign's row, the page and one lead more.
@@ -149,20 +161,24 @@ def test_every_statement_scans_the_list_order_index(roster, database_url, db, to
                 assert node not in plan, plan
 
 
-def test_generic_plans_give_the_pages_that_custom_plans_give(roster, database_url, db, token):
+def test_generic_plans_give_the_pages_that_custom_plans_give(
+    roster, database_url, db, workspace_id
+):
     cursor_position = position_in(db, roster, ROSTER - 100)
     past_the_end = {"campaign_id": roster, "status": "bounced", "offset": ROSTER}
     calls = [*calls_of_every_shape(roster, cursor_position), past_the_end]
 
-    generic = list_leads_explained(database_url, token, calls)
-    custom = list_leads_explained(database_url, token, calls, function_mode="force_custom_plan")
+    generic = list_leads_explained(database_url, workspace_id, calls)
+    custom = list_leads_explained(
+        database_url, workspace_id, calls, function_mode="force_custom_plan"
+    )
 
     assert [rows for rows, _ in generic] == [rows for rows, _ in custom]
     # No filter, sent, bounced: the first page, after the cursor, page 3; then past the
     # last lead, an empty page: the campaign's row alone. Each page after the campaign's row.
     counts = [len(rows) - 1 for rows, _ in custom]
     assert counts[:9] + counts[-1:] == [201, 99, 201, 201, 20, 201, 201, 1, 100, 0]
-    assert custom[-1][0][0][2:] == (None,) * 13
+    assert custom[-1][0][0][1:] == (None,) * 13
 
 
 def planned_with_the_values(plan, campaign_id):
@@ -172,12 +188,12 @@ def planned_with_the_values(plan, campaign_id):
 
 @pytest.mark.parametrize("session_mode", ["auto", "force_custom_plan", "force_generic_plan"])
 def test_the_function_keeps_generic_plans_whatever_the_session_asks(
-    roster, database_url, db, token, session_mode
+    roster, database_url, db, workspace_id, session_mode
 ):
     cursor_position = position_in(db, roster, ROSTER // 2)
     calls = calls_of_every_shape(roster, cursor_position)
 
-    results = list_leads_explained(database_url, token, calls, session_mode=session_mode)
+    results = list_leads_explained(database_url, workspace_id, calls, session_mode=session_mode)
 
     plans = [plan for _, call_plans in results for plan in call_plans]
     assert len(plans) == len(calls) + sum(1 for call in calls if call.get("offset"))
@@ -187,14 +203,15 @@ def test_the_function_keeps_generic_plans_whatever_the_session_asks(
 
 
 def test_without_the_setting_the_page_is_planned_with_the_values_on_every_call(
-    roster, database_url, db, token
+    roster, database_url, db, workspace_id
 ):
-    """What migration 0008 changed: under PL/pgSQL's own choice the page's statement (a
-    LIMIT given as a parameter) is planned with the values on every call, the sixth and
-    later ones included. Also shows that planned_with_the_values tells the two apart."""
+    """Why the function sets plan_cache_mode: under PL/pgSQL's own choice the page's
+    statement (a LIMIT given as a parameter) is planned with the values on every call, the
+    sixth and later ones included. Also shows that planned_with_the_values tells the two
+    apart."""
     calls = [{"campaign_id": roster, "status": None}] * 8
 
-    results = list_leads_explained(database_url, token, calls, function_mode="auto")
+    results = list_leads_explained(database_url, workspace_id, calls, function_mode="auto")
 
     assert [len(call_plans) for _, call_plans in results] == [1] * 8
     assert all(planned_with_the_values(plans[0], roster) for _, plans in results)

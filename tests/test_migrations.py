@@ -1,18 +1,22 @@
-"""Migrations: all of them on an empty database give exactly the committed schema
-(tests/expected_schema.txt), running them again changes nothing, and concurrent starts
-never race (the advisory lock of leads/migrations.py).
+"""Migrations: the migrations and the function files give an empty database exactly the
+schema that leads/sql/schema.sql describes, running them again changes nothing, each
+function is defined once, and concurrent starts never race (the advisory lock of
+leads/db/migrations.py).
 
-After adding a migration, regenerate the expected schema and review its diff:
-    UPDATE_EXPECTED_SCHEMA=1 .venv/bin/pytest tests/test_migrations.py
+After a migration, write its change into leads/sql/schema.sql too: this test compares the
+two, as the catalogs describe them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,9 +25,15 @@ import pytest
 from psycopg2 import sql
 from yoyo import read_migrations
 
-from leads.db.migrations import MIGRATION_LOCK_KEY, MIGRATIONS_DIR, apply_migrations
+from leads.db.migrations import (
+    MIGRATION_LOCK_KEY,
+    MIGRATIONS_DIR,
+    SQL_DIR,
+    apply_migrations,
+    function_files,
+)
 
-EXPECTED_SCHEMA = Path(__file__).with_name("expected_schema.txt")
+SCHEMA_FILE = SQL_DIR / "schema.sql"
 ALL_MIGRATIONS = sorted(migration.id for migration in read_migrations(str(MIGRATIONS_DIR)))
 
 # The schema as the catalogs describe it, one section per kind of object, each line in a
@@ -110,6 +120,25 @@ def schema_snapshot(url: str) -> str:
         connection.close()
 
 
+def schema_file_statements(path: Path = SCHEMA_FILE) -> str:
+    """schema.sql with each psql `\\ir FILE` line replaced by that file's text, as psql
+    would read it."""
+    included = re.compile(r"^\\ir (\S+)$", re.MULTILINE)
+    return included.sub(
+        lambda match: (path.parent / match[1]).read_text(encoding="utf-8"),
+        path.read_text(encoding="utf-8"),
+    )
+
+
+def run_sql(url: str, statements: str) -> None:
+    connection = psycopg2.connect(url)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(statements)
+    finally:
+        connection.close()
+
+
 def applied_rows(url: str) -> list[tuple]:
     connection = psycopg2.connect(url)
     try:
@@ -137,24 +166,98 @@ def _admin(server_url: str, statement: sql.Composable) -> None:
         connection.close()
 
 
-@pytest.fixture
-def empty_database(server_url):
-    """A database of its own for the test, with nothing in it, dropped afterwards."""
+@contextmanager
+def new_database(server_url: str) -> Iterator[str]:
+    """A database of its own, with nothing in it, dropped afterwards."""
     name = f"leads_migrations_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield _database(server_url, name)
-    _admin(
-        server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    )
+    try:
+        yield _database(server_url, name)
+    finally:
+        _admin(
+            server_url,
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
+        )
+
+
+@pytest.fixture
+def empty_database(server_url) -> Iterator[str]:
+    with new_database(server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def expected_schema(server_url) -> str:
+    """The snapshot of an empty database into which leads/sql/schema.sql was loaded."""
+    with new_database(server_url) as url:
+        run_sql(url, schema_file_statements())
+        return schema_snapshot(url)
 
 
 class TestSchema:
-    def test_all_migrations_give_exactly_the_expected_schema(self, empty_database):
+    def test_the_migrations_give_exactly_the_schema_file(self, empty_database, expected_schema):
         assert apply_migrations(empty_database) == ALL_MIGRATIONS
-        snapshot = schema_snapshot(empty_database)
-        if os.environ.get("UPDATE_EXPECTED_SCHEMA") == "1":
-            EXPECTED_SCHEMA.write_text(snapshot)
-        assert snapshot == EXPECTED_SCHEMA.read_text()
+        assert schema_snapshot(empty_database) == expected_schema
+
+    def test_the_schema_file_describes_every_kind_of_object(self, expected_schema):
+        # An empty section would compare equal however wrong the migrations were.
+        sections = dict(
+            part.split("\n", 1) for part in expected_schema.split("\n\n-- ") if "\n" in part
+        )
+        for kind in ("types", "relations", "columns", "constraints", "indexes", "triggers"):
+            assert sections[kind].strip(), kind
+        assert "-- functions\nCREATE OR REPLACE FUNCTION" in expected_schema
+
+    def test_each_function_is_defined_once_in_the_file_of_its_name(self, empty_database):
+        defined = []
+        for path in function_files():
+            text = path.read_text(encoding="utf-8")
+            names = re.findall(r"CREATE OR REPLACE FUNCTION (\w+)\(", text)
+            assert names == [path.stem], path
+            assert not re.search(r"^\s*CREATE FUNCTION", text, re.IGNORECASE | re.MULTILINE)
+            defined += names
+        for migration in MIGRATIONS_DIR.glob("*.sql"):
+            text = migration.read_text(encoding="utf-8")
+            assert not re.search(r"CREATE (OR REPLACE )?FUNCTION", text, re.I), migration
+        apply_migrations(empty_database)
+        connection = psycopg2.connect(empty_database)
+        try:
+            with connection, connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT p.proname FROM pg_proc p"
+                    " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                    " WHERE n.nspname = 'public' ORDER BY 1"
+                )
+                assert [row[0] for row in cursor.fetchall()] == sorted(defined)
+        finally:
+            connection.close()
+
+    def test_the_list_function_keeps_generic_plans(self, empty_database):
+        # tests/test_list_plans.py says why; here, that the setting is part of the function.
+        apply_migrations(empty_database)
+        connection = psycopg2.connect(empty_database)
+        try:
+            with connection, connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT proconfig FROM pg_proc WHERE proname = 'list_campaign_leads'"
+                )
+                assert cursor.fetchall() == [(["plan_cache_mode=force_generic_plan"],)]
+        finally:
+            connection.close()
+
+    def test_every_run_makes_the_functions_the_files_again(self, empty_database, expected_schema):
+        # As after a change of a function's file: no migration is pending, yet the database
+        # gets the file's function and trigger.
+        apply_migrations(empty_database)
+        run_sql(
+            empty_database,
+            "CREATE OR REPLACE FUNCTION recalculate_campaign_stats(p_campaign_id uuid)"
+            " RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$;"
+            " DROP TRIGGER leads_count_deleted ON leads",
+        )
+        assert schema_snapshot(empty_database) != expected_schema
+        assert apply_migrations(empty_database) == []
+        assert schema_snapshot(empty_database) == expected_schema
 
     @pytest.mark.parametrize("runs", [2, 3])
     def test_applying_again_changes_nothing(self, empty_database, runs):
@@ -183,7 +286,9 @@ class TestSchema:
 
 class TestConcurrentStarts:
     @pytest.mark.parametrize("starts", [2, 4])
-    def test_concurrent_starts_apply_each_migration_once(self, empty_database, starts):
+    def test_concurrent_starts_apply_each_migration_once(
+        self, empty_database, expected_schema, starts
+    ):
         barrier = threading.Barrier(starts)
 
         def start() -> list[str]:
@@ -195,7 +300,7 @@ class TestConcurrentStarts:
         applied = sorted(migration for result in results for migration in result)
         assert applied == ALL_MIGRATIONS
         assert sorted(results, key=len) == [[]] * (starts - 1) + [ALL_MIGRATIONS]
-        assert schema_snapshot(empty_database) == EXPECTED_SCHEMA.read_text()
+        assert schema_snapshot(empty_database) == expected_schema
 
     def test_a_start_waits_while_another_holds_the_lock(self, empty_database):
         holder = psycopg2.connect(empty_database)

@@ -98,8 +98,8 @@ class TestRequestLog:
                 "/api/campaigns/<campaign_id>/leads",
                 404,
             ),
-            # The list of leads checks the token in its query; a request failing before it
-            # names its workspace all the same (the token is looked up then).
+            # The token is checked before the request is: a request that fails names its
+            # workspace all the same.
             (
                 "GET",
                 f"/api/campaigns/{MISSING_UUID}/leads?limit=0",
@@ -147,7 +147,7 @@ class TestRequestLog:
         gathered = (record.threadName, record.process, record.processName)
         assert gathered == (None, None, None)
 
-    def test_a_page_of_leads_names_the_workspace_its_query_found(
+    def test_a_page_of_leads_names_the_workspace_of_its_token(
         self, app, api, db, caplog, email_campaign
     ):
         caplog.set_level(logging.INFO, logger=REQUEST_LOGGER)

@@ -55,10 +55,11 @@ def python_strings(path: Path) -> list[str]:
 
 
 def sql_sources() -> dict[str, str]:
-    """{where: SQL text} for every query, migration and SQL string of the service."""
+    """{where: SQL text} for every query, migration, function and SQL string of the service."""
     sources = {f"queries.sql:{name}": text for name, text in QUERIES.items()}
-    for migration in sorted((ROOT / "leads" / "sql" / "migrations").glob("*.sql")):
-        sources[migration.name] = migration.read_text()
+    for folder in ("migrations", "functions"):
+        for path in sorted((ROOT / "leads" / "sql" / folder).glob("*.sql")):
+            sources[f"{folder}/{path.name}"] = path.read_text()
     for module in sorted((ROOT / "leads").rglob("*.py")) + [ROOT / "app.py"]:
         for index, text in enumerate(python_strings(module)):
             sources[f"{module.relative_to(ROOT)}#{index}"] = text

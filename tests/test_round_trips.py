@@ -2,8 +2,8 @@
 (docs/PERFORMANCE.md), so the budget of the hot routes is pinned here.
 
 A message is one call to the server: BEGIN travels with a transaction's first statement,
-the statement timeout with every first statement, and the roster's routes check the token
-in their own first query (leads.web.api.checks_token_in_its_query).
+the statement timeout with every first statement. Every request starts with the one access
+check, `find_token` (leads/web/auth.py), a message of its own.
 """
 
 from __future__ import annotations
@@ -72,11 +72,11 @@ def stored(db, campaign_id: str) -> dict:
 ROSTER = ["lead0@example.com", "lead1@example.com", "lead2@example.com"]
 
 
-def test_a_page_of_leads_is_one_message(api, roster, messages):
+def test_a_page_of_leads_is_one_message_after_the_access_check(api, roster, messages):
     campaign, _ = roster
     response = api.get(f"/api/campaigns/{campaign['id']}/leads?limit=2")
     assert response.status_code == 200
-    assert messages == ["list_leads"]
+    assert messages == ["find_token", "list_leads"]
 
 
 def test_a_bad_list_query_looks_the_token_up_before_answering(api, roster, messages):
@@ -102,7 +102,7 @@ def test_an_import(api, db, roster, messages, query, emails, end, held):
         json={"prospects": [{"email": email} for email in emails]},
     )
     assert response.status_code == 200
-    assert messages == ["find_campaign_type", "BEGIN add_leads", end]
+    assert messages == ["find_token", "find_campaign_type", "BEGIN add_leads", end]
     if "lead0@example.com" in emails:
         assert response.get_json()["results"][1]["id"] == leads[0]["id"]
     assert stored(db, campaign["id"]) == {
@@ -116,8 +116,8 @@ def test_an_import(api, db, roster, messages, query, emails, end, held):
 @pytest.mark.parametrize(
     ("headers", "sent", "records"),
     [
-        ({}, ["BEGIN delete_leads", "COMMIT"], 0),
-        # With an Idempotency-Key the workspace is needed first: the token is looked up.
+        ({}, ["find_token", "BEGIN delete_leads", "COMMIT"], 0),
+        # The Idempotency-Key's record is written in the removal's transaction.
         (
             {"Idempotency-Key": "delete-1"},
             [
@@ -163,6 +163,32 @@ def test_a_campaign_transition(api, db, roster, messages):
         "total": 3,
         "records": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/campaigns", None),
+        ("POST", "/api/campaigns", {"name": "New", "type": "email"}),
+        ("GET", "/api/campaigns/{id}", None),
+        ("GET", "/api/campaigns/{id}/leads", None),
+        ("POST", "/api/campaigns/{id}/leads", {"prospects": [{"email": "new@example.com"}]}),
+        ("PATCH", "/api/campaigns/{id}/leads", {"prospect_id": "{lead}", "updates": {"name": "X"}}),
+        ("DELETE", "/api/campaigns/{id}/leads", {"all": True}),
+        ("POST", "/api/campaigns/{id}/launch", None),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_every_request_looks_its_token_up_once_before_anything_else(
+    api, roster, messages, method, path, body
+):
+    campaign, leads = roster
+    if body and body.get("prospect_id") == "{lead}":
+        body = {**body, "prospect_id": leads[0]["id"]}
+    response = api.request(method, path.format(id=campaign["id"]), json=body)
+    assert response.status_code in (200, 201), response.json
+    assert messages[0] == "find_token"
+    assert messages.count("find_token") == 1
 
 
 def test_argument_schemas_are_built_once_not_per_request(api, roster, monkeypatch):

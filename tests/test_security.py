@@ -37,7 +37,7 @@ class TestTokenComparison:
         digest = hashlib.sha256(token.encode()).digest()
         assert calls == [(digest, digest)]
 
-    # The list of leads checks the token in its own query (leads.web.api.checks_token_in_its_query).
+    # The list of leads as well as the list of campaigns: one access check for every route.
     @pytest.mark.parametrize("route", ["/api/campaigns", "/api/campaigns/{id}/leads"])
     def test_the_token_itself_never_reaches_a_comparison(self, app, api, token, monkeypatch, route):
         # The database is searched by the SHA-256 of the token, so how long a lookup takes

@@ -52,22 +52,23 @@ def get_campaign(pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID) ->
     }
 
 
-def lock_campaign(tx: Transaction, token_hash: bytes, campaign_id: UUID) -> dict:
+def lock_campaign(tx: Transaction, workspace_id: UUID, campaign_id: UUID) -> dict:
     """Lock the campaign row for the rest of the transaction: writes and launches serialize.
-    CampaignNotFound when it is not in the workspace of the token, or the token is unknown
-    or revoked (see leads.web.api.checks_token_in_its_query)."""
-    campaign = tx.fetch_one("lock_campaign", {"campaign_id": campaign_id, "token_hash": token_hash})
+    CampaignNotFound when it is not in the workspace."""
+    campaign = tx.fetch_one(
+        "lock_campaign", {"campaign_id": campaign_id, "workspace_id": workspace_id}
+    )
     if campaign is None:
         raise CampaignNotFound()
     return campaign
 
 
 def transition_campaign(
-    pool: ConnectionPool, token_hash: bytes, campaign_id: UUID, transition: str
+    pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID, transition: str
 ) -> dict:
     allowed_from, target = CAMPAIGN_TRANSITIONS[transition]
     with transaction(pool) as tx:
-        campaign = lock_campaign(tx, token_hash, campaign_id)
+        campaign = lock_campaign(tx, workspace_id, campaign_id)
         if campaign["status"] not in allowed_from:
             raise BadRequest(
                 f"Cannot {transition} a campaign that is {campaign['status']}; "

@@ -35,19 +35,19 @@ PROFILE_FIELDS = (
 )
 
 
-def campaign_type(pool: ConnectionPool, token_hash: bytes, campaign_id: UUID) -> tuple[UUID, str]:
-    """The token's workspace and the campaign's type (it never changes); CampaignNotFound
-    when the token is unknown or revoked, too (see leads.web.api.checks_token_in_its_query)."""
+def campaign_type(pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID) -> str:
+    """The campaign's type (it never changes); CampaignNotFound when the campaign is not in
+    the workspace."""
     campaign = read_one(
-        pool, "find_campaign_type", {"campaign_id": campaign_id, "token_hash": token_hash}
+        pool, "find_campaign_type", {"campaign_id": campaign_id, "workspace_id": workspace_id}
     )
     if campaign is None:
         raise CampaignNotFound()
-    return campaign["workspace_id"], campaign["type"]
+    return campaign["type"]
 
 
-def lock_draft_campaign(tx: Transaction, token_hash: bytes, campaign_id: UUID) -> dict:
-    campaign = lock_campaign(tx, token_hash, campaign_id)
+def lock_draft_campaign(tx: Transaction, workspace_id: UUID, campaign_id: UUID) -> dict:
+    campaign = lock_campaign(tx, workspace_id, campaign_id)
     if campaign["status"] != "draft":
         raise RosterFrozen(campaign["status"])
     return campaign
@@ -55,17 +55,16 @@ def lock_draft_campaign(tx: Transaction, token_hash: bytes, campaign_id: UUID) -
 
 def list_leads(
     pool: ConnectionPool,
-    token_hash: bytes,
+    workspace_id: UUID,
     campaign_id: UUID,
     *,
     page: int | None,
     limit: int,
     status: str | None,
     cursor: LeadCursor | None = None,
-) -> tuple[UUID, dict]:
-    """The token's workspace and one page of leads, by page number or after a cursor, with
-    the cursor of the next. CampaignNotFound when the token is unknown or revoked, too:
-    the caller tells the two apart (see leads.web.api.checks_token_in_its_query).
+) -> dict:
+    """One page of leads, by page number or after a cursor, with the total and the cursor
+    of the next. CampaignNotFound when the campaign is not in the workspace.
 
     Each lead is a dict of what the API sends, ready for orjson: ids as text, custom_fields
     as the JSON text the database holds (see leads/web/json_bodies.py).
@@ -73,13 +72,13 @@ def list_leads(
     if cursor is not None:
         _check_cursor_fits(cursor, campaign_id, status)
         page = None
-    # One statement: token check, campaign check, page and total see one snapshot.
+    # One statement: the campaign check, the page and the total see one snapshot.
     rows = read_all(
         pool,
         "list_leads",
         {
             "campaign_id": campaign_id,
-            "token_hash": token_hash,
+            "workspace_id": workspace_id,
             "status": status,
             "after_created_at": cursor.created_at if cursor else None,
             "after_id": cursor.lead_id if cursor else None,
@@ -90,9 +89,9 @@ def list_leads(
     )
     if not rows:
         raise CampaignNotFound()
-    # The campaign's row first (workspace and total), then the leads of the campaign asked
-    # for, whose id the database does not repeat on each row.
-    (workspace_id, total, *_), *lead_rows = rows
+    # The campaign's row first (the total), then the leads of the campaign asked for, whose
+    # id the database does not repeat on each row.
+    (total, *_), *lead_rows = rows
     lead_campaign_id = str(campaign_id)
     # A dict display per lead, in the columns' order of the query: a third of the time of
     # dict(zip()) (and of DictRowCursor) for a page of 200. The timestamps arrive as text
@@ -116,7 +115,6 @@ def list_leads(
         }
         for (
             _,
-            _,
             lead_id,
             lead_status,
             email,
@@ -139,7 +137,7 @@ def list_leads(
         next_cursor = encode_cursor(
             LeadCursor(campaign_id, last["created_at"], UUID(last["id"]), status)
         )
-    return UUID(workspace_id), {
+    return {
         "prospects": leads,
         "total": total,
         "page": page,
@@ -165,7 +163,7 @@ def _check_cursor_fits(cursor: LeadCursor, campaign_id: UUID, status: str | None
 
 def add_leads(
     pool: ConnectionPool,
-    token_hash: bytes,
+    workspace_id: UUID,
     campaign_id: UUID,
     campaign_type: str,
     rows: list[dict],
@@ -195,7 +193,7 @@ def add_leads(
         added = _draft_written(
             tx.fetch_one(
                 "add_leads",
-                {"token_hash": token_hash, "campaign_id": campaign_id, "rows": insert_rows},
+                {"workspace_id": workspace_id, "campaign_id": campaign_id, "rows": insert_rows},
             )
         )
     existing = added["existing"]  # identity -> the id of the lead the roster held
@@ -233,7 +231,7 @@ def add_leads(
 
 def _draft_written(outcome: dict | None) -> dict:
     """The row of a roster's write function (add_campaign_leads, delete_campaign_leads):
-    CampaignNotFound when it found no campaign through the token, RosterFrozen when the
+    CampaignNotFound when it found no campaign in the workspace, RosterFrozen when the
     campaign is not a draft (the function wrote nothing then)."""
     if outcome is None:
         raise CampaignNotFound()
@@ -244,7 +242,7 @@ def _draft_written(outcome: dict | None) -> dict:
 
 def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
     """The rows as one JSON array of objects, read by json_to_recordset in
-    add_campaign_leads (migration 0006).
+    add_campaign_leads (leads/sql/functions/add_campaign_leads.sql).
 
     The rows are this request's own, fresh from validation: each gets its id and identity
     in place (a copy of 1000 rows cost ~1 ms). orjson writes the array in ~0.2 ms where
@@ -261,11 +259,11 @@ def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
 
 
 def update_lead(
-    pool: ConnectionPool, token_hash: bytes, campaign_id: UUID, lead_id: UUID, updates: dict
+    pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID, lead_id: UUID, updates: dict
 ) -> dict:
     """Change some fields of one lead; a new identity that another lead holds is a 409."""
     with transaction(pool) as tx:
-        campaign = lock_draft_campaign(tx, token_hash, campaign_id)
+        campaign = lock_draft_campaign(tx, workspace_id, campaign_id)
         identity_field = IDENTITY_FIELD[campaign["type"]]
         lead = tx.fetch_one("get_lead_for_update", {"lead_id": lead_id, "campaign_id": campaign_id})
         if lead is None:
@@ -299,15 +297,15 @@ def update_lead(
 
 
 def delete_leads(
-    pool: ConnectionPool, token_hash: bytes, campaign_id: UUID, lead_ids: list[UUID] | None
-) -> tuple[UUID, dict]:
-    """Remove the given leads (ids not in this campaign are skipped), or all when None.
-    Returns the token's workspace and the outcome."""
+    pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID, lead_ids: list[UUID] | None
+) -> dict:
+    """Remove the given leads (ids not in this campaign are skipped), or all when None;
+    the number removed and the campaign's stats after it."""
     with transaction(pool) as tx:
         outcome = _draft_written(
             tx.fetch_one(
                 "delete_leads",
-                {"token_hash": token_hash, "campaign_id": campaign_id, "lead_ids": lead_ids},
+                {"workspace_id": workspace_id, "campaign_id": campaign_id, "lead_ids": lead_ids},
             )
         )
-    return outcome["workspace_id"], {"deleted": outcome["deleted"], "stats": outcome["stats"]}
+    return {"deleted": outcome["deleted"], "stats": outcome["stats"]}

@@ -58,7 +58,7 @@ def _transition_view(transition: str):
 
     def view(campaign_id):
         campaign = campaigns.transition_campaign(
-            _pool(), g.token_hash, campaigns.parse_campaign_id(campaign_id), transition
+            _pool(), g.workspace_id, campaigns.parse_campaign_id(campaign_id), transition
         )
         return {"campaign": campaign}
 

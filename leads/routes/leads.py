@@ -10,7 +10,7 @@ from flask.views import MethodView
 
 from leads.domain import roster
 from leads.domain.campaigns import parse_campaign_id
-from leads.web.api import Blueprint, checks_token_in_its_query, protect
+from leads.web.api import Blueprint, protect
 from leads.web.documented_errors import documents_errors, idempotent_write
 from leads.web.json_bodies import lead_page_response, outcome_response
 from leads.web.metrics import note_added_leads
@@ -41,16 +41,14 @@ def _pool():
 
 def validated_for_campaign_type(view: Callable) -> Callable:
     """Look the campaign up before the body is parsed, so that the body is parsed with the
-    schema of the campaign's type (see _campaign_type): each lead's identity is
-    checked in the same pass as every other field (one 400 names every offending row), and
-    an unknown campaign is a 404 before any 400. The lookup goes through the token and
-    names its workspace (see checks_token_in_its_query)."""
+    schema of the campaign's type (see _campaign_type): each lead's identity is checked in
+    the same pass as every other field (one 400 names every offending row), and an unknown
+    campaign is a 404 before any 400."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         campaign_id = parse_campaign_id(kwargs["campaign_id"])
-        g.workspace_id, campaign_type = roster.campaign_type(_pool(), g.token_hash, campaign_id)
-        g.campaign_type = campaign_type
+        g.campaign_type = roster.campaign_type(_pool(), g.workspace_id, campaign_id)
         return view(*args, **kwargs)
 
     return wrapper
@@ -63,7 +61,6 @@ def _campaign_type() -> str:
 
 @blp.route("/<campaign_id>/leads")
 class CampaignLeads(MethodView):
-    @checks_token_in_its_query
     @blp.arguments(LeadsListQuerySchema, location="query", unknown="raise")
     @blp.response(200, LeadPageSchema)
     @documents_errors(blp, 404)
@@ -74,9 +71,9 @@ class CampaignLeads(MethodView):
         `cursor` (keyset: pass the previous page's `next_cursor`; constant cost at any
         depth, and no lead skipped or repeated when leads are added meanwhile).
         """
-        g.workspace_id, page = roster.list_leads(
+        page = roster.list_leads(
             _pool(),
-            g.token_hash,
+            g.workspace_id,
             parse_campaign_id(campaign_id),
             page=query["page"],
             limit=query["limit"],
@@ -85,7 +82,6 @@ class CampaignLeads(MethodView):
         )
         return lead_page_response(page)
 
-    @checks_token_in_its_query
     @idempotent_write(blp)
     @validated_for_campaign_type
     @blp.arguments_chosen_per_request(
@@ -107,7 +103,7 @@ class CampaignLeads(MethodView):
         """
         outcome = roster.add_leads(
             _pool(),
-            g.token_hash,
+            g.workspace_id,
             parse_campaign_id(campaign_id),
             g.campaign_type,  # what the rows were validated against
             body["prospects"],
@@ -116,7 +112,6 @@ class CampaignLeads(MethodView):
         note_added_leads(outcome)
         return outcome_response(outcome)
 
-    @checks_token_in_its_query
     @idempotent_write(blp)
     @validated_for_campaign_type
     @blp.arguments_chosen_per_request(
@@ -136,14 +131,13 @@ class CampaignLeads(MethodView):
         """
         lead = roster.update_lead(
             _pool(),
-            g.token_hash,
+            g.workspace_id,
             parse_campaign_id(campaign_id),
             body["prospect_id"],
             body["updates"],
         )
         return {"prospect": lead}
 
-    @checks_token_in_its_query
     @idempotent_write(blp)
     @blp.arguments(LeadsDeleteSchema)
     @blp.response(200, LeadsDeletedSchema)
@@ -151,7 +145,7 @@ class CampaignLeads(MethodView):
     def delete(self, body, campaign_id):
         """Remove leads by id (1 to 500; ids not in the campaign are skipped) or all of them
         with `{"all": true}`. Exactly one of the two."""
-        g.workspace_id, outcome = roster.delete_leads(
-            _pool(), g.token_hash, parse_campaign_id(campaign_id), body.get("prospect_ids")
+        outcome = roster.delete_leads(
+            _pool(), g.workspace_id, parse_campaign_id(campaign_id), body.get("prospect_ids")
         )
         return outcome_response(outcome)

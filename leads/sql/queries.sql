@@ -1,4 +1,4 @@
--- Every query the service runs, loaded by name (see leads/queries.py).
+-- Every query the service runs, loaded by name (see leads/db/queries.py).
 -- Each block starts with "-- name: <query name>".
 
 -- name: create_workspace
@@ -11,6 +11,8 @@ INSERT INTO api_tokens (workspace_id, token_prefix, token_hash)
 VALUES (%(workspace_id)s, %(token_prefix)s, %(token_hash)s);
 
 -- name: find_token
+-- The access check of every request (leads/web/auth.py): found by the hash of the token,
+-- never the token itself, so how long the lookup takes says nothing of its characters.
 SELECT api_tokens.workspace_id, api_tokens.token_hash
 FROM api_tokens
 WHERE api_tokens.token_hash = %(token_hash)s AND api_tokens.revoked_at IS NULL;
@@ -44,25 +46,17 @@ FROM campaigns
 WHERE id = %(campaign_id)s AND workspace_id = %(workspace_id)s;
 
 -- name: find_campaign_type
--- The campaign's type and workspace for the holder of the token: no row when the token is
--- unknown or revoked or the campaign is not in its workspace (the token needs no lookup
--- of its own).
-SELECT campaigns.workspace_id, campaigns.type
+-- No row when the campaign is not in the workspace: another workspace's campaign is a 404.
+SELECT type
 FROM campaigns
-JOIN api_tokens ON api_tokens.workspace_id = campaigns.workspace_id
-WHERE campaigns.id = %(campaign_id)s
-  AND api_tokens.token_hash = %(token_hash)s AND api_tokens.revoked_at IS NULL;
+WHERE id = %(campaign_id)s AND workspace_id = %(workspace_id)s;
 
 -- name: lock_campaign
--- Every write locks its campaign row first, so writes and status changes serialize. The
--- campaign is found through the token, as in find_campaign_type: a token revoked while a
--- request was under way writes nothing.
-SELECT campaigns.id, campaigns.workspace_id, campaigns.name, campaigns.type, campaigns.status
+-- Every write locks its campaign row first, so writes and status changes serialize.
+SELECT id, name, type, status
 FROM campaigns
-JOIN api_tokens ON api_tokens.workspace_id = campaigns.workspace_id
-WHERE campaigns.id = %(campaign_id)s
-  AND api_tokens.token_hash = %(token_hash)s AND api_tokens.revoked_at IS NULL
-FOR UPDATE OF campaigns;
+WHERE id = %(campaign_id)s AND workspace_id = %(workspace_id)s
+FOR UPDATE;
 
 -- name: set_campaign_status
 UPDATE campaigns SET status = %(status)s, updated_at = now()
@@ -80,15 +74,15 @@ LEFT JOIN campaign_lead_counts AS counts
 ORDER BY statuses.status;
 
 -- name: list_leads
--- One page in list order, with the token check, the campaign check and the total, in one
--- round trip (the function list_campaign_leads of migration 0007 says what comes back:
--- the workspace and the total on a first row of their own, then the leads). WITH
--- ORDINALITY keeps the order the function wrote the rows in, without a sort.
-SELECT page.workspace_id, page.total, page.id, page.status, page.email, page.linkedin_url,
+-- One page in list order, with the campaign check and the total, in one round trip
+-- (leads/sql/functions/list_campaign_leads.sql says what comes back: the total on a first
+-- row of its own, then the leads). WITH ORDINALITY keeps the order the function wrote the
+-- rows in, without a sort.
+SELECT page.total, page.id, page.status, page.email, page.linkedin_url,
        page.first_name, page.last_name, page.name, page.company, page.position,
        page.headline, page.custom_fields, page.created_at, page.updated_at
 FROM list_campaign_leads(
-    p_token_hash => %(token_hash)s,
+    p_workspace_id => %(workspace_id)s,
     p_campaign_id => %(campaign_id)s,
     p_status => %(status)s::lead_status,
     p_after_created_at => %(after_created_at)s::timestamptz,
@@ -100,13 +94,11 @@ ORDER BY page.ordinality;
 
 -- name: add_leads
 -- The campaign's lock, the draft check, the insert, the ids of the rows the roster held
--- already and the stats in one round trip (the function add_campaign_leads of migration
--- 0006 says what comes back). The rows come as one JSON array: one parameter that the
--- server parses, where an array per column cost the driver more to adapt, value by value,
--- than the insert itself.
-SELECT added.workspace_id, added.campaign_status, added.existing, added.stats
+-- already and the stats in one round trip (leads/sql/functions/add_campaign_leads.sql says
+-- what comes back). The rows come as one JSON array.
+SELECT added.campaign_status, added.existing, added.stats
 FROM add_campaign_leads(
-    p_token_hash => %(token_hash)s,
+    p_workspace_id => %(workspace_id)s,
     p_campaign_id => %(campaign_id)s,
     p_rows => %(rows)s::json
 ) AS added;
@@ -139,12 +131,12 @@ SET identity = %(identity)s, email = %(email)s, linkedin_url = %(linkedin_url)s,
 WHERE id = %(lead_id)s AND campaign_id = %(campaign_id)s;
 
 -- name: delete_leads
--- The campaign's lock, the draft check, the delete and the stats in one round trip (the
--- function delete_campaign_leads of migration 0005 says what comes back). Every lead of
--- the campaign when lead_ids is null.
-SELECT deleted.workspace_id, deleted.campaign_status, deleted.deleted, deleted.stats
+-- The campaign's lock, the draft check, the delete and the stats in one round trip
+-- (leads/sql/functions/delete_campaign_leads.sql says what comes back). Every lead of the
+-- campaign when lead_ids is null.
+SELECT deleted.campaign_status, deleted.deleted, deleted.stats
 FROM delete_campaign_leads(
-    p_token_hash => %(token_hash)s,
+    p_workspace_id => %(workspace_id)s,
     p_campaign_id => %(campaign_id)s,
     p_lead_ids => %(lead_ids)s::uuid[]
 ) AS deleted;

@@ -6,24 +6,16 @@ import http
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from uuid import UUID
 
 import flask_smorest
 from apispec import BasePlugin
-from flask import Flask, Request, Response, current_app, g, request
+from flask import Flask, Request, request
 from marshmallow import Schema, missing
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from leads.db.pool import DatabaseUnavailable
-from leads.errors import (
-    ApiError,
-    Unauthorized,
-    api_error_response,
-    database_unavailable_response,
-    handle_http_exception,
-)
-from leads.web.auth import token_hash_of, workspace_of
+from leads.errors import ApiError, handle_http_exception
+from leads.web.auth import authenticate_request
 from schemas.errors import ErrorSchema
 
 BEARER_SCHEME = "bearerAuth"
@@ -172,61 +164,11 @@ def require_json_writes() -> None:
         )
 
 
-def checks_token_in_its_query(view: Callable) -> Callable:
-    """Mark a view whose first query checks the token itself, saving the round trip of a
-    lookup of its own (the roster's routes: the list of leads and the writes).
-
-    Such a view passes `g.token_hash` to that query and sets `g.workspace_id` from its
-    answer (or calls `request_workspace_id` when it needs the workspace first). Whatever
-    fails before that query ran or when it finds nothing is answered only once
-    `confirm_checked_token` has looked the token up: a 401 still comes before any other
-    error.
-    """
-    view.checks_token_in_its_query = True
-    return view
-
-
-def require_token() -> None:
-    g.token_hash = token_hash_of(request.headers.get("Authorization"))
-    if not _view_checks_token_in_its_query():
-        request_workspace_id()
-
-
-def request_workspace_id() -> UUID:
-    """The workspace of the request's token, looked up now if no query has found it yet;
-    Unauthorized for a token unknown or revoked."""
-    if "workspace_id" not in g:
-        g.workspace_id = workspace_of(current_app.extensions["leads_pool"], g.token_hash)
-    return g.workspace_id
-
-
-def _view_checks_token_in_its_query() -> bool:
-    view = current_app.view_functions[request.endpoint]
-    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return getattr(method, "checks_token_in_its_query", False)
-
-
-def confirm_checked_token(response: Response) -> Response:
-    """Look the token up when a view meant to check it in its query failed first."""
-    unconfirmed = "token_hash" in g and "workspace_id" not in g
-    status = response.status_code
-    # A 429 comes before authentication; a 5xx is not the client's to fix.
-    if not unconfirmed or not 400 <= status < 500 or status in (401, 429):
-        return response
-    try:
-        request_workspace_id()
-    except Unauthorized as error:
-        return api_error_response(error)
-    except DatabaseUnavailable as error:
-        return database_unavailable_response(error)
-    return response
-
-
 def protect(blueprint: Blueprint) -> None:
-    """Every route of the blueprint needs a token and JSON bodies."""
-    blueprint.before_request(require_token)
+    """Every route of the blueprint needs a token (checked first: a 401 comes before any
+    other error of the request) and JSON bodies."""
+    blueprint.before_request(authenticate_request)
     blueprint.before_request(require_json_writes)
-    blueprint.after_request(confirm_checked_token)
 
 
 def init_api(app: Flask, doc_plugins: Iterable[BasePlugin]) -> Api:

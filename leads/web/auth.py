@@ -1,4 +1,11 @@
-"""Bearer tokens: each belongs to one workspace and is stored only as a SHA-256 hash."""
+"""The one access check: each request's bearer token is resolved to its workspace.
+
+A token belongs to one workspace and is stored only as a SHA-256 hash. Every route of a
+protected blueprint runs `authenticate_request` before its view: an unknown, revoked or
+malformed token is a 401 before the request is looked at any further, and the view finds
+the workspace in `current_workspace_id()`. There is no cache: a revoked token is refused
+from its revocation on.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import hmac
 import re
 import secrets
 from uuid import UUID
+
+from flask import current_app, g, request
 
 from leads.db.pool import ConnectionPool, Transaction, read_one
 from leads.errors import Unauthorized
@@ -59,14 +68,21 @@ def token_hash_of(authorization: str | None) -> bytes:
 
 
 def authenticate(pool: ConnectionPool, authorization: str | None) -> UUID:
-    """The workspace id of a valid, unrevoked token, or Unauthorized."""
-    return workspace_of(pool, token_hash_of(authorization))
-
-
-def workspace_of(pool: ConnectionPool, token_hash: bytes) -> UUID:
-    """The workspace id of the token with this hash if it is unrevoked, or Unauthorized."""
+    """The workspace id of the header's token if it is valid and unrevoked, or Unauthorized."""
+    token_hash = token_hash_of(authorization)
     # One statement on its own, in one round trip.
     row = read_one(pool, "find_token", {"token_hash": token_hash})
     if row is None or not hmac.compare_digest(bytes(row["token_hash"]), token_hash):
         raise Unauthorized(UNKNOWN_TOKEN)
     return row["workspace_id"]
+
+
+def authenticate_request() -> None:
+    """A before_request hook: resolve the request's token to its workspace, or 401."""
+    pool = current_app.extensions["leads_pool"]
+    g.workspace_id = authenticate(pool, request.headers.get("Authorization"))
+
+
+def current_workspace_id() -> UUID:
+    """The workspace of the request's token, as `authenticate_request` resolved it."""
+    return g.workspace_id

@@ -18,7 +18,7 @@ from flask import current_app, make_response, request
 
 from leads.db.pool import Transaction, transaction
 from leads.errors import ApiError, BadRequest, Conflict
-from leads.web.api import request_workspace_id
+from leads.web.auth import current_workspace_id
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -49,7 +49,7 @@ def idempotent(view: Callable) -> Callable:
                 f"{HEADER} must be 1 to 255 visible ASCII characters (a UUID is a good choice)."
             )
         params = {
-            "workspace_id": request_workspace_id(),
+            "workspace_id": current_workspace_id(),
             "idempotency_key": key,
             "retention": RETENTION,
         }

@@ -1,37 +1,35 @@
--- An import of leads (POST /api/campaigns/{id}/leads) in one statement: the campaign locked
--- through the token, the draft check, the insert, the ids of the leads the roster held
--- already and the stats, where the route sent four or five messages (lock, insert, the
--- roster's ids when some rows were there already, stats, COMMIT) and the hand-written
--- insert two (insert, COMMIT). The caller's transaction still commits it (or rolls it
--- back: a dry run): BEGIN travels with this statement, COMMIT follows (docs/PERFORMANCE.md).
+-- An import of leads (POST /api/campaigns/{id}/leads) in one statement: the campaign locked,
+-- the draft check, the insert, the ids of the leads the roster held already and the stats.
+-- One statement is one round trip: BEGIN travels with it and COMMIT (or a dry run's
+-- ROLLBACK) follows, so the caller's transaction still decides whether it is kept.
 --
--- p_rows: the batch, deduplicated and given ids by the caller, as one JSON array of
--- objects (see _insert_rows in leads/roster.py). The unique constraint on
+-- p_workspace_id is the workspace of the request's token (already checked): a campaign of
+-- another workspace is no campaign. p_rows is the batch, deduplicated and given ids by the
+-- caller, as one JSON array of objects (see _insert_rows in leads/domain/roster.py): one
+-- parameter that the server parses, where an array per column would cost the driver more
+-- to adapt, value by value, than the insert itself. The unique constraint on
 -- (campaign_id, identity) decides dedup against the roster: ON CONFLICT DO NOTHING.
 --
--- No row when the token is unknown or revoked or the campaign is not in its workspace.
--- A campaign that is not a draft: its status, and nothing inserted (existing and stats are
--- null; the caller answers 400: the roster is frozen). Else existing maps each identity
--- of the batch that the roster held already to that lead's id (an empty object when there
--- was none), and stats are the campaign's stats after the insert.
-CREATE FUNCTION add_campaign_leads(
-    p_token_hash bytea,
+-- No row when the campaign is not in the workspace. A campaign that is not a draft: its
+-- status, and nothing inserted (existing and stats are null; the caller answers 400: the
+-- roster is frozen). Else existing maps each identity of the batch that the roster held
+-- already to that lead's id (an empty object when there was none), and stats are the
+-- campaign's stats after the insert.
+CREATE OR REPLACE FUNCTION add_campaign_leads(
+    p_workspace_id uuid,
     p_campaign_id uuid,
     p_rows json
-) RETURNS TABLE (
-    workspace_id uuid, campaign_status campaign_status, existing json, stats jsonb
-)
+) RETURNS TABLE (campaign_status campaign_status, existing json, stats jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
     not_inserted text[];
 BEGIN
-    -- Every write locks its campaign row first (see lock_campaign in queries.sql).
-    SELECT campaigns.workspace_id, campaigns.status INTO workspace_id, campaign_status
+    -- Every write locks its campaign row first (lock_campaign in queries.sql): writes and
+    -- status changes of a campaign serialize.
+    SELECT campaigns.status INTO campaign_status
     FROM campaigns
-    JOIN api_tokens ON api_tokens.workspace_id = campaigns.workspace_id
-    WHERE campaigns.id = p_campaign_id
-      AND api_tokens.token_hash = p_token_hash AND api_tokens.revoked_at IS NULL
-    FOR UPDATE OF campaigns;
+    WHERE campaigns.id = p_campaign_id AND campaigns.workspace_id = p_workspace_id
+    FOR UPDATE;
     IF NOT FOUND THEN
         RETURN;
     END IF;

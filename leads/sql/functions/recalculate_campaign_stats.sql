@@ -1,7 +1,10 @@
--- recalculate_campaign_stats in PL/pgSQL, with the same statement and result: PostgreSQL
--- plans a LANGUAGE sql function that writes on every call, where PL/pgSQL keeps the plan
--- of its statement for the session. Every write calls it: 0.44 ms a call became 0.20 ms
--- (docs/PERFORMANCE.md).
+-- Writes the campaign's stats from the maintained counts and returns them: total, one count
+-- per lead status, contacted (past pending, not cancelled) and last_synced_at. Every write
+-- of the roster calls it in its own transaction, after its statement's trigger has moved
+-- the counts.
+--
+-- PL/pgSQL rather than LANGUAGE sql: PostgreSQL plans a LANGUAGE sql function that writes
+-- on every call, where PL/pgSQL keeps the plan of its statement for the session.
 CREATE OR REPLACE FUNCTION recalculate_campaign_stats(p_campaign_id uuid) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
