@@ -93,9 +93,10 @@ def list_leads(
     # id the database does not repeat on each row.
     (total, *_), *lead_rows = rows
     lead_campaign_id = str(campaign_id)
-    # A dict display per lead, in the columns' order of the query: a third of the time of
-    # dict(zip()) (and of DictRowCursor) for a page of 200. The timestamps arrive as text
-    # and become the same datetimes psycopg2 would make, in 0.2 ms a page instead of 0.4.
+    # A dict display per lead, in the columns' order of the query, rather than dict(zip())
+    # or a dict cursor, which build each row's keys again. The timestamps arrive as the
+    # server's text and become the same datetimes psycopg2's caster would make, with less
+    # work per value.
     leads = [
         {
             "id": lead_id,
@@ -245,9 +246,9 @@ def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
     add_campaign_leads (leads/sql/functions/add_campaign_leads.sql).
 
     The rows are this request's own, fresh from validation: each gets its id and identity
-    in place (a copy of 1000 rows cost ~1 ms). orjson writes the array in ~0.2 ms where
-    json took 2-4 ms; it refuses integers beyond 64 bits, which custom_fields may hold
-    (JSON does not bound them), and then json writes them.
+    in place rather than in a copy. orjson writes the array; it refuses integers beyond 64
+    bits, which custom_fields may hold (JSON does not bound them), and then json writes
+    them.
     """
     for row, lead_id in zip(rows, ids, strict=True):
         row["id"] = lead_id
