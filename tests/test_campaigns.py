@@ -8,7 +8,7 @@ from datetime import datetime
 import psycopg2.extras
 import pytest
 
-from tests.roster_api import LEAD_STATUSES, add_leads, database_state, error_body, move_to
+from tests.contract import LEAD_STATUSES, add_leads, database_state, error_body, move_to
 
 CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
 # (from status, transition) -> the status it leads to; every other pair is refused.

@@ -14,7 +14,7 @@ import pytest
 from werkzeug.exceptions import InternalServerError
 
 from app import create_app
-from tests.roster_api import add_leads, database_state, error_body
+from tests.contract import add_leads, database_state, error_body
 
 UNREACHABLE_DATABASE = "postgresql://postgres@127.0.0.1:1/nowhere"
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -9,8 +9,7 @@ import json
 import pytest
 
 from app import create_app
-from tests.conftest import ApiClient, make_token
-from tests.roster_api import database_state, error_body
+from tests.contract import ApiClient, database_state, error_body, make_token
 
 JSON = {"Content-Type": "application/json"}
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 import psycopg2
 import pytest
 
-from tests.conftest import ApiClient
-from tests.roster_api import database_state
+from tests.contract import ApiClient, database_state
 
 KEY = "retry-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
 REPLAYED = "Idempotent-Replayed"

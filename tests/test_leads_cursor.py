@@ -7,29 +7,14 @@ import hashlib
 import struct
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 import pytest
 
 from leads.domain.cursors import LeadCursor, encode_cursor
-from tests.roster_api import LEAD_STATUSES
+from tests.contract import LEAD_KEYS, LEAD_STATUSES, bad_query, leads_url
 
-LEAD_COLUMNS = (
-    "id, campaign_id, status, email, linkedin_url, first_name, last_name, name, company, "
-    "position, headline, custom_fields, created_at, updated_at"
-)
 INVALID_CURSOR = "Not a valid cursor: pass the next_cursor of a previous page unchanged."
-BAD_CURSOR_BODY = {
-    "code": 400,
-    "status": "Bad Request",
-    "message": f"cursor: {INVALID_CURSOR.rstrip('.')}",
-    "errors": {"query": {"cursor": [INVALID_CURSOR]}},
-}
-
-
-def leads_url(campaign_id: str, **query) -> str:
-    params = "&".join(f"{key}={quote(str(value), safe='')}" for key, value in query.items())
-    return f"/api/campaigns/{campaign_id}/leads" + (f"?{params}" if params else "")
+BAD_CURSOR_BODY = bad_query("cursor", INVALID_CURSOR)
 
 
 def add_leads(api, campaign_id: str, emails: list[str]) -> list[str]:
@@ -46,7 +31,7 @@ def roster_rows(db, campaign_id: str, status: str | None = None) -> list[dict]:
     """The campaign's leads as the database holds them, in the list order."""
     with db.cursor() as cursor:
         cursor.execute(
-            f"SELECT {LEAD_COLUMNS} FROM leads WHERE campaign_id = %s "
+            f"SELECT {', '.join(LEAD_KEYS)} FROM leads WHERE campaign_id = %s "
             "AND (%s::lead_status IS NULL OR status = %s::lead_status) ORDER BY created_at, id",
             (campaign_id, status, status),
         )

@@ -6,14 +6,7 @@ import uuid
 
 import pytest
 
-from tests.roster_api import (
-    LEAD_STATUSES,
-    add_leads,
-    database_state,
-    error_body,
-    leads_url,
-    move_to,
-)
+from tests.contract import LEAD_STATUSES, add_leads, database_state, error_body, leads_url, move_to
 
 # The six seeded leads get these statuses (set in the database: the API never sets one),
 # so that the stats after a delete have more than `pending` to get right.
@@ -63,7 +56,7 @@ def stored_stats(db, campaign: dict) -> dict:
 
 def assert_deleted(api, db, campaign: dict, body: dict, deleted: int, remaining: list[str]):
     """DELETE `body`: the count, the stats (as stored and as recounted), what is left."""
-    response = api.delete(leads_url(campaign), json=body)
+    response = api.delete(leads_url(campaign["id"]), json=body)
     assert response.status_code == 200, response.json
     stats = response.json["stats"]
     assert response.json == {
@@ -190,7 +183,7 @@ class TestDeleteByIds:
         elif isinstance(prospect_ids, list):
             prospect_ids = [ids[0] if item == "FIRST" else item for item in prospect_ids]
         before = database_state(db)
-        response = api.delete(leads_url(email_campaign), json={"prospect_ids": prospect_ids})
+        response = api.delete(leads_url(email_campaign["id"]), json={"prospect_ids": prospect_ids})
         assert response.status_code == 400
         assert response.json == error_body(400, message, errors)
         assert database_state(db) == before
@@ -293,7 +286,7 @@ class TestSelectorRules:
             for key, value in body.items()
         }
         before = database_state(db)
-        response = api.delete(leads_url(email_campaign), json=body)
+        response = api.delete(leads_url(email_campaign["id"]), json=body)
         assert response.status_code == 400
         assert response.json == error_body(400, message, errors)
         assert database_state(db) == before
@@ -306,10 +299,10 @@ class TestSelectorRules:
         seed(api, db, email_campaign)
         before = database_state(db)
         if raw is None:
-            response = api.delete(leads_url(email_campaign))
+            response = api.delete(leads_url(email_campaign["id"]))
         else:
             response = api.delete(
-                leads_url(email_campaign), data=raw, headers={"Content-Type": "application/json"}
+                leads_url(email_campaign["id"]), data=raw, headers={"Content-Type": "application/json"}
             )
         assert response.status_code == 400
         assert response.json == error_body(
@@ -322,7 +315,7 @@ class TestSelectorRules:
         seed(api, db, email_campaign)
         before = database_state(db)
         response = api.delete(
-            leads_url(email_campaign), data=raw, headers={"Content-Type": "application/json"}
+            leads_url(email_campaign["id"]), data=raw, headers={"Content-Type": "application/json"}
         )
         assert response.status_code == 400
         assert response.json == error_body(
@@ -339,7 +332,7 @@ class TestDeleteFrozenRoster:
         move_to(api, email_campaign, status)
         body = {"prospect_ids": ids[:2]} if selector == "ids" else {"all": True}
         before = database_state(db)
-        response = api.delete(leads_url(email_campaign), json=body)
+        response = api.delete(leads_url(email_campaign["id"]), json=body)
         assert response.status_code == 400
         assert response.json == error_body(
             400, f"Campaign is {status} — the roster is frozen once a campaign leaves draft."

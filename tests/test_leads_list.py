@@ -12,43 +12,20 @@ import pytest
 from psycopg2 import sql
 
 from leads.web.auth import hash_token
-from tests.conftest import APP_TABLES
-from tests.roster_api import LEAD_STATUSES
+from tests.contract import (
+    LEAD_KEYS,
+    LEAD_STATUSES,
+    MISSING_UUID,
+    NOT_FOUND,
+    bad_query,
+    database_state,
+    leads_url,
+    move_to,
+    stored_leads,
+)
 
-# The lead object of the contract, keys in the contract's order.
-LEAD_KEYS = [
-    "id",
-    "campaign_id",
-    "status",
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-    "custom_fields",
-    "created_at",
-    "updated_at",
-]
 MAX_PAGE = 9007199254740991
-NOT_FOUND = {"code": 404, "status": "Not Found", "message": "Campaign not found."}
-MISSING_UUID = "00000000-0000-4000-8000-000000000000"
 STATUS_CHOICES = ", ".join(LEAD_STATUSES)
-
-
-def leads_url(campaign_id: str, query: str = "") -> str:
-    return f"/api/campaigns/{campaign_id}/leads{query}"
-
-
-def bad_query(field: str, message: str) -> dict:
-    return {
-        "code": 400,
-        "status": "Bad Request",
-        "message": f"{field}: {message.rstrip('.')}",
-        "errors": {"query": {field: [message]}},
-    }
 
 
 def page_body(response, prospects: list, *, total: int, page: int, limit: int) -> dict:
@@ -69,18 +46,6 @@ def page_body(response, prospects: list, *, total: int, page: int, limit: int) -
     }
 
 
-def table_contents(db) -> dict[str, list[str]]:
-    """Every row of every table as text: equal snapshots mean nothing was written."""
-    contents = {}
-    with db.cursor() as cursor:
-        for table in APP_TABLES:
-            cursor.execute(
-                sql.SQL("SELECT t::text FROM {} AS t ORDER BY 1").format(sql.Identifier(table))
-            )
-            contents[table] = [row[0] for row in cursor.fetchall()]
-    return contents
-
-
 def add(api, campaign_id: str, rows: list[dict]) -> None:
     response = api.post(leads_url(campaign_id), json={"prospects": rows})
     assert response.status_code == 200, response.json
@@ -89,18 +54,6 @@ def add(api, campaign_id: str, rows: list[dict]) -> None:
 
 def emails(start: int, count: int) -> list[dict]:
     return [{"email": f"lead{n:04d}@example.com"} for n in range(start, start + count)]
-
-
-def stored_leads(db, campaign_id: str) -> list[dict]:
-    """The campaign's leads as stored, in no particular order."""
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            "SELECT id::text, campaign_id::text, status::text, email, linkedin_url, first_name,"
-            " last_name, name, company, position, headline, custom_fields, created_at, updated_at"
-            " FROM leads WHERE campaign_id = %s",
-            (campaign_id,),
-        )
-        return [dict(row) for row in cursor.fetchall()]
 
 
 def as_listed(row: dict) -> dict:
@@ -116,13 +69,13 @@ def as_listed(row: dict) -> dict:
 
 def expected_listing(db, campaign_id: str, status: str | None = None) -> list[dict]:
     """Oldest first, ties by id (computed here, not by the database's ORDER BY)."""
-    rows = [row for row in stored_leads(db, campaign_id) if status in (None, row["status"])]
+    rows = [row for row in stored_leads(db, campaign_id, LEAD_KEYS) if status in (None, row["status"])]
     rows.sort(key=lambda row: (row["created_at"], UUID(row["id"])))
     return [as_listed(row) for row in rows]
 
 
 def listed_ids(api, campaign_id: str, query: str = "") -> list[str]:
-    response = api.get(leads_url(campaign_id, query))
+    response = api.get(leads_url(campaign_id) + query)
     assert response.status_code == 200, response.json
     return [lead["id"] for lead in response.json["prospects"]]
 
@@ -133,18 +86,6 @@ def set_statuses(db, statuses_by_id: dict[str, str]) -> None:
             cursor.execute("UPDATE leads SET status = %s WHERE id = %s", (status, lead_id))
 
 
-def move_to(api, campaign_id: str, status: str) -> None:
-    path = {
-        "draft": [],
-        "active": ["launch"],
-        "paused": ["launch", "pause"],
-        "completed": ["launch", "complete"],
-    }[status]
-    for transition in path:
-        response = api.post(f"/api/campaigns/{campaign_id}/{transition}")
-        assert response.status_code == 200, response.json
-
-
 @pytest.fixture
 def roster(api, db, email_campaign) -> str:
     """An email campaign of 57 leads in three batches; every status used, some ties of
@@ -153,7 +94,7 @@ def roster(api, db, email_campaign) -> str:
     add(api, campaign_id, emails(0, 20))
     add(api, campaign_id, emails(20, 30))
     add(api, campaign_id, emails(50, 7))
-    leads = sorted(stored_leads(db, campaign_id), key=lambda row: row["email"])
+    leads = sorted(stored_leads(db, campaign_id, LEAD_KEYS), key=lambda row: row["email"])
     set_statuses(
         db, {lead["id"]: LEAD_STATUSES[n % len(LEAD_STATUSES)] for n, lead in enumerate(leads)}
     )
@@ -287,7 +228,7 @@ class TestPaging:
         expected = expected_listing(db, email_campaign["id"])
 
         first = api.get(leads_url(email_campaign["id"]))
-        second = api.get(leads_url(email_campaign["id"], "?page=2"))
+        second = api.get(leads_url(email_campaign["id"], page=2))
 
         assert first.json == page_body(first, expected[:100], total=101, page=1, limit=100)
         assert second.json == page_body(second, expected[100:], total=101, page=2, limit=100)
@@ -299,7 +240,7 @@ class TestPaging:
 
         seen = []
         for page in range(1, pages + 2):
-            response = api.get(leads_url(roster, f"?page={page}&limit={limit}"))
+            response = api.get(leads_url(roster, page=page, limit=limit))
             assert response.status_code == 200
             assert response.json == page_body(
                 response,
@@ -321,7 +262,7 @@ class TestPaging:
 
         seen = []
         for page in (1, 2, 3, 4):
-            response = api.get(leads_url(roster, f"?status={status}&limit=2&page={page}"))
+            response = api.get(leads_url(roster, status=status, limit=2, page=page))
             assert response.json == page_body(
                 response, expected[(page - 1) * 2 : page * 2], total=6, page=page, limit=2
             )
@@ -343,7 +284,7 @@ class TestPaging:
     def test_boundary_values_are_accepted(self, api, db, roster, query, page, limit):
         expected = expected_listing(db, roster)
 
-        response = api.get(leads_url(roster, query))
+        response = api.get(leads_url(roster) + query)
 
         assert response.status_code == 200
         assert response.json == page_body(
@@ -380,16 +321,16 @@ class TestQueryValidation:
         ],
     )
     def test_out_of_range_or_unknown_values_are_400(self, api, db, roster, query, field, message):
-        before = table_contents(db)
+        before = database_state(db)
 
-        response = api.get(leads_url(roster, query))
+        response = api.get(leads_url(roster) + query)
 
         assert response.status_code == 400
         assert response.json == bad_query(field, message)
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     def test_every_bad_parameter_is_named(self, api, roster):
-        response = api.get(leads_url(roster, "?page=0&limit=500&status=nope"))
+        response = api.get(leads_url(roster, page=0, limit=500, status="nope"))
 
         assert response.status_code == 400
         assert response.json == {
@@ -415,7 +356,7 @@ class TestStatusFilter:
         expected = expected_listing(db, roster, status)
         assert len(expected) in (5, 6)
 
-        response = api.get(leads_url(roster, f"?status={status}"))
+        response = api.get(leads_url(roster, status=status))
 
         assert response.status_code == 200
         assert response.json == page_body(
@@ -429,7 +370,7 @@ class TestStatusFilter:
 
         def totals() -> dict[str, int]:
             return {
-                status: api.get(leads_url(campaign_id, f"?status={status}&limit=1")).json["total"]
+                status: api.get(leads_url(campaign_id, status=status, limit=1)).json["total"]
                 for status in ("pending", "sent", "replied")
             }
 
@@ -499,7 +440,7 @@ class TestOrder:
                 " WHERE campaign_id = %s",
                 (email_campaign["id"],),
             )
-        ids = [lead["id"] for lead in stored_leads(db, email_campaign["id"])]
+        ids = [lead["id"] for lead in stored_leads(db, email_campaign["id"], LEAD_KEYS)]
 
         assert listed_ids(api, email_campaign["id"]) == sorted(ids, key=UUID)
         assert (
@@ -510,15 +451,15 @@ class TestOrder:
 class TestCampaignStatuses:
     @pytest.mark.parametrize("status", ["draft", "active", "paused", "completed"])
     def test_listing_works_in_every_campaign_status_and_writes_nothing(
-        self, api, db, roster, status
+        self, api, db, email_campaign, roster, status
     ):
-        move_to(api, roster, status)
+        move_to(api, email_campaign, status)
         expected = expected_listing(db, roster)
-        before = table_contents(db)
+        before = database_state(db)
 
         responses = [
             api.get(leads_url(roster)),
-            api.get(leads_url(roster, "?status=sent&limit=2&page=2")),
+            api.get(leads_url(roster, status="sent", limit=2, page=2)),
         ]
 
         assert [response.status_code for response in responses] == [200, 200]
@@ -526,7 +467,7 @@ class TestCampaignStatuses:
         assert responses[1].json == page_body(
             responses[1], expected_listing(db, roster, "sent")[2:4], total=6, page=2, limit=2
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
 
 class TestAccess:
@@ -544,7 +485,7 @@ class TestAccess:
             "uuid prefix": email_campaign["id"][:-1],
         }[which]
 
-        response = api.get(leads_url(campaign_id, query))
+        response = api.get(leads_url(campaign_id) + query)
 
         assert response.status_code == 404
         assert response.json == NOT_FOUND

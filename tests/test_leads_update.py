@@ -8,7 +8,7 @@ from datetime import datetime
 import psycopg2.extras
 import pytest
 
-from tests.roster_api import add_leads, database_state, error_body, leads_url, move_to
+from tests.contract import add_leads, database_state, error_body, leads_url, move_to
 
 IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 ANN = {
@@ -84,7 +84,7 @@ def assert_updated(
     """PATCH `updates` and check the response, the listing and the row: exactly `changes`
     applied, updated_at moved, created_at kept, the other leads untouched."""
     others_before = [row for row in database_state(db)["leads"] if str(row["id"]) != lead["id"]]
-    response = api.patch(leads_url(campaign), json={"prospect_id": lead["id"], "updates": updates})
+    response = api.patch(leads_url(campaign["id"]), json={"prospect_id": lead["id"], "updates": updates})
     assert response.status_code == 200, response.json
     updated_at = response.json["prospect"]["updated_at"]
     expected = {**lead, **changes, "updated_at": updated_at}
@@ -95,7 +95,7 @@ def assert_updated(
     )
     others_after = [row for row in database_state(db)["leads"] if str(row["id"]) != lead["id"]]
     assert others_after == others_before
-    listed = {item["id"]: item for item in api.get(leads_url(campaign)).json["prospects"]}
+    listed = {item["id"]: item for item in api.get(leads_url(campaign["id"])).json["prospects"]}
     assert listed[lead["id"]] == expected
     return expected
 
@@ -304,7 +304,7 @@ class TestUpdateIdentity:
         field = IDENTITY_FIELD[campaign["type"]]
         before = database_state(db)
         response = api.patch(
-            leads_url(campaign),
+            leads_url(campaign["id"]),
             json={"prospect_id": ann["id"], "updates": {field: spelling, "company": "Changed"}},
         )
         assert response.status_code == 409
@@ -375,7 +375,7 @@ class TestUpdateIdentity:
         (field,) = updates
         before = database_state(db)
         response = api.patch(
-            leads_url(campaign),
+            leads_url(campaign["id"]),
             json={"prospect_id": ann["id"], "updates": {**updates, "company": "Changed"}},
         )
         assert response.status_code == 400
@@ -526,14 +526,14 @@ class TestUpdateRejected:
     def test_rejected_and_nothing_changes(self, api, db, campaign, roster, body, message, errors):
         ann, _ = roster
         before = database_state(db)
-        response = api.patch(leads_url(campaign), json={"prospect_id": ann["id"], **body})
+        response = api.patch(leads_url(campaign["id"]), json={"prospect_id": ann["id"], **body})
         assert response.status_code == 400
         assert response.json == error_body(400, message, errors)
         assert database_state(db) == before
 
     def test_empty_object(self, api, db, campaign, roster):
         before = database_state(db)
-        response = api.patch(leads_url(campaign), json={})
+        response = api.patch(leads_url(campaign["id"]), json={})
         assert response.status_code == 400
         assert response.json == error_body(
             400,
@@ -551,7 +551,7 @@ class TestUpdateRejected:
     def test_body_that_is_not_an_object(self, api, db, campaign, roster, body):
         before = database_state(db)
         response = api.patch(
-            leads_url(campaign), data=body, headers={"Content-Type": "application/json"}
+            leads_url(campaign["id"]), data=body, headers={"Content-Type": "application/json"}
         )
         assert response.status_code == 400
         assert response.json == error_body(
@@ -573,7 +573,7 @@ class TestUpdateNotFound:
             lead_id = add_leads(other_api, foreign, [ANN])[0]["id"]
         before = database_state(db)
         response = api.patch(
-            leads_url(campaign), json={"prospect_id": lead_id, "updates": {"company": "Changed"}}
+            leads_url(campaign["id"]), json={"prospect_id": lead_id, "updates": {"company": "Changed"}}
         )
         assert response.status_code == 404
         assert response.json == error_body(404, "Lead not found in this campaign.")
@@ -581,11 +581,11 @@ class TestUpdateNotFound:
 
     def test_deleted_lead_is_404(self, api, db, campaign, roster):
         ann, _ = roster
-        response = api.delete(leads_url(campaign), json={"prospect_ids": [ann["id"]]})
+        response = api.delete(leads_url(campaign["id"]), json={"prospect_ids": [ann["id"]]})
         assert response.status_code == 200, response.json
         before = database_state(db)
         response = api.patch(
-            leads_url(campaign), json={"prospect_id": ann["id"], "updates": {"company": "X"}}
+            leads_url(campaign["id"]), json={"prospect_id": ann["id"], "updates": {"company": "X"}}
         )
         assert response.status_code == 404
         assert response.json == error_body(404, "Lead not found in this campaign.")
@@ -599,7 +599,7 @@ class TestUpdateFrozenRoster:
         move_to(api, campaign, status)
         before = database_state(db)
         response = api.patch(
-            leads_url(campaign), json={"prospect_id": ann["id"], "updates": {"company": "Late"}}
+            leads_url(campaign["id"]), json={"prospect_id": ann["id"], "updates": {"company": "Late"}}
         )
         assert response.status_code == 400
         assert response.json == error_body(

@@ -14,7 +14,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
@@ -22,6 +21,7 @@ from psycopg2 import sql
 from yoyo import read_migrations
 
 from leads.db.migrations import MIGRATION_LOCK_KEY, MIGRATIONS_DIR, apply_migrations
+from tests.contract import create_database, drop_database
 
 EXPECTED_SCHEMA = Path(__file__).with_name("expected_schema.txt")
 ALL_MIGRATIONS = sorted(migration.id for migration in read_migrations(str(MIGRATIONS_DIR)))
@@ -123,29 +123,12 @@ def applied_rows(url: str) -> list[tuple]:
         connection.close()
 
 
-def _database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _admin(server_url: str, statement: sql.Composable) -> None:
-    connection = psycopg2.connect(_database(server_url, "postgres"))
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
 @pytest.fixture
 def empty_database(server_url):
     """A database of its own for the test, with nothing in it, dropped afterwards."""
     name = f"leads_migrations_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield _database(server_url, name)
-    _admin(
-        server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    )
+    yield create_database(server_url, name)
+    drop_database(server_url, name)
 
 
 class TestSchema:

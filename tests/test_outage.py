@@ -17,7 +17,7 @@ from psycopg2 import sql
 
 from app import create_app
 from leads.db.migrations import apply_migrations
-from tests.conftest import APP_TABLES, ApiClient, held_connection, make_token
+from tests.contract import APP_TABLES, ApiClient, held_connection, make_token
 from tests.pg_server import DedicatedServer
 
 CONNECT_TIMEOUT = 2  # libpq's smallest

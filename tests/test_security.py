@@ -14,8 +14,7 @@ import pytest
 from app import create_app
 from leads.db.queries import QUERIES, QUERIES_FILE
 from leads.web import auth
-from tests.conftest import ApiClient, make_token
-from tests.roster_api import error_body
+from tests.contract import ApiClient, error_body, make_token
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 import psycopg2
 import pytest
 
-from tests.conftest import ApiClient
-from tests.stats_checks import assert_stats_match_roster, identity, spelling
+from tests.contract import ApiClient, assert_stats_match_roster, identity, spelling
 
 DURATION = 12.0  # seconds of traffic
 WRITERS = 5

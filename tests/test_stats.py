@@ -10,19 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.roster_api import LEAD_STATUSES
-from tests.stats_checks import (
-    STATS_KEYS,
-    assert_stats_match_roster,
-    identity,
-    maintained_counts,
-    pending_stats,
-    recalculate,
-    recount,
-    spelling,
-    stats_of,
-    stored_stats,
-)
+from tests.contract import LEAD_STATUSES, STATS_KEYS, assert_stats_match_roster, identity, maintained_counts, pending_stats, recalculate, recount, spelling, stats_of, stored_stats
 
 IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 ZERO_COUNTS = {status: 0 for status in LEAD_STATUSES}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2.extras
 import pytest
 
-from tests.roster_api import LEAD_STATUSES, database_state, leads_url, move_to
+from tests.contract import LEAD_STATUSES, database_state, leads_url, move_to
 
 TRANSITIONS = {
     "launch": (("draft",), "active"),
@@ -144,7 +144,7 @@ class TestList:
         first = api.create_campaign("Alpha", "email")
         second = api.create_campaign('Beta, "quoted"', "linkedin")
         other_api.create_campaign("Not ours", "email")
-        api.post(leads_url(first), json={"prospects": [{"email": "a@x.io"}, {"email": "b@x.io"}]})
+        api.post(leads_url(first["id"]), json={"prospects": [{"email": "a@x.io"}, {"email": "b@x.io"}]})
         move_to(api, second, "paused")
         return api.get("/api/campaigns").json["campaigns"]
 
@@ -203,7 +203,7 @@ class TestList:
 
 class TestShow:
     def test_json_is_the_api_body(self, invoke, api, email_campaign):
-        api.post(leads_url(email_campaign), json={"prospects": [{"email": "a@x.io"}]})
+        api.post(leads_url(email_campaign["id"]), json={"prospects": [{"email": "a@x.io"}]})
         result = invoke("campaign", "show", "--id", email_campaign["id"])
         assert (result.exit_code, result.stderr) == (0, "")
         expected = api.get(f"/api/campaigns/{email_campaign['id']}").json

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.roster_api import database_state
+from tests.contract import database_state
 
 
 def usage_error(command: str, message: str) -> str:

@@ -19,7 +19,7 @@ from leads_client.api_client import normalize_base_url, parse_retry_after
 from leads_client.importer import idempotency_key
 from leads_client.rows import custom_key, slug
 from tests.cli.conftest import LEADS_BIN, Fault
-from tests.roster_api import database_state, leads_url, move_to
+from tests.contract import database_state, leads_url, move_to
 
 SUMMARY = {
     "rows": 0,
@@ -86,7 +86,7 @@ def add(invoke, campaign: dict, *args: str, **kwargs):
 
 def api_reason(api, campaign: dict, prospect: dict) -> str:
     """What the API says about one bad row, as the summary words it: field: message."""
-    response = api.post(f"{leads_url(campaign)}?dry_run=true", json={"prospects": [prospect]})
+    response = api.post(f"{leads_url(campaign["id"])}?dry_run=true", json={"prospects": [prospect]})
     assert response.status_code == 400, response.json
     (problems,) = response.json["errors"]["json"]["prospects"].values()
     return "; ".join(
@@ -267,7 +267,7 @@ class TestInputs:
     ):
         source = api.create_campaign("Source", "email")
         response = api.post(
-            leads_url(source),
+            leads_url(source["id"]),
             json={
                 "prospects": [
                     {"email": "a@x.io", "first_name": "A", "custom_fields": {"k": "v", "n": 1}},
@@ -285,7 +285,7 @@ class TestInputs:
 
         def listed(campaign):
             skip = {"id", "campaign_id", "created_at", "updated_at"}
-            leads = api.get(leads_url(campaign)).json["prospects"]
+            leads = api.get(leads_url(campaign["id"])).json["prospects"]
             return [{k: v for k, v in item.items() if k not in skip} for item in leads]
 
         assert listed(email_campaign) == listed(source)
@@ -323,7 +323,7 @@ class TestRejectedRows:
     def test_rows_are_reported_with_their_lines_and_the_rest_imported(
         self, invoke, api, db, email_campaign, tmp_path, injector, batch_size
     ):
-        api.post(leads_url(email_campaign), json={"prospects": [{"email": "existing@x.io"}]})
+        api.post(leads_url(email_campaign["id"]), json={"prospects": [{"email": "existing@x.io"}]})
         path = write(tmp_path, "leads.csv", self.CSV)
         result = add(invoke, email_campaign, "--file", path, "--batch-size", batch_size)
         assert (result.exit_code, result.stderr) == (1, "")
@@ -428,7 +428,7 @@ class TestRejectedRows:
         assert stored_leads(db, email_campaign) == [lead(email="a@x.io", custom_fields={"a": 1})]
 
     def test_table_summary(self, invoke, api, email_campaign, tmp_path):
-        api.post(leads_url(email_campaign), json={"prospects": [{"email": "existing@x.io"}]})
+        api.post(leads_url(email_campaign["id"]), json={"prospects": [{"email": "existing@x.io"}]})
         path = write(tmp_path, "leads.csv", self.CSV)
         result = add(invoke, email_campaign, "--file", path, "--format", "table")
         rejections = self.expected_rejections(api, email_campaign)
@@ -481,7 +481,7 @@ class TestDryRun:
     def test_reports_what_the_real_run_then_does_and_writes_nothing(
         self, invoke, api, db, email_campaign, tmp_path, injector, batch_size
     ):
-        api.post(leads_url(email_campaign), json={"prospects": [{"email": "existing@x.io"}]})
+        api.post(leads_url(email_campaign["id"]), json={"prospects": [{"email": "existing@x.io"}]})
         path = write(tmp_path, "leads.csv", self.CSV)
         before = database_state(db)
         dry = add(invoke, email_campaign, "--file", path, "--batch-size", batch_size, "--dry-run")

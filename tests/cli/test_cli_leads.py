@@ -10,7 +10,7 @@ import psycopg2.extras
 import pytest
 
 from leads_client import cli as cli_module
-from tests.roster_api import database_state, leads_url, move_to
+from tests.contract import database_state, leads_url, move_to
 
 LEAD_COLUMNS = [
     "id",
@@ -42,7 +42,7 @@ def seed(api, campaign: dict, count: int, prefix: str = "lead") -> list[dict]:
         for number in range(count)
     ]
     for start in range(0, count, 1000):
-        response = api.post(leads_url(campaign), json={"prospects": rows[start : start + 1000]})
+        response = api.post(leads_url(campaign["id"]), json={"prospects": rows[start : start + 1000]})
         assert response.status_code == 200, response.json
     return every_lead(api, campaign)
 
@@ -51,7 +51,7 @@ def every_lead(api, campaign: dict, status: str | None = None) -> list[dict]:
     leads, page = [], 1
     while True:
         query = f"?page={page}&limit=200" + (f"&status={status}" if status else "")
-        body = api.get(leads_url(campaign) + query).json
+        body = api.get(leads_url(campaign["id"]) + query).json
         leads += body["prospects"]
         if len(body["prospects"]) < 200:
             return leads
@@ -135,7 +135,7 @@ class TestLeadList:
         set_status(db, [lead["id"] for lead in leads[10:15]], "replied")
         result = invoke("campaign", "lead", "list", "--id", email_campaign["id"], *args)
         assert (result.exit_code, result.stderr) == (0, "")
-        assert result.json == api.get(leads_url(email_campaign) + query).json
+        assert result.json == api.get(leads_url(email_campaign["id"]) + query).json
 
     def test_csv(self, invoke, api, email_campaign):
         leads = seed(api, email_campaign, 9)
@@ -225,7 +225,7 @@ class TestLeadList:
         move_to(api, email_campaign, status)
         result = invoke("campaign", "lead", "list", "--id", email_campaign["id"])
         assert (result.exit_code, result.stderr) == (0, "")
-        assert result.json == api.get(leads_url(email_campaign)).json
+        assert result.json == api.get(leads_url(email_campaign["id"])).json
 
     @pytest.mark.parametrize(
         "args, message",
@@ -260,7 +260,7 @@ class TestLeadList:
         result = invoke(
             "campaign", "lead", "list", "--id", email_campaign["id"], f"--{name}", value
         )
-        expected = api.get(f"{leads_url(email_campaign)}?{query}")
+        expected = api.get(f"{leads_url(email_campaign["id"])}?{query}")
         assert expected.status_code == 400
         assert (result.exit_code, result.stdout) == (1, "")
         assert result.stderr == f"Error: {expected.json['message']} (HTTP 400)\n"
@@ -364,7 +364,7 @@ class TestLeadUpdate:
             "--prospect-id", lead["id"], "--updates", json.dumps(updates),
         )  # fmt: skip
         expected = api.patch(
-            leads_url(email_campaign), json={"prospect_id": lead["id"], "updates": updates}
+            leads_url(email_campaign["id"]), json={"prospect_id": lead["id"], "updates": updates}
         )
         assert expected.status_code == status
         assert (result.exit_code, result.stdout) == (1, "")
@@ -374,7 +374,7 @@ class TestLeadUpdate:
     def test_unknown_lead_is_exit_1(self, invoke, api, db, email_campaign, linkedin_campaign):
         seed(api, email_campaign, 1)
         other = api.post(
-            leads_url(linkedin_campaign),
+            leads_url(linkedin_campaign["id"]),
             json={"prospects": [{"linkedin_url": "linkedin.com/in/someone"}]},
         ).json["results"][0]["id"]
         before = database_state(db)
@@ -435,7 +435,7 @@ class TestLeadRemove:
     def test_all_with_yes(self, invoke, api, db, email_campaign, linkedin_campaign):
         seed(api, email_campaign, 7)
         kept = api.post(
-            leads_url(linkedin_campaign),
+            leads_url(linkedin_campaign["id"]),
             json={"prospects": [{"linkedin_url": "linkedin.com/in/x"}]},
         ).json["results"][0]["id"]
         result = invoke(
@@ -522,7 +522,7 @@ class TestLeadRemove:
         result = invoke(
             "campaign", "lead", "remove", "--id", email_campaign["id"], "--prospect-ids", "x,y"
         )
-        expected = api.delete(leads_url(email_campaign), json={"prospect_ids": ["x", "y"]})
+        expected = api.delete(leads_url(email_campaign["id"]), json={"prospect_ids": ["x", "y"]})
         assert expected.status_code == 400
         assert (result.exit_code, result.stdout) == (1, "")
         assert result.stderr == f"Error: {expected.json['message']} (HTTP 400)\n"

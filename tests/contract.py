@@ -1,0 +1,336 @@
+"""What the tests share, stated once: the contract's values and error bodies, the client and the
+steps that set a roster up through the API, and reads of what the database holds."""
+
+from __future__ import annotations
+
+import http
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg2
+import psycopg2.extras
+from psycopg2 import sql
+
+from leads.db.pool import transaction
+from leads.web import auth
+
+# The contract, stated here rather than imported from the service.
+
+# The contract's lead statuses, in its order.
+LEAD_STATUSES = (
+    "pending",
+    "sent",
+    "connection_sent",
+    "connected",
+    "message_sent",
+    "replied",
+    "bounced",
+    "completed",
+    "timed_out",
+    "cancelled",
+)
+CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
+# The field that holds a lead's identity, by campaign type.
+IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
+# The lead object, keys in the contract's order.
+LEAD_KEYS = [
+    "id",
+    "campaign_id",
+    "status",
+    "email",
+    "linkedin_url",
+    "first_name",
+    "last_name",
+    "name",
+    "company",
+    "position",
+    "headline",
+    "custom_fields",
+    "created_at",
+    "updated_at",
+]
+# The contract's key order of a stats object.
+STATS_KEYS = ["total", *LEAD_STATUSES, "contacted", "last_synced_at"]
+# How to reach each campaign status through the API, from draft.
+TRANSITIONS_TO = {
+    "draft": [],
+    "active": ["launch"],
+    "paused": ["launch", "pause"],
+    "completed": ["launch", "complete"],
+}
+# A well-formed id that names nothing.
+MISSING_UUID = "00000000-0000-4000-8000-000000000000"
+JSON = {"Content-Type": "application/json"}
+
+
+def error_body(code: int, message: str, errors: dict | None = None) -> dict:
+    """The contract's error shape."""
+    body = {"code": code, "status": http.HTTPStatus(code).phrase, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def bad_request(message: str, errors: dict | None = None) -> dict:
+    return error_body(400, message, errors)
+
+
+def bad_query(field: str, message: str) -> dict:
+    """The 400 for one bad query parameter."""
+    return bad_request(f"{field}: {message.rstrip('.')}", {"query": {field: [message]}})
+
+
+NOT_FOUND = error_body(404, "Campaign not found.")
+
+
+def leads_url(campaign_id: str, **query) -> str:
+    """The campaign's roster, with these query parameters (in this order)."""
+    params = "&".join(f"{key}={quote(str(value), safe='')}" for key, value in query.items())
+    return f"/api/campaigns/{campaign_id}/leads" + (f"?{params}" if params else "")
+
+
+# The database the tests run on.
+
+APP_TABLES = (
+    "workspaces",
+    "api_tokens",
+    "campaigns",
+    "leads",
+    "campaign_lead_counts",
+    "idempotency_keys",
+)
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` with its database replaced by `name`."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@contextmanager
+def connected(url: str) -> Iterator[psycopg2.extensions.connection]:
+    """An autocommit connection to `url`, closed on leaving."""
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Create the database `name` on the server of `server_url`; return its URL."""
+    with connected(with_database(server_url, "postgres")) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop the database `name` from the server of `server_url`, if there, sessions and all."""
+    with connected(with_database(server_url, "postgres")) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextmanager
+def held_connection(pool) -> Iterator[None]:
+    """Hold one of the pool's connections in an open transaction, as a request does."""
+    with pool.slot():
+        connection, generation, cursor = pool.begin_with("SELECT 1", None, read_only=True)
+        cursor.close()
+        try:
+            yield
+        finally:
+            pool.release(connection, generation)
+
+
+def make_token(pool, workspace: str) -> str:
+    with transaction(pool) as tx:
+        return auth.create_token(tx, workspace)
+
+
+# The API, as a client sees it.
+
+
+class ApiClient:
+    """Flask's test client with a workspace token on every request."""
+
+    def __init__(self, app, token: str) -> None:
+        self._client = app.test_client()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def request(self, method: str, path: str, **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self._client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+    def create_campaign(self, name: str = "Spring outreach", type_: str = "email") -> dict:
+        response = self.post("/api/campaigns", json={"name": name, "type": type_})
+        assert response.status_code == 201, response.json
+        return response.json["campaign"]
+
+
+def add_leads(api, campaign: dict, rows: list[dict]) -> list[dict]:
+    """Add rows that are all new and return every lead as the API lists it (oldest first)."""
+    response = api.post(leads_url(campaign["id"]), json={"prospects": rows})
+    assert response.status_code == 200, response.json
+    assert response.json["imported"] == len(rows), response.json
+    listing = api.get(leads_url(campaign["id"], limit=200))
+    assert listing.status_code == 200, listing.json
+    return listing.json["prospects"]
+
+
+def move_to(api, campaign: dict, status: str) -> dict:
+    """Walk the campaign to `status` with the transition routes; return it as last answered."""
+    current = campaign
+    for transition in TRANSITIONS_TO[status]:
+        response = api.post(f"/api/campaigns/{campaign['id']}/{transition}")
+        assert response.status_code == 200, response.json
+        current = response.json["campaign"]
+    assert current["status"] == status
+    return current
+
+
+# What the database holds.
+
+
+def database_state(db) -> dict[str, list[dict]]:
+    """Every row of every application table, in a stable order: equal states mean nothing
+    was written."""
+    state = {}
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+        for table in APP_TABLES:
+            cursor.execute(sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(sql.Identifier(table)))
+            state[table] = cursor.fetchall()
+    return state
+
+
+# Every column of a lead; ids and the status read as text, as the API shows them.
+LEAD_COLUMNS = ("identity", *LEAD_KEYS)
+_TEXT_COLUMNS = {"id", "campaign_id", "status"}
+
+
+def stored_leads(db, campaign_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> list[dict]:
+    """The campaign's leads as stored, oldest first (ties by id): these columns of each."""
+    selected = sql.SQL(", ").join(
+        sql.SQL("{}::text AS {}").format(sql.Identifier(column), sql.Identifier(column))
+        if column in _TEXT_COLUMNS
+        else sql.Identifier(column)
+        for column in columns
+    )
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+        cursor.execute(
+            sql.SQL(
+                "SELECT {} FROM leads WHERE campaign_id = %s ORDER BY created_at, leads.id"
+            ).format(selected),
+            (campaign_id,),
+        )
+        return [dict(row) for row in cursor.fetchall()]
+
+
+# Campaign stats, checked against the roster itself.
+
+
+def recount(db, campaign_id: str) -> dict[str, int]:
+    """Leads per status (all ten, in enum order), counted from the roster itself."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT status::text, count(*) FROM leads WHERE campaign_id = %s GROUP BY status",
+            (campaign_id,),
+        )
+        counted = dict(cursor.fetchall())
+    return {status: counted.get(status, 0) for status in LEAD_STATUSES}
+
+
+def maintained_counts(db, campaign_id: str) -> dict[str, int]:
+    """Leads per status (all ten) as the triggers keep them in campaign_lead_counts."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT status::text, lead_count FROM campaign_lead_counts WHERE campaign_id = %s",
+            (campaign_id,),
+        )
+        counted = dict(cursor.fetchall())
+    return {status: counted.get(status, 0) for status in LEAD_STATUSES}
+
+
+def stats_of(counts: dict[str, int], last_synced_at: str) -> dict:
+    """The stats object for these per-status counts."""
+    total = sum(counts.values())
+    return {
+        "total": total,
+        **counts,
+        "contacted": total - counts["pending"] - counts["cancelled"],
+        "last_synced_at": last_synced_at,
+    }
+
+
+def pending_stats(total: int, last_synced_at: str) -> dict:
+    """The stats of a roster whose `total` leads are all pending."""
+    counts = {status: 0 for status in LEAD_STATUSES} | {"pending": total}
+    return stats_of(counts, last_synced_at)
+
+
+def stored_stats(db, campaign_id: str) -> dict:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT stats FROM campaigns WHERE id = %s", (campaign_id,))
+        return cursor.fetchone()[0]
+
+
+def recalculate(db, campaign_id: str) -> tuple[dict, datetime]:
+    """What recalculate_campaign_stats returns, with the time of its transaction."""
+    with db.cursor() as cursor:
+        cursor.execute("SELECT recalculate_campaign_stats(%s), now()", (campaign_id,))
+        return cursor.fetchone()
+
+
+def assert_stats_match_roster(db, campaign_id: str, answered: dict | None = None) -> None:
+    """The stored stats and the maintained counts both equal a full recount; so do the stats
+    a response `answered`, when given."""
+    counts = recount(db, campaign_id)
+    stats = stored_stats(db, campaign_id)
+    assert stats == stats_of(counts, stats["last_synced_at"])
+    assert maintained_counts(db, campaign_id) == counts
+    if answered is not None:
+        assert answered == stats
+
+
+# People to add, and the ways to write them.
+
+
+def identity(campaign_type: str, who: str) -> str:
+    """The key `who` is stored under in a campaign of this type."""
+    if campaign_type == "email":
+        return f"{who}@example.com"
+    return f"https://www.linkedin.com/in/{who}"
+
+
+def spelling(rng: random.Random, campaign_type: str, who: str) -> str:
+    """One of the ways to write `who`'s identity that normalize to identity(type, who)."""
+    if campaign_type == "email":
+        return rng.choice(
+            [f"{who}@example.com", f" {who.upper()}@Example.COM", f"{who}@EXAMPLE.com\t"]
+        )
+    return rng.choice(
+        [
+            f"linkedin.com/in/{who}",
+            f"https://uk.linkedin.com/in/{who.upper()}/",
+            f"http://www.linkedin.com/in/{who}?trk=soak#x",
+            f"m.linkedin.com/in/{who}/recent-activity/all/",
+        ]
+    )
