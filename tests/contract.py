@@ -61,6 +61,12 @@ TRANSITIONS_TO = {
     "paused": ["launch", "pause"],
     "completed": ["launch", "complete"],
 }
+# The status filter's choices, as the API's errors list them.
+STATUS_CHOICES = ", ".join(LEAD_STATUSES)
+# The largest page number (JSON's largest exact integer) and the errors for out-of-range paging.
+MAX_PAGE = 9007199254740991
+PAGE_RANGE = f"Must be greater than or equal to 1 and less than or equal to {MAX_PAGE}."
+LIMIT_RANGE = "Must be greater than or equal to 1 and less than or equal to 200."
 # A well-formed id that names nothing.
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
 JSON = {"Content-Type": "application/json"}
@@ -84,6 +90,7 @@ def bad_query(field: str, message: str) -> dict:
 
 
 NOT_FOUND = error_body(404, "Campaign not found.")
+UNSUPPORTED = error_body(415, "Request bodies must be JSON (Content-Type: application/json).")
 
 
 def leads_url(campaign_id: str, **query) -> str:

@@ -14,7 +14,7 @@ import pytest
 from werkzeug.exceptions import InternalServerError
 
 from app import create_app
-from tests.contract import add_leads, database_state, error_body
+from tests.contract import JSON, UNSUPPORTED, add_leads, database_state, error_body
 
 UNREACHABLE_DATABASE = "postgresql://postgres@127.0.0.1:1/nowhere"
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -22,9 +22,7 @@ NOT_FOUND_MESSAGE = (
     "The requested URL was not found on the server. If you entered the URL manually please "
     "check your spelling and try again."
 )
-UNSUPPORTED = error_body(415, "Request bodies must be JSON (Content-Type: application/json).")
 UNAVAILABLE_MESSAGE = "The database is unavailable; retry later."
-JSON = {"Content-Type": "application/json"}
 
 
 def make_app(**overrides):

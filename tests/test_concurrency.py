@@ -20,7 +20,15 @@ from typing import Any
 import psycopg2
 import pytest
 
-from tests.contract import LEAD_STATUSES, STATS_KEYS, assert_stats_match_roster, pending_stats, recount, stats_of, stored_stats
+from tests.contract import (
+    LEAD_STATUSES,
+    STATS_KEYS,
+    assert_stats_match_roster,
+    pending_stats,
+    recount,
+    stats_of,
+    stored_stats,
+)
 
 IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 FROZEN_BODY = {

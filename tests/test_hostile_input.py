@@ -9,27 +9,25 @@ import json
 import pytest
 
 from app import create_app
-from tests.contract import ApiClient, database_state, error_body, make_token
+from tests.contract import (
+    JSON,
+    LIMIT_RANGE,
+    NOT_FOUND,
+    PAGE_RANGE,
+    STATUS_CHOICES,
+    UNSUPPORTED,
+    ApiClient,
+    bad_request,
+    database_state,
+    error_body,
+    make_token,
+)
 
-JSON = {"Content-Type": "application/json"}
-MISSING_UUID = "00000000-0000-4000-8000-000000000000"
-NOT_FOUND = error_body(404, "Campaign not found.")
-UNSUPPORTED = error_body(415, "Request bodies must be JSON (Content-Type: application/json).")
 TOO_LARGE = error_body(
     413,
     "The request body is larger than this service's limit of 1,024 bytes; "
     "split it into smaller requests.",
 )
-LEAD_STATUSES = (
-    "pending, sent, connection_sent, connected, message_sent, replied, bounced, completed, "
-    "timed_out, cancelled"
-)
-PAGE_RANGE = "Must be greater than or equal to 1 and less than or equal to 9007199254740991."
-LIMIT_RANGE = "Must be greater than or equal to 1 and less than or equal to 200."
-
-
-def bad_request(message: str, errors: dict) -> dict:
-    return error_body(400, message, errors)
 
 
 def invalid_json(reason: str) -> dict:
@@ -816,8 +814,8 @@ class TestSqlMetacharacters:
             (
                 "status=pending'%20OR%20'1'='1",
                 bad_request(
-                    f"status: Must be one of: {LEAD_STATUSES}",
-                    {"query": {"status": [f"Must be one of: {LEAD_STATUSES}."]}},
+                    f"status: Must be one of: {STATUS_CHOICES}",
+                    {"query": {"status": [f"Must be one of: {STATUS_CHOICES}."]}},
                 ),
             ),
             (
@@ -878,8 +876,8 @@ class TestAbsurdQueryValues:
             ("limit=201", "limit", LIMIT_RANGE),
             ("limit=" + "9" * 400, "limit", LIMIT_RANGE),
             ("limit=-5", "limit", LIMIT_RANGE),
-            ("status=", "status", f"Must be one of: {LEAD_STATUSES}."),
-            ("status=PENDING", "status", f"Must be one of: {LEAD_STATUSES}."),
+            ("status=", "status", f"Must be one of: {STATUS_CHOICES}."),
+            ("status=PENDING", "status", f"Must be one of: {STATUS_CHOICES}."),
             ("page=1&page=2", "page", "Give this parameter once."),
             ("limit=5&limit=5", "limit", "Give this parameter once."),
             ("status=pending&status=sent", "status", "Give this parameter once."),

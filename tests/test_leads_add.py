@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 
-import psycopg2.extras
 import pytest
-from psycopg2 import sql
 
 from app import create_app
 from leads.config import DEFAULT_MAX_BODY_BYTES

@@ -302,7 +302,9 @@ class TestSelectorRules:
             response = api.delete(leads_url(email_campaign["id"]))
         else:
             response = api.delete(
-                leads_url(email_campaign["id"]), data=raw, headers={"Content-Type": "application/json"}
+                leads_url(email_campaign["id"]),
+                data=raw,
+                headers={"Content-Type": "application/json"},
             )
         assert response.status_code == 400
         assert response.json == error_body(

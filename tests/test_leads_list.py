@@ -7,25 +7,24 @@ import re
 from datetime import datetime
 from uuid import UUID
 
-import psycopg2.extras
 import pytest
-from psycopg2 import sql
 
 from leads.web.auth import hash_token
 from tests.contract import (
     LEAD_KEYS,
     LEAD_STATUSES,
+    LIMIT_RANGE,
+    MAX_PAGE,
     MISSING_UUID,
     NOT_FOUND,
+    PAGE_RANGE,
+    STATUS_CHOICES,
     bad_query,
     database_state,
     leads_url,
     move_to,
     stored_leads,
 )
-
-MAX_PAGE = 9007199254740991
-STATUS_CHOICES = ", ".join(LEAD_STATUSES)
 
 
 def page_body(response, prospects: list, *, total: int, page: int, limit: int) -> dict:
@@ -69,7 +68,9 @@ def as_listed(row: dict) -> dict:
 
 def expected_listing(db, campaign_id: str, status: str | None = None) -> list[dict]:
     """Oldest first, ties by id (computed here, not by the database's ORDER BY)."""
-    rows = [row for row in stored_leads(db, campaign_id, LEAD_KEYS) if status in (None, row["status"])]
+    rows = [
+        row for row in stored_leads(db, campaign_id, LEAD_KEYS) if status in (None, row["status"])
+    ]
     rows.sort(key=lambda row: (row["created_at"], UUID(row["id"])))
     return [as_listed(row) for row in rows]
 
@@ -292,26 +293,22 @@ class TestPaging:
         )
 
 
-RANGE_PAGE = f"Must be greater than or equal to 1 and less than or equal to {MAX_PAGE}."
-RANGE_LIMIT = "Must be greater than or equal to 1 and less than or equal to 200."
-
-
 class TestQueryValidation:
     @pytest.mark.parametrize(
         ("query", "field", "message"),
         [
-            ("?limit=0", "limit", RANGE_LIMIT),
-            ("?limit=201", "limit", RANGE_LIMIT),
-            ("?limit=-1", "limit", RANGE_LIMIT),
+            ("?limit=0", "limit", LIMIT_RANGE),
+            ("?limit=201", "limit", LIMIT_RANGE),
+            ("?limit=-1", "limit", LIMIT_RANGE),
             ("?limit=abc", "limit", "Not a valid integer."),
             ("?limit=", "limit", "Not a valid integer."),
             ("?limit=1.5", "limit", "Not a valid integer."),
             ("?limit=1e2", "limit", "Not a valid integer."),
-            ("?page=0", "page", RANGE_PAGE),
-            ("?page=-1", "page", RANGE_PAGE),
+            ("?page=0", "page", PAGE_RANGE),
+            ("?page=-1", "page", PAGE_RANGE),
             ("?page=abc", "page", "Not a valid integer."),
-            (f"?page={MAX_PAGE + 1}", "page", RANGE_PAGE),
-            ("?page=99999999999999999999999", "page", RANGE_PAGE),
+            (f"?page={MAX_PAGE + 1}", "page", PAGE_RANGE),
+            ("?page=99999999999999999999999", "page", PAGE_RANGE),
             ("?status=unknown", "status", f"Must be one of: {STATUS_CHOICES}."),
             ("?status=PENDING", "status", f"Must be one of: {STATUS_CHOICES}."),
             ("?status=", "status", f"Must be one of: {STATUS_CHOICES}."),
@@ -336,12 +333,12 @@ class TestQueryValidation:
         assert response.json == {
             "code": 400,
             "status": "Bad Request",
-            "message": f"page: {RANGE_PAGE.rstrip('.')}; limit: {RANGE_LIMIT.rstrip('.')}; "
+            "message": f"page: {PAGE_RANGE.rstrip('.')}; limit: {LIMIT_RANGE.rstrip('.')}; "
             f"status: Must be one of: {STATUS_CHOICES}",
             "errors": {
                 "query": {
-                    "page": [RANGE_PAGE],
-                    "limit": [RANGE_LIMIT],
+                    "page": [PAGE_RANGE],
+                    "limit": [LIMIT_RANGE],
                     "status": [f"Must be one of: {STATUS_CHOICES}."],
                 }
             },

@@ -84,7 +84,9 @@ def assert_updated(
     """PATCH `updates` and check the response, the listing and the row: exactly `changes`
     applied, updated_at moved, created_at kept, the other leads untouched."""
     others_before = [row for row in database_state(db)["leads"] if str(row["id"]) != lead["id"]]
-    response = api.patch(leads_url(campaign["id"]), json={"prospect_id": lead["id"], "updates": updates})
+    response = api.patch(
+        leads_url(campaign["id"]), json={"prospect_id": lead["id"], "updates": updates}
+    )
     assert response.status_code == 200, response.json
     updated_at = response.json["prospect"]["updated_at"]
     expected = {**lead, **changes, "updated_at": updated_at}
@@ -573,7 +575,8 @@ class TestUpdateNotFound:
             lead_id = add_leads(other_api, foreign, [ANN])[0]["id"]
         before = database_state(db)
         response = api.patch(
-            leads_url(campaign["id"]), json={"prospect_id": lead_id, "updates": {"company": "Changed"}}
+            leads_url(campaign["id"]),
+            json={"prospect_id": lead_id, "updates": {"company": "Changed"}},
         )
         assert response.status_code == 404
         assert response.json == error_body(404, "Lead not found in this campaign.")
@@ -599,7 +602,8 @@ class TestUpdateFrozenRoster:
         move_to(api, campaign, status)
         before = database_state(db)
         response = api.patch(
-            leads_url(campaign["id"]), json={"prospect_id": ann["id"], "updates": {"company": "Late"}}
+            leads_url(campaign["id"]),
+            json={"prospect_id": ann["id"], "updates": {"company": "Late"}},
         )
         assert response.status_code == 400
         assert response.json == error_body(

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from psycopg2 import sql
 from yoyo import read_migrations
 
 from leads.db.migrations import MIGRATION_LOCK_KEY, MIGRATIONS_DIR, apply_migrations

@@ -10,7 +10,19 @@ from datetime import datetime
 
 import pytest
 
-from tests.contract import LEAD_STATUSES, STATS_KEYS, assert_stats_match_roster, identity, maintained_counts, pending_stats, recalculate, recount, spelling, stats_of, stored_stats
+from tests.contract import (
+    LEAD_STATUSES,
+    STATS_KEYS,
+    assert_stats_match_roster,
+    identity,
+    maintained_counts,
+    pending_stats,
+    recalculate,
+    recount,
+    spelling,
+    stats_of,
+    stored_stats,
+)
 
 IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 ZERO_COUNTS = {status: 0 for status in LEAD_STATUSES}

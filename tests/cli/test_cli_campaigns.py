@@ -144,7 +144,9 @@ class TestList:
         first = api.create_campaign("Alpha", "email")
         second = api.create_campaign('Beta, "quoted"', "linkedin")
         other_api.create_campaign("Not ours", "email")
-        api.post(leads_url(first["id"]), json={"prospects": [{"email": "a@x.io"}, {"email": "b@x.io"}]})
+        api.post(
+            leads_url(first["id"]), json={"prospects": [{"email": "a@x.io"}, {"email": "b@x.io"}]}
+        )
         move_to(api, second, "paused")
         return api.get("/api/campaigns").json["campaigns"]
 

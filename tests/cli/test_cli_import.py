@@ -86,7 +86,7 @@ def add(invoke, campaign: dict, *args: str, **kwargs):
 
 def api_reason(api, campaign: dict, prospect: dict) -> str:
     """What the API says about one bad row, as the summary words it: field: message."""
-    response = api.post(f"{leads_url(campaign["id"])}?dry_run=true", json={"prospects": [prospect]})
+    response = api.post(f"{leads_url(campaign['id'])}?dry_run=true", json={"prospects": [prospect]})
     assert response.status_code == 400, response.json
     (problems,) = response.json["errors"]["json"]["prospects"].values()
     return "; ".join(

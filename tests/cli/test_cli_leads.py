@@ -42,7 +42,9 @@ def seed(api, campaign: dict, count: int, prefix: str = "lead") -> list[dict]:
         for number in range(count)
     ]
     for start in range(0, count, 1000):
-        response = api.post(leads_url(campaign["id"]), json={"prospects": rows[start : start + 1000]})
+        response = api.post(
+            leads_url(campaign["id"]), json={"prospects": rows[start : start + 1000]}
+        )
         assert response.status_code == 200, response.json
     return every_lead(api, campaign)
 
@@ -260,7 +262,7 @@ class TestLeadList:
         result = invoke(
             "campaign", "lead", "list", "--id", email_campaign["id"], f"--{name}", value
         )
-        expected = api.get(f"{leads_url(email_campaign["id"])}?{query}")
+        expected = api.get(f"{leads_url(email_campaign['id'])}?{query}")
         assert expected.status_code == 400
         assert (result.exit_code, result.stdout) == (1, "")
         assert result.stderr == f"Error: {expected.json['message']} (HTTP 400)\n"
