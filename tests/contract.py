@@ -251,6 +251,11 @@ def stored_leads(db, campaign_id: str, columns: Sequence[str] = LEAD_COLUMNS) ->
         return [dict(row) for row in cursor.fetchall()]
 
 
+def stored_lead_ids(db, campaign_id: str) -> list[str]:
+    """The ids of the campaign's leads as stored, oldest first (ties by id)."""
+    return [lead["id"] for lead in stored_leads(db, campaign_id, ["id"])]
+
+
 # Campaign stats, checked against the roster itself.
 
 

@@ -12,14 +12,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import psycopg2.extras
 import pytest
 
 from leads_client.api_client import normalize_base_url, parse_retry_after
 from leads_client.importer import idempotency_key
 from leads_client.rows import custom_key, slug
 from tests.cli.conftest import LEADS_BIN, Fault
-from tests.contract import database_state, leads_url, move_to
+from tests.contract import database_state, leads_url, move_to, stored_leads
 
 SUMMARY = {
     "rows": 0,
@@ -48,18 +47,13 @@ def summary(**changes) -> dict:
     return {**SUMMARY, **changes}
 
 
-def stored_leads(db, campaign: dict) -> list[dict]:
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(STORED_COLUMNS)} FROM leads WHERE campaign_id = %s "
-            "ORDER BY created_at, id",
-            (campaign["id"],),
-        )
-        return [dict(row) for row in cursor.fetchall()]
+def imported_fields(db, campaign: dict) -> list[dict]:
+    """The campaign's leads as stored, oldest first: the columns an import writes."""
+    return stored_leads(db, campaign["id"], STORED_COLUMNS)
 
 
 def stored_identities(db, campaign: dict) -> list[str]:
-    return [lead["identity"] for lead in stored_leads(db, campaign)]
+    return [lead["identity"] for lead in imported_fields(db, campaign)]
 
 
 def lead(**fields) -> dict:
@@ -115,7 +109,7 @@ class TestInputs:
         result = add(invoke, email_campaign, "--prospects", argument)
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == summary(rows=3, imported=2, duplicates=1)
-        assert stored_leads(db, email_campaign) == [
+        assert imported_fields(db, email_campaign) == [
             lead(email="ada@example.com", first_name="Ada", custom_fields={"tier": 1}),
             lead(
                 email="grace@example.com",
@@ -163,7 +157,7 @@ class TestInputs:
         result = add(invoke, email_campaign, "--file", path)
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == summary(rows=2, imported=2)
-        assert stored_leads(db, email_campaign) == [
+        assert imported_fields(db, email_campaign) == [
             lead(
                 email="ada@example.com",
                 first_name="Ada",
@@ -193,7 +187,7 @@ class TestInputs:
         result = add(invoke, email_campaign, "--file", path)
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == summary(rows=2, imported=2)
-        assert stored_leads(db, email_campaign) == [
+        assert imported_fields(db, email_campaign) == [
             lead(email="a@x.io", custom_fields={"score": 4.5, "tags": ["x", "y"], "vip": True}),
             lead(email="b@x.io", custom_fields={"nested": {"deep": [1, 2]}}),
         ]
@@ -215,7 +209,7 @@ class TestInputs:
             duplicates=1,
             rejected=[{"line": 4, "reason": "linkedin_url is required for linkedin campaigns"}],
         )
-        assert stored_leads(db, linkedin_campaign) == [
+        assert imported_fields(db, linkedin_campaign) == [
             lead(
                 identity="https://www.linkedin.com/in/ada-l",
                 linkedin_url="https://www.linkedin.com/in/ada-l",
@@ -229,7 +223,7 @@ class TestInputs:
         result = add(invoke, email_campaign, "--file", path, "--delimiter", ";")
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == summary(rows=1, imported=1)
-        assert stored_leads(db, email_campaign) == [lead(email="a@x.io", company="Acme, Inc.")]
+        assert imported_fields(db, email_campaign) == [lead(email="a@x.io", company="Acme, Inc.")]
 
     def test_standard_input(self, run_leads, db, email_campaign):
         result = run_leads(
@@ -257,7 +251,7 @@ class TestInputs:
             "reason": "email is required for email campaigns",
         }
         assert result.json["rejected"][1]["line"] == 8
-        assert stored_leads(db, email_campaign) == [
+        assert imported_fields(db, email_campaign) == [
             lead(email="a@x.io", headline="first line\r\nsecond line"),
             lead(email="b@x.io", headline="one\ntwo\nthree"),
         ]
@@ -425,7 +419,7 @@ class TestRejectedRows:
                 "(Expecting property name enclosed in double quotes at column 2)",
             }
         ]
-        assert stored_leads(db, email_campaign) == [lead(email="a@x.io", custom_fields={"a": 1})]
+        assert imported_fields(db, email_campaign) == [lead(email="a@x.io", custom_fields={"a": 1})]
 
     def test_table_summary(self, invoke, api, email_campaign, tmp_path):
         api.post(leads_url(email_campaign["id"]), json={"prospects": [{"email": "existing@x.io"}]})

@@ -10,24 +10,7 @@ import psycopg2.extras
 import pytest
 
 from leads_client import cli as cli_module
-from tests.contract import database_state, leads_url, move_to
-
-LEAD_COLUMNS = [
-    "id",
-    "campaign_id",
-    "status",
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-    "custom_fields",
-    "created_at",
-    "updated_at",
-]
+from tests.contract import LEAD_KEYS, database_state, leads_url, move_to, stored_lead_ids
 
 
 def seed(api, campaign: dict, count: int, prefix: str = "lead") -> list[dict]:
@@ -69,15 +52,6 @@ def set_status(db, lead_ids: list[str], status: str) -> None:
         )
 
 
-def stored_lead_ids(db, campaign: dict) -> list[str]:
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT id::text FROM leads WHERE campaign_id = %s ORDER BY created_at, id",
-            (campaign["id"],),
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
 def stored_lead(db, lead_id: str) -> dict:
     with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
         cursor.execute(
@@ -112,7 +86,7 @@ def lead_table(leads: list[dict]) -> str:
 
 
 def lead_text(lead: dict) -> str:
-    return "\n".join(f"{key:<13}  {csv_cell(lead[key])}".rstrip() for key in LEAD_COLUMNS) + "\n"
+    return "\n".join(f"{key:<13}  {csv_cell(lead[key])}".rstrip() for key in LEAD_KEYS) + "\n"
 
 
 class TestLeadList:
@@ -143,9 +117,9 @@ class TestLeadList:
         leads = seed(api, email_campaign, 9)
         result = invoke("campaign", "lead", "list", "--id", email_campaign["id"], "--format", "csv")
         assert (result.exit_code, result.stderr) == (0, "")
-        assert result.stdout.splitlines()[0] == ",".join(LEAD_COLUMNS)
+        assert result.stdout.splitlines()[0] == ",".join(LEAD_KEYS)
         assert list(csv.DictReader(io.StringIO(result.stdout))) == [
-            {key: csv_cell(lead[key]) for key in LEAD_COLUMNS} for lead in leads
+            {key: csv_cell(lead[key]) for key in LEAD_KEYS} for lead in leads
         ]
 
     @pytest.mark.parametrize(
@@ -195,12 +169,12 @@ class TestLeadList:
             *limit,
         )
         assert (result.exit_code, result.stderr) == (0, "")
-        assert [lead["id"] for lead in leads] == stored_lead_ids(db, email_campaign)
+        assert [lead["id"] for lead in leads] == stored_lead_ids(db, email_campaign["id"])
         if output_format == "json":
             assert result.json == {"prospects": leads, "total": len(leads)}
         elif output_format == "csv":
             assert list(csv.DictReader(io.StringIO(result.stdout))) == [
-                {key: csv_cell(lead[key]) for key in LEAD_COLUMNS} for lead in leads
+                {key: csv_cell(lead[key]) for key in LEAD_KEYS} for lead in leads
             ]
         else:
             assert result.stdout == f"{lead_table(leads)}\n{len(leads)} leads\n"
@@ -419,7 +393,7 @@ class TestLeadRemove:
             assert result.json == {"deleted": 2, "stats": campaign["stats"]}
         else:
             assert result.stdout == "Removed 2 leads; 3 left.\n"
-        assert stored_lead_ids(db, email_campaign) == [leads[i]["id"] for i in (0, 2, 4)]
+        assert stored_lead_ids(db, email_campaign["id"]) == [leads[i]["id"] for i in (0, 2, 4)]
         assert campaign["stats"]["total"] == 3
 
     def test_more_ids_than_one_request_takes(self, invoke, api, db, email_campaign):
@@ -432,7 +406,7 @@ class TestLeadRemove:
         assert (result.exit_code, result.stderr) == (0, "")
         campaign = api.get(f"/api/campaigns/{email_campaign['id']}").json["campaign"]
         assert result.json == {"deleted": 1201, "stats": campaign["stats"]}
-        assert stored_lead_ids(db, email_campaign) == [lead["id"] for lead in leads[1201:]]
+        assert stored_lead_ids(db, email_campaign["id"]) == [lead["id"] for lead in leads[1201:]]
 
     def test_all_with_yes(self, invoke, api, db, email_campaign, linkedin_campaign):
         seed(api, email_campaign, 7)
@@ -446,8 +420,8 @@ class TestLeadRemove:
         assert (result.exit_code, result.stderr) == (0, "")
         campaign = api.get(f"/api/campaigns/{email_campaign['id']}").json["campaign"]
         assert result.json == {"deleted": 7, "stats": campaign["stats"]}
-        assert stored_lead_ids(db, email_campaign) == []
-        assert stored_lead_ids(db, linkedin_campaign) == [kept]
+        assert stored_lead_ids(db, email_campaign["id"]) == []
+        assert stored_lead_ids(db, linkedin_campaign["id"]) == [kept]
 
     @pytest.mark.parametrize("answer, removed", [("y\n", True), ("n\n", False), ("\n", False)])
     def test_all_asks_on_a_terminal(
@@ -465,7 +439,7 @@ class TestLeadRemove:
             assert (result.exit_code, result.stderr) == (0, prompt)
             campaign = api.get(f"/api/campaigns/{email_campaign['id']}").json["campaign"]
             assert result.json == {"deleted": 3, "stats": campaign["stats"]}
-            assert stored_lead_ids(db, email_campaign) == []
+            assert stored_lead_ids(db, email_campaign["id"]) == []
         else:
             assert (result.exit_code, result.stdout) == (1, "")
             assert result.stderr == f"{prompt}Aborted!\n"
