@@ -228,27 +228,54 @@ def database_state(db) -> dict[str, list[dict]]:
     return state
 
 
-# Every column of a lead; ids and the status read as text, as the API shows them.
+# Every column of a lead, and those a client writes (its identity and profile).
 LEAD_COLUMNS = ("identity", *LEAD_KEYS)
-_TEXT_COLUMNS = {"id", "campaign_id", "status"}
+STORED_FIELDS = (
+    "identity",
+    "email",
+    "linkedin_url",
+    "first_name",
+    "last_name",
+    "name",
+    "company",
+    "position",
+    "headline",
+    "custom_fields",
+)
+
+
+def _lead_columns(columns: Sequence[str]) -> sql.Composable:
+    """A select list of these lead columns; ids and the status read as text, as the API shows
+    them."""
+    return sql.SQL(", ").join(
+        sql.SQL("{0}::text AS {0}").format(sql.Identifier(column))
+        if column in ("id", "campaign_id", "status")
+        else sql.Identifier(column)
+        for column in columns
+    )
 
 
 def stored_leads(db, campaign_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> list[dict]:
     """The campaign's leads as stored, oldest first (ties by id): these columns of each."""
-    selected = sql.SQL(", ").join(
-        sql.SQL("{}::text AS {}").format(sql.Identifier(column), sql.Identifier(column))
-        if column in _TEXT_COLUMNS
-        else sql.Identifier(column)
-        for column in columns
-    )
     with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
         cursor.execute(
             sql.SQL(
                 "SELECT {} FROM leads WHERE campaign_id = %s ORDER BY created_at, leads.id"
-            ).format(selected),
+            ).format(_lead_columns(columns)),
             (campaign_id,),
         )
         return [dict(row) for row in cursor.fetchall()]
+
+
+def stored_lead(db, lead_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> dict | None:
+    """One lead as stored (None when there is none): these columns of it."""
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+        cursor.execute(
+            sql.SQL("SELECT {} FROM leads WHERE leads.id = %s").format(_lead_columns(columns)),
+            (lead_id,),
+        )
+        row = cursor.fetchone()
+    return None if row is None else dict(row)
 
 
 def stored_lead_ids(db, campaign_id: str) -> list[str]:

@@ -21,16 +21,18 @@ import psycopg2
 import pytest
 
 from tests.contract import (
+    IDENTITY_FIELD,
     LEAD_STATUSES,
     STATS_KEYS,
     assert_stats_match_roster,
+    leads_url,
     pending_stats,
     recount,
     stats_of,
+    stored_lead,
     stored_stats,
 )
 
-IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 FROZEN_BODY = {
     "code": 400,
     "status": "Bad Request",
@@ -62,10 +64,6 @@ def spellings(campaign_type: str, n: int) -> list[str]:
         f"m.linkedin.com/in/person-{n}/en",
         f" https://www.linkedin.com/in/person-{n}/recent-activity/all/ ",
     ]
-
-
-def leads_path(campaign_id: str) -> str:
-    return f"/api/campaigns/{campaign_id}/leads"
 
 
 def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
@@ -168,7 +166,7 @@ class TestConcurrentAdds:
                 sent = []
                 for rows in thread_batches:
                     response = client.open(
-                        "POST", leads_path(campaign["id"]), {"prospects": wire(rows)}
+                        "POST", leads_url(campaign["id"]), {"prospects": wire(rows)}
                     )
                     sent.append((rows, response.status_code, response.json))
                 return sent
@@ -254,7 +252,7 @@ class TestAddsRacingLaunch:
                     ]
                     started = time.monotonic()
                     response = client.open(
-                        "POST", leads_path(campaign["id"]), {"prospects": wire(rows)}
+                        "POST", leads_url(campaign["id"]), {"prospects": wire(rows)}
                     )
                     sent.append((started, rows, response.status_code, response.json))
                     if response.status_code == 200:
@@ -339,7 +337,7 @@ class TestConcurrentIdentityEdits:
         campaign = api.create_campaign(f"Edit race {round_}", campaign_type)
         field = IDENTITY_FIELD[campaign_type]
         added = api.post(
-            leads_path(campaign["id"]),
+            leads_url(campaign["id"]),
             json={
                 "prospects": [
                     {field: identity(campaign_type, 1), "first_name": "Ada", "last_name": "L"},
@@ -351,14 +349,14 @@ class TestConcurrentIdentityEdits:
         lead_ids = [result["id"] for result in added.json["results"]]
         target = identity(campaign_type, 3)
         new_spellings = spellings(campaign_type, 3)[1:3]  # two different ways to write it
-        before = {lead_id: lead_row(db, lead_id) for lead_id in lead_ids}
+        before = {lead_id: stored_lead(db, lead_id) for lead_id in lead_ids}
 
         def patcher(lead_id, spelling):
             def patch():
                 client = Client(app, token)
                 return client.open(
                     "PATCH",
-                    leads_path(campaign["id"]),
+                    leads_url(campaign["id"]),
                     {"prospect_id": lead_id, "updates": {field: spelling}},
                 )
 
@@ -373,7 +371,7 @@ class TestConcurrentIdentityEdits:
         winner, loser = lead_ids[winner_index], lead_ids[1 - winner_index]
         won, lost = responses[winner_index], responses[1 - winner_index]
 
-        winner_after = lead_row(db, winner)
+        winner_after = stored_lead(db, winner)
         assert winner_after == {
             **before[winner],
             "identity": target,
@@ -381,7 +379,7 @@ class TestConcurrentIdentityEdits:
             "updated_at": winner_after["updated_at"],
         }
         assert winner_after["updated_at"] > before[winner]["updated_at"]
-        assert lead_row(db, loser) == before[loser]  # the refused edit changed nothing
+        assert stored_lead(db, loser) == before[loser]  # the refused edit changed nothing
         assert lead_ids_by_identity(db, campaign["id"]) == {
             target: winner,
             before[loser]["identity"]: loser,
@@ -417,18 +415,6 @@ class TestConcurrentIdentityEdits:
         assert_stats_match_roster(db, campaign["id"])
 
 
-def lead_row(db, lead_id: str) -> dict:
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT id::text, campaign_id::text, identity, status::text, email, linkedin_url,"
-            " first_name, last_name, name, company, position, headline, custom_fields,"
-            " created_at, updated_at FROM leads WHERE id = %s",
-            (lead_id,),
-        )
-        columns = [column.name for column in cursor.description]
-        return dict(zip(columns, cursor.fetchone(), strict=True))
-
-
 class TestConcurrentDeletesAndAdds:
     SEEDED = 300
     PEOPLE = 400  # identities the adders draw from: the seeded ones and 100 more
@@ -443,7 +429,7 @@ class TestConcurrentDeletesAndAdds:
         campaign = api.create_campaign("Churn", campaign_type)
         rng = random.Random(seed)
         seeded = api.post(
-            leads_path(campaign["id"]),
+            leads_url(campaign["id"]),
             json={"prospects": [{"email": identity("email", n)} for n in range(self.SEEDED)]},
         )
         assert seeded.status_code == 200, seeded.json
@@ -488,7 +474,7 @@ class TestConcurrentDeletesAndAdds:
                     (
                         "delete",
                         ids,
-                        client.open("DELETE", leads_path(campaign["id"]), {"prospect_ids": ids}),
+                        client.open("DELETE", leads_url(campaign["id"]), {"prospect_ids": ids}),
                     )
                     for ids in plan
                 ]
@@ -502,7 +488,7 @@ class TestConcurrentDeletesAndAdds:
                     (
                         "add",
                         rows,
-                        client.open("POST", leads_path(campaign["id"]), {"prospects": rows}),
+                        client.open("POST", leads_url(campaign["id"]), {"prospects": rows}),
                     )
                     for rows in plan
                 ]
@@ -572,7 +558,7 @@ class TestConcurrentStatusChanges:
     def test_opposite_moves_keep_counts_exact(self, api, db, database_url, seed):
         campaign = api.create_campaign("Engine", "email")
         added = api.post(
-            leads_path(campaign["id"]),
+            leads_url(campaign["id"]),
             json={
                 "prospects": [
                     {"email": identity("email", n)}

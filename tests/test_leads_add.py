@@ -17,6 +17,7 @@ from tests.contract import (
     database_state,
     leads_url,
     move_to,
+    stored_lead,
     stored_leads,
     stored_stats,
 )
@@ -27,12 +28,6 @@ ASTRAL = "\U0001d400"
 
 def row_errors(by_index: dict) -> dict:
     return {"json": {"prospects": {str(index): fields for index, fields in by_index.items()}}}
-
-
-def lead_row_text(db, lead_id: str) -> str:
-    with db.cursor() as cursor:
-        cursor.execute("SELECT leads::text FROM leads WHERE id = %s", (lead_id,))
-        return cursor.fetchone()[0]
 
 
 def result(index: int, outcome: str, id_: str, identity: str, duplicate_of: str | None) -> dict:
@@ -486,7 +481,7 @@ class TestDedup:
         one, two = existing[identity_of(kind, 1)], existing[identity_of(kind, 2)]
         with db.cursor() as cursor:  # a status the new row must not reset either
             cursor.execute("UPDATE leads SET status = 'sent' WHERE id = %s", (two,))
-        rows_before = {lead_id: lead_row_text(db, lead_id) for lead_id in (one, two)}
+        rows_before = {lead_id: stored_lead(db, lead_id) for lead_id in (one, two)}
         variant = (
             identity_of(kind, 1).upper()
             if kind == "email"
@@ -509,7 +504,7 @@ class TestDedup:
         body = add_ok(api, campaign["id"], rows)
 
         three = ids_by_identity(db, campaign["id"])[identity_of(kind, 3)]
-        assert {lead_id: lead_row_text(db, lead_id) for lead_id in (one, two)} == rows_before
+        assert {lead_id: stored_lead(db, lead_id) for lead_id in (one, two)} == rows_before
         assert body == {
             "imported": 1,
             "duplicates": 4,
@@ -539,7 +534,7 @@ class TestDedup:
     def test_a_batch_of_only_duplicates_imports_nothing(self, api, db, email_campaign):
         add_ok(api, email_campaign["id"], [{"email": "ann@example.com"}])
         [ann] = stored_leads(db, email_campaign["id"])
-        row_before = lead_row_text(db, ann["id"])
+        row_before = stored_lead(db, ann["id"])
 
         body = add_ok(api, email_campaign["id"], [{"email": "Ann@example.com"}] * 3)
 
@@ -550,7 +545,7 @@ class TestDedup:
             + [result(i, "duplicate", ann["id"], "ann@example.com", "batch") for i in (1, 2)],
             "stats": stored_stats(db, email_campaign["id"]),
         }
-        assert lead_row_text(db, ann["id"]) == row_before
+        assert stored_lead(db, ann["id"]) == row_before
         assert_stats_match_roster(db, email_campaign["id"], body["stats"])
 
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import psycopg2.extras
 import pytest
 
-from tests.contract import add_leads, database_state, error_body, leads_url, move_to
+from tests.contract import (
+    IDENTITY_FIELD,
+    add_leads,
+    database_state,
+    error_body,
+    leads_url,
+    move_to,
+    stored_lead,
+)
 
-IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 ANN = {
     "email": "ann@example.com",
     "linkedin_url": "https://www.linkedin.com/in/ann-lee",
@@ -28,17 +34,11 @@ BOB = {
 }
 
 
-def lead_row(db, lead_id: str) -> dict:
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute("SELECT * FROM leads WHERE id = %s", (lead_id,))
-        return cursor.fetchone()
-
-
 def expected_row(lead: dict, stored_name: str | None, identity_field: str) -> dict:
     """The leads row behind an API lead: `name` holds only an explicitly given name."""
     return {
-        "id": uuid.UUID(lead["id"]),
-        "campaign_id": uuid.UUID(lead["campaign_id"]),
+        "id": lead["id"],
+        "campaign_id": lead["campaign_id"],
         "identity": lead[identity_field],
         "status": lead["status"],
         "email": lead["email"],
@@ -92,7 +92,7 @@ def assert_updated(
     expected = {**lead, **changes, "updated_at": updated_at}
     assert response.json == {"prospect": expected}
     assert datetime.fromisoformat(updated_at) > datetime.fromisoformat(lead["updated_at"])
-    assert lead_row(db, lead["id"]) == expected_row(
+    assert stored_lead(db, lead["id"]) == expected_row(
         expected, stored_name, IDENTITY_FIELD[campaign["type"]]
     )
     others_after = [row for row in database_state(db)["leads"] if str(row["id"]) != lead["id"]]
@@ -292,7 +292,7 @@ class TestUpdateIdentity:
             api, db, campaign, ann, {field: new[campaign["type"]]}, {field: new[campaign["type"]]}
         )
         assert_updated(api, db, campaign, bob, {field: ann[field]}, {field: ann[field]})
-        assert lead_row(db, moved["id"])["identity"] == new[campaign["type"]]
+        assert stored_lead(db, moved["id"])["identity"] == new[campaign["type"]]
 
     @pytest.mark.parametrize(
         ("campaign_type", "spelling"),

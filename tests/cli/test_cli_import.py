@@ -18,7 +18,7 @@ from leads_client.api_client import normalize_base_url, parse_retry_after
 from leads_client.importer import idempotency_key
 from leads_client.rows import custom_key, slug
 from tests.cli.conftest import LEADS_BIN, Fault
-from tests.contract import database_state, leads_url, move_to, stored_leads
+from tests.contract import STORED_FIELDS, database_state, leads_url, move_to, stored_leads
 
 SUMMARY = {
     "rows": 0,
@@ -29,18 +29,6 @@ SUMMARY = {
     "dry_run": False,
     "complete": True,
 }
-STORED_COLUMNS = (
-    "identity",
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-    "custom_fields",
-)
 
 
 def summary(**changes) -> dict:
@@ -49,7 +37,7 @@ def summary(**changes) -> dict:
 
 def imported_fields(db, campaign: dict) -> list[dict]:
     """The campaign's leads as stored, oldest first: the columns an import writes."""
-    return stored_leads(db, campaign["id"], STORED_COLUMNS)
+    return stored_leads(db, campaign["id"], STORED_FIELDS)
 
 
 def stored_identities(db, campaign: dict) -> list[str]:
@@ -58,7 +46,7 @@ def stored_identities(db, campaign: dict) -> list[str]:
 
 def lead(**fields) -> dict:
     """A stored lead; its identity is its email unless given."""
-    row = dict.fromkeys(STORED_COLUMNS)
+    row = dict.fromkeys(STORED_FIELDS)
     row["custom_fields"] = {}
     row.update(fields)
     row["identity"] = fields.get("identity", row["email"])

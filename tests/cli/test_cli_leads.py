@@ -6,11 +6,18 @@ import csv
 import io
 import json
 
-import psycopg2.extras
 import pytest
 
 from leads_client import cli as cli_module
-from tests.contract import LEAD_KEYS, database_state, leads_url, move_to, stored_lead_ids
+from tests.contract import (
+    LEAD_KEYS,
+    STORED_FIELDS,
+    database_state,
+    leads_url,
+    move_to,
+    stored_lead,
+    stored_lead_ids,
+)
 
 
 def seed(api, campaign: dict, count: int, prefix: str = "lead") -> list[dict]:
@@ -50,16 +57,6 @@ def set_status(db, lead_ids: list[str], status: str) -> None:
             "UPDATE leads SET status = %s::lead_status WHERE id = ANY(%s::uuid[])",
             (status, lead_ids),
         )
-
-
-def stored_lead(db, lead_id: str) -> dict:
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            "SELECT identity, email, linkedin_url, first_name, last_name, name, company, "
-            "position, headline, custom_fields FROM leads WHERE id = %s",
-            (lead_id,),
-        )
-        return cursor.fetchone()
 
 
 def csv_cell(value) -> str:
@@ -278,7 +275,7 @@ class TestLeadUpdate:
             assert result.json == {"prospect": updated}
         else:
             assert result.stdout == lead_text(updated)
-        assert stored_lead(db, first["id"]) == {
+        assert stored_lead(db, first["id"], STORED_FIELDS) == {
             "identity": "new.address@example.com",
             "email": "new.address@example.com",
             "linkedin_url": None,
