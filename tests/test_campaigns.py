@@ -8,9 +8,16 @@ from datetime import datetime
 import psycopg2.extras
 import pytest
 
-from tests.contract import LEAD_STATUSES, add_leads, database_state, error_body, move_to
+from tests.contract import (
+    CAMPAIGN_STATUSES,
+    LEAD_STATUSES,
+    add_leads,
+    database_state,
+    error_body,
+    move_to,
+    pending_stats,
+)
 
-CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
 # (from status, transition) -> the status it leads to; every other pair is refused.
 ALLOWED = {
     ("draft", "launch"): "active",
@@ -25,15 +32,6 @@ REQUIRED_STATUS = {
     "resume": "paused",
     "complete": "active or paused",
 }
-
-
-def zero_stats(last_synced_at: str) -> dict:
-    return {
-        "total": 0,
-        **{status: 0 for status in LEAD_STATUSES},
-        "contacted": 0,
-        "last_synced_at": last_synced_at,
-    }
 
 
 def campaign_row(db, campaign_id: str) -> dict | None:
@@ -84,7 +82,7 @@ class TestCreateCampaign:
                 "name": stored_name,
                 "type": type_,
                 "status": "draft",
-                "stats": zero_stats(campaign["stats"]["last_synced_at"]),
+                "stats": pending_stats(0, campaign["stats"]["last_synced_at"]),
                 "created_at": campaign["created_at"],
                 "updated_at": campaign["created_at"],
             }

@@ -13,11 +13,16 @@ from contextlib import ExitStack
 
 import psycopg2
 import pytest
-from psycopg2 import sql
 
 from app import create_app
 from leads.db.migrations import apply_migrations
-from tests.contract import APP_TABLES, ApiClient, held_connection, make_token
+from tests.contract import (
+    ApiClient,
+    connected,
+    database_state,
+    held_connection,
+    make_token,
+)
 from tests.pg_server import DedicatedServer
 
 CONNECT_TIMEOUT = 2  # libpq's smallest
@@ -90,21 +95,6 @@ def roster(outage_api) -> dict:
     )
     assert response.status_code == 200, response.json
     return {"campaign_id": campaign["id"], "lead_id": response.json["results"][0]["id"]}
-
-
-def table_contents(url: str) -> dict[str, list[str]]:
-    connection = psycopg2.connect(url)
-    try:
-        with connection, connection.cursor() as cursor:
-            contents = {}
-            for table in APP_TABLES:
-                cursor.execute(
-                    sql.SQL("SELECT t::text FROM {} AS t ORDER BY 1").format(sql.Identifier(table))
-                )
-                contents[table] = [row[0] for row in cursor.fetchall()]
-            return contents
-    finally:
-        connection.close()
 
 
 def timed(call):
@@ -183,7 +173,8 @@ class TestDatabaseStopped:
         headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
         path, body = fill(path, roster), fill(body, roster)
         warm_up(outage_app, 3)
-        before = table_contents(outage_url)
+        with connected(outage_url) as db:
+            before = database_state(db)
         running.stop(mode)
 
         response, elapsed = timed(
@@ -192,7 +183,8 @@ class TestDatabaseStopped:
         assert_unavailable(response, elapsed)
 
         running.start()
-        assert table_contents(outage_url) == before
+        with connected(outage_url) as db:
+            assert database_state(db) == before
         # The same app, not restarted, serves the same call.
         response = outage_api.request(method, path, json=body, headers=headers)
         assert response.status_code == status_after, response.json
@@ -414,7 +406,8 @@ class TestUnresponsiveDatabase:
     def test_a_write_stuck_on_a_lock_gives_up_after_the_statement_timeout(
         self, outage_api, outage_url, roster, method, path, body
     ):
-        before = table_contents(outage_url)
+        with connected(outage_url) as db:
+            before = database_state(db)
         blocker = psycopg2.connect(outage_url)
         try:
             with blocker.cursor() as cursor:
@@ -430,7 +423,8 @@ class TestUnresponsiveDatabase:
             blocker.close()
         assert_unavailable(response, elapsed)
         assert elapsed < STATEMENT_TIMEOUT + 2
-        assert table_contents(outage_url) == before
+        with connected(outage_url) as db:
+            assert database_state(db) == before
         # The connection that timed out went back to the pool in working order.
         response = outage_api.request(method, fill(path, roster), json=body)
         assert response.status_code == 200, response.json

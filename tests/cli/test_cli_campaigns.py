@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2.extras
 import pytest
 
-from tests.contract import LEAD_STATUSES, database_state, leads_url, move_to
+from tests.contract import CAMPAIGN_STATUSES, LEAD_STATUSES, database_state, leads_url, move_to
 
 TRANSITIONS = {
     "launch": (("draft",), "active"),
@@ -13,7 +13,6 @@ TRANSITIONS = {
     "resume": (("paused",), "active"),
     "complete": (("active", "paused"), "completed"),
 }
-STATUSES = ("draft", "active", "paused", "completed")
 
 
 def stored_campaigns(db) -> list[dict]:
@@ -275,7 +274,7 @@ class TestTransitions:
         [
             (name, start)
             for name, (starts, _) in TRANSITIONS.items()
-            for start in STATUSES
+            for start in CAMPAIGN_STATUSES
             if start not in starts
         ],
     )
