@@ -35,11 +35,8 @@ LEAD_STATUSES = (
 CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
 # The field that holds a lead's identity, by campaign type.
 IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
-# The lead object, keys in the contract's order.
-LEAD_KEYS = [
-    "id",
-    "campaign_id",
-    "status",
+# A lead's text fields, and its profile: what a client sends, and may update.
+TEXT_FIELDS = (
     "email",
     "linkedin_url",
     "first_name",
@@ -48,10 +45,10 @@ LEAD_KEYS = [
     "company",
     "position",
     "headline",
-    "custom_fields",
-    "created_at",
-    "updated_at",
-]
+)
+PROFILE_FIELDS = (*TEXT_FIELDS, "custom_fields")
+# The lead object, keys in the contract's order.
+LEAD_KEYS = ["id", "campaign_id", "status", *PROFILE_FIELDS, "created_at", "updated_at"]
 # The contract's key order of a stats object.
 STATS_KEYS = ["total", *LEAD_STATUSES, "contacted", "last_synced_at"]
 # How to reach each campaign status through the API, from draft.
@@ -228,20 +225,9 @@ def database_state(db) -> dict[str, list[dict]]:
     return state
 
 
-# Every column of a lead, and those a client writes (its identity and profile).
+# Every column of a lead, and those a client's writes set (its identity and profile).
 LEAD_COLUMNS = ("identity", *LEAD_KEYS)
-STORED_FIELDS = (
-    "identity",
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-    "custom_fields",
-)
+STORED_FIELDS = ("identity", *PROFILE_FIELDS)
 
 
 def _lead_columns(columns: Sequence[str]) -> sql.Composable:

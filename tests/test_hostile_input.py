@@ -15,6 +15,7 @@ from tests.contract import (
     NOT_FOUND,
     PAGE_RANGE,
     STATUS_CHOICES,
+    TEXT_FIELDS,
     UNSUPPORTED,
     ApiClient,
     bad_request,
@@ -266,19 +267,7 @@ class TestWrongTypes:
             json={"prospects": prospects},
         )
 
-    @pytest.mark.parametrize(
-        "field",
-        [
-            "email",
-            "linkedin_url",
-            "first_name",
-            "last_name",
-            "name",
-            "company",
-            "position",
-            "headline",
-        ],
-    )
+    @pytest.mark.parametrize("field", TEXT_FIELDS)
     @pytest.mark.parametrize("value", [1, 1.5, True, [], {}, ["x"]], ids=repr)
     def test_wrong_types_of_every_field(self, rejected, campaign, field, value):
         row = {"email": "b@example.com", field: value}

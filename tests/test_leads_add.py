@@ -11,6 +11,7 @@ from leads.config import DEFAULT_MAX_BODY_BYTES
 from tests.contract import (
     MISSING_UUID,
     NOT_FOUND,
+    PROFILE_FIELDS,
     ApiClient,
     assert_stats_match_roster,
     bad_request,
@@ -663,18 +664,7 @@ class TestStoredFields:
             result(0, "imported", ann["id"], "ann@example.com", None),
             result(1, "imported", bob["id"], "bob@example.com", None),
         ]
-        stored_fields = (
-            "status",
-            "email",
-            "linkedin_url",
-            "first_name",
-            "last_name",
-            "name",
-            "company",
-            "position",
-            "headline",
-            "custom_fields",
-        )
+        stored_fields = ("status", *PROFILE_FIELDS)
         assert {field: ann[field] for field in stored_fields} == {
             "status": "pending",
             "email": "ann@example.com",
