@@ -88,6 +88,28 @@ def bad_query(field: str, message: str) -> dict:
 
 NOT_FOUND = error_body(404, "Campaign not found.")
 UNSUPPORTED = error_body(415, "Request bodies must be JSON (Content-Type: application/json).")
+# Content types other than JSON, each a 415 on a write (None: no Content-Type at all).
+NOT_JSON_CONTENT_TYPES = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/xml",
+    "application/octet-stream",
+    "text/json",
+    None,
+]
+# The 404 of a path that matches no route.
+NO_ROUTE = error_body(
+    404,
+    "The requested URL was not found on the server. If you entered the URL manually please "
+    "check your spelling and try again.",
+)
+# The 413 of an app whose body limit is set to 1,024 bytes.
+TOO_LARGE = error_body(
+    413,
+    "The request body is larger than this service's limit of 1,024 bytes; "
+    "split it into smaller requests.",
+)
 
 
 def leads_url(campaign_id: str, **query) -> str:

@@ -11,6 +11,7 @@ import pytest
 from tests.contract import (
     CAMPAIGN_STATUSES,
     LEAD_STATUSES,
+    NO_ROUTE,
     add_leads,
     database_state,
     error_body,
@@ -347,11 +348,7 @@ class TestTransitions:
         before = database_state(db)
         response = api.post(f"/api/campaigns/{email_campaign['id']}/{transition}")
         assert response.status_code == 404
-        assert response.json == error_body(
-            404,
-            "The requested URL was not found on the server. If you entered the URL manually "
-            "please check your spelling and try again.",
-        )
+        assert response.json == NO_ROUTE
         assert database_state(db) == before
 
     @pytest.mark.parametrize("transition", ["launch", "pause", "resume", "complete"])

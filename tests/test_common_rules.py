@@ -14,14 +14,19 @@ import pytest
 from werkzeug.exceptions import InternalServerError
 
 from app import create_app
-from tests.contract import JSON, UNSUPPORTED, add_leads, database_state, error_body
+from tests.contract import (
+    JSON,
+    NO_ROUTE,
+    NOT_JSON_CONTENT_TYPES,
+    TOO_LARGE,
+    UNSUPPORTED,
+    add_leads,
+    database_state,
+    error_body,
+)
 
 UNREACHABLE_DATABASE = "postgresql://postgres@127.0.0.1:1/nowhere"
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
-NOT_FOUND_MESSAGE = (
-    "The requested URL was not found on the server. If you entered the URL manually please "
-    "check your spelling and try again."
-)
 UNAVAILABLE_MESSAGE = "The database is unavailable; retry later."
 
 
@@ -133,17 +138,7 @@ class TestRequestId:
 
 class TestJsonOnly:
     @pytest.mark.parametrize("index", range(4), ids=WRITE_IDS)
-    @pytest.mark.parametrize(
-        "content_type",
-        [
-            "text/plain",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=x",
-            "application/xml",
-            "text/json",
-            None,
-        ],
-    )
+    @pytest.mark.parametrize("content_type", NOT_JSON_CONTENT_TYPES)
     def test_write_with_another_content_type_is_415(self, api, db, roster, index, content_type):
         method, path, body = roster["writes"][index]
         headers = {} if content_type is None else {"Content-Type": content_type}
@@ -242,7 +237,7 @@ class TestUnknownRoutesAndMethods:
         client = api if authenticated else app.test_client()
         response = client.get(path.format(id=email_campaign["id"]))
         assert response.status_code == 404
-        assert response.json == error_body(404, NOT_FOUND_MESSAGE)
+        assert response.json == NO_ROUTE
 
     @pytest.mark.parametrize(
         ("method", "path", "allowed"),
@@ -398,11 +393,7 @@ class TestBodyLimit:
         finally:
             app.extensions["leads_pool"].close()
         assert response.status_code == 413
-        assert response.json == error_body(
-            413,
-            "The request body is larger than this service's limit of 1,024 bytes; "
-            "split it into smaller requests.",
-        )
+        assert response.json == TOO_LARGE
         assert database_state(db) == before
 
 

@@ -12,22 +12,19 @@ from app import create_app
 from tests.contract import (
     JSON,
     LIMIT_RANGE,
+    NO_ROUTE,
     NOT_FOUND,
+    NOT_JSON_CONTENT_TYPES,
     PAGE_RANGE,
     STATUS_CHOICES,
     TEXT_FIELDS,
+    TOO_LARGE,
     UNSUPPORTED,
     ApiClient,
     bad_request,
     database_state,
     error_body,
     make_token,
-)
-
-TOO_LARGE = error_body(
-    413,
-    "The request body is larger than this service's limit of 1,024 bytes; "
-    "split it into smaller requests.",
 )
 
 
@@ -626,17 +623,7 @@ class TestNulAndInvalidUnicode:
 
 class TestContentTypes:
     @pytest.mark.parametrize(("method", "path"), BODY_WRITES, ids=BODY_WRITE_IDS)
-    @pytest.mark.parametrize(
-        "content_type",
-        [
-            "text/plain",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=x",
-            "application/xml",
-            "application/octet-stream",
-            None,
-        ],
-    )
+    @pytest.mark.parametrize("content_type", NOT_JSON_CONTENT_TYPES)
     def test_non_json_bodies_are_415(self, rejected, campaign, method, path, content_type):
         headers = {} if content_type is None else {"Content-Type": content_type}
         rejected(
@@ -836,11 +823,7 @@ class TestSqlMetacharacters:
             "GET",
             "/api/campaigns/..%2F..%2Fetc%2Fpasswd",
             404,
-            error_body(
-                404,
-                "The requested URL was not found on the server. If you entered the URL "
-                "manually please check your spelling and try again.",
-            ),
+            NO_ROUTE,
         )
 
 
