@@ -112,6 +112,18 @@ TOO_LARGE = error_body(
 )
 
 
+def internal_error(request_id: str) -> dict:
+    """The 500 that quotes the request's id, and nothing of what went wrong."""
+    return error_body(
+        500, f"Internal server error; quote request id {request_id} when reporting it."
+    )
+
+
+def usage_error(command: str, message: str) -> str:
+    """What the `leads` command writes to stderr for a usage error of `command`."""
+    return f"Usage: {command} [OPTIONS]\nTry '{command} --help' for help.\n\nError: {message}\n"
+
+
 def leads_url(campaign_id: str, **query) -> str:
     """The campaign's roster, with these query parameters (in this order)."""
     params = "&".join(f"{key}={quote(str(value), safe='')}" for key, value in query.items())

@@ -5,7 +5,14 @@ from __future__ import annotations
 import psycopg2.extras
 import pytest
 
-from tests.contract import CAMPAIGN_STATUSES, LEAD_STATUSES, database_state, leads_url, move_to
+from tests.contract import (
+    CAMPAIGN_STATUSES,
+    LEAD_STATUSES,
+    database_state,
+    leads_url,
+    move_to,
+    usage_error,
+)
 
 TRANSITIONS = {
     "launch": (("draft",), "active"),
@@ -129,11 +136,7 @@ class TestCreate:
         before = database_state(db)
         result = invoke("campaign", "create", *args)
         assert (result.exit_code, result.stdout) == (2, "")
-        assert result.stderr == (
-            "Usage: leads campaign create [OPTIONS]\n"
-            "Try 'leads campaign create --help' for help.\n\n"
-            f"Error: {message}\n"
-        )
+        assert result.stderr == usage_error("leads campaign create", message)
         assert database_state(db) == before
 
 

@@ -8,11 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.contract import database_state
-
-
-def usage_error(command: str, message: str) -> str:
-    return f"Usage: {command} [OPTIONS]\nTry '{command} --help' for help.\n\nError: {message}\n"
+from tests.contract import database_state, usage_error
 
 
 def closed_port() -> int:

@@ -18,7 +18,14 @@ from leads_client.api_client import normalize_base_url, parse_retry_after
 from leads_client.importer import idempotency_key
 from leads_client.rows import custom_key, slug
 from tests.cli.conftest import LEADS_BIN, Fault
-from tests.contract import STORED_FIELDS, database_state, leads_url, move_to, stored_leads
+from tests.contract import (
+    STORED_FIELDS,
+    database_state,
+    leads_url,
+    move_to,
+    stored_leads,
+    usage_error,
+)
 
 SUMMARY = {
     "rows": 0,
@@ -78,11 +85,7 @@ def api_reason(api, campaign: dict, prospect: dict) -> str:
     )
 
 
-USAGE = (
-    "Usage: leads campaign lead add [OPTIONS]\n"
-    "Try 'leads campaign lead add --help' for help.\n\n"
-    "Error: {}\n"
-)
+ADD_COMMAND = "leads campaign lead add"
 
 
 class TestInputs:
@@ -799,7 +802,7 @@ class TestUsageErrors:
             message = message.replace(f"{{{name}}}", path)
         result = add(invoke, email_campaign, *args)
         assert (result.exit_code, result.stdout) == (2, "")
-        assert result.stderr == USAGE.format(message)
+        assert result.stderr == usage_error(ADD_COMMAND, message)
         assert injector.requests == []
         assert database_state(db) == before
 
@@ -811,8 +814,8 @@ class TestUsageErrors:
         result = add(invoke, email_campaign, "--file", path, "--batch-size", "2")
         assert result.exit_code == 2
         assert result.json == summary(rows=4, imported=4, complete=False)
-        assert result.stderr == USAGE.format(
-            "Invalid value for --file: line 7: not valid CSV (',' expected after '\"')"
+        assert result.stderr == usage_error(
+            ADD_COMMAND, "Invalid value for --file: line 7: not valid CSV (',' expected after '\"')"
         )
         assert stored_identities(db, email_campaign) == [f"l{i}@x.io" for i in range(4)]
 

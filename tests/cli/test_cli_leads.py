@@ -17,6 +17,7 @@ from tests.contract import (
     move_to,
     stored_lead,
     stored_lead_ids,
+    usage_error,
 )
 
 
@@ -221,11 +222,7 @@ class TestLeadList:
     def test_usage_errors_are_exit_2(self, invoke, email_campaign, args, message):
         result = invoke("campaign", "lead", "list", "--id", email_campaign["id"], *args)
         assert (result.exit_code, result.stdout) == (2, "")
-        assert result.stderr == (
-            "Usage: leads campaign lead list [OPTIONS]\n"
-            "Try 'leads campaign lead list --help' for help.\n\n"
-            f"Error: {message}\n"
-        )
+        assert result.stderr == usage_error("leads campaign lead list", message)
 
     @pytest.mark.parametrize("query", ["limit=201", "page=9007199254740992"])
     def test_the_api_limits_are_exit_1(self, invoke, api, email_campaign, query):
@@ -310,10 +307,8 @@ class TestLeadUpdate:
             "--prospect-id", lead["id"], "--updates", updates,
         )  # fmt: skip
         assert (result.exit_code, result.stdout) == (2, "")
-        assert result.stderr == (
-            "Usage: leads campaign lead update [OPTIONS]\n"
-            "Try 'leads campaign lead update --help' for help.\n\n"
-            f"Error: Invalid value for --updates: {message}\n"
+        assert result.stderr == usage_error(
+            "leads campaign lead update", f"Invalid value for --updates: {message}"
         )
         assert database_state(db) == before
 
@@ -447,10 +442,9 @@ class TestLeadRemove:
         before = database_state(db)
         result = run_leads("campaign", "lead", "remove", "--id", email_campaign["id"], "--all")
         assert (result.exit_code, result.stdout) == (2, "")
-        assert result.stderr == (
-            "Usage: leads campaign lead remove [OPTIONS]\n"
-            "Try 'leads campaign lead remove --help' for help.\n\n"
-            "Error: --all removes every lead: pass --yes when not running on a terminal.\n"
+        assert result.stderr == usage_error(
+            "leads campaign lead remove",
+            "--all removes every lead: pass --yes when not running on a terminal.",
         )
         assert database_state(db) == before
 
