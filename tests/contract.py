@@ -64,6 +64,8 @@ STATUS_CHOICES = ", ".join(LEAD_STATUSES)
 MAX_PAGE = 9007199254740991
 PAGE_RANGE = f"Must be greater than or equal to 1 and less than or equal to {MAX_PAGE}."
 LIMIT_RANGE = "Must be greater than or equal to 1 and less than or equal to 200."
+# How long a test waits for one of its threads: far above what any of them needs.
+THREAD_TIMEOUT = 30  # seconds
 # A well-formed id that names nothing.
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
 JSON = {"Content-Type": "application/json"}
@@ -306,26 +308,30 @@ def stored_lead_ids(db, campaign_id: str) -> list[str]:
 # Campaign stats, checked against the roster itself.
 
 
-def recount(db, campaign_id: str) -> dict[str, int]:
-    """Leads per status (all ten, in enum order), counted from the roster itself."""
+def _per_status(db, query: str, campaign_id: str) -> dict[str, int]:
+    """Leads per status (all ten, in enum order) from a query's (status, count) rows."""
     with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT status::text, count(*) FROM leads WHERE campaign_id = %s GROUP BY status",
-            (campaign_id,),
-        )
+        cursor.execute(query, (campaign_id,))
         counted = dict(cursor.fetchall())
     return {status: counted.get(status, 0) for status in LEAD_STATUSES}
+
+
+def recount(db, campaign_id: str) -> dict[str, int]:
+    """Leads per status, counted from the roster itself."""
+    return _per_status(
+        db,
+        "SELECT status::text, count(*) FROM leads WHERE campaign_id = %s GROUP BY status",
+        campaign_id,
+    )
 
 
 def maintained_counts(db, campaign_id: str) -> dict[str, int]:
-    """Leads per status (all ten) as the triggers keep them in campaign_lead_counts."""
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT status::text, lead_count FROM campaign_lead_counts WHERE campaign_id = %s",
-            (campaign_id,),
-        )
-        counted = dict(cursor.fetchall())
-    return {status: counted.get(status, 0) for status in LEAD_STATUSES}
+    """Leads per status as the triggers keep them in campaign_lead_counts."""
+    return _per_status(
+        db,
+        "SELECT status::text, lead_count FROM campaign_lead_counts WHERE campaign_id = %s",
+        campaign_id,
+    )
 
 
 def stats_of(counts: dict[str, int], last_synced_at: str) -> dict:

@@ -24,6 +24,8 @@ from tests.contract import (
     IDENTITY_FIELD,
     LEAD_STATUSES,
     STATS_KEYS,
+    THREAD_TIMEOUT,
+    ApiClient,
     assert_stats_match_roster,
     leads_url,
     pending_stats,
@@ -38,7 +40,6 @@ FROZEN_BODY = {
     "status": "Bad Request",
     "message": "Campaign is active — the roster is frozen once a campaign leaves draft.",
 }
-THREAD_TIMEOUT = 30  # seconds; far above what any of these tests needs
 
 
 def identity(campaign_type: str, n: int) -> str:
@@ -77,17 +78,6 @@ def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
     with ThreadPoolExecutor(max_workers=len(workers)) as executor:
         futures = [executor.submit(start, worker) for worker in workers]
         return [future.result(timeout=THREAD_TIMEOUT) for future in futures]
-
-
-class Client:
-    """One thread's own test client, with the workspace token."""
-
-    def __init__(self, app, token: str) -> None:
-        self._client = app.test_client()
-        self._headers = {"Authorization": f"Bearer {token}"}
-
-    def open(self, method: str, path: str, json: Any = None):
-        return self._client.open(path, method=method, json=json, headers=self._headers)
 
 
 def lead_ids_by_identity(db, campaign_id: str) -> dict[str, str]:
@@ -162,11 +152,11 @@ class TestConcurrentAdds:
 
         def worker(thread_batches):
             def post_all():
-                client = Client(app, token)
+                client = ApiClient(app, token)
                 sent = []
                 for rows in thread_batches:
-                    response = client.open(
-                        "POST", leads_url(campaign["id"]), {"prospects": wire(rows)}
+                    response = client.post(
+                        leads_url(campaign["id"]), json={"prospects": wire(rows)}
                     )
                     sent.append((rows, response.status_code, response.json))
                 return sent
@@ -234,7 +224,7 @@ class TestAddsRacingLaunch:
 
         def poster(thread):
             def post_until_frozen():
-                client = Client(app, token)
+                client = ApiClient(app, token)
                 rng = random.Random(round_ * self.POSTERS + thread)
                 sent = []
                 for batch in range(self.MAX_BATCHES):
@@ -251,8 +241,8 @@ class TestAddsRacingLaunch:
                         for n in numbers
                     ]
                     started = time.monotonic()
-                    response = client.open(
-                        "POST", leads_url(campaign["id"]), {"prospects": wire(rows)}
+                    response = client.post(
+                        leads_url(campaign["id"]), json={"prospects": wire(rows)}
                     )
                     sent.append((started, rows, response.status_code, response.json))
                     if response.status_code == 200:
@@ -264,10 +254,10 @@ class TestAddsRacingLaunch:
             return post_until_frozen
 
         def launcher():
-            client = Client(app, token)
+            client = ApiClient(app, token)
             assert first_success.wait(timeout=THREAD_TIMEOUT)
             time.sleep(random.Random(round_).uniform(0, 0.05))
-            response = client.open("POST", f"/api/campaigns/{campaign['id']}/launch")
+            response = client.post(f"/api/campaigns/{campaign['id']}/launch")
             launched_at.append(time.monotonic())
             return ("launch", response)
 
@@ -353,11 +343,10 @@ class TestConcurrentIdentityEdits:
 
         def patcher(lead_id, spelling):
             def patch():
-                client = Client(app, token)
-                return client.open(
-                    "PATCH",
+                client = ApiClient(app, token)
+                return client.patch(
                     leads_url(campaign["id"]),
-                    {"prospect_id": lead_id, "updates": {field: spelling}},
+                    json={"prospect_id": lead_id, "updates": {field: spelling}},
                 )
 
             return patch
@@ -469,12 +458,12 @@ class TestConcurrentDeletesAndAdds:
 
         def deleter(plan):
             def delete_planned():
-                client = Client(app, token)
+                client = ApiClient(app, token)
                 return [
                     (
                         "delete",
                         ids,
-                        client.open("DELETE", leads_url(campaign["id"]), {"prospect_ids": ids}),
+                        client.delete(leads_url(campaign["id"]), json={"prospect_ids": ids}),
                     )
                     for ids in plan
                 ]
@@ -483,12 +472,12 @@ class TestConcurrentDeletesAndAdds:
 
         def adder(plan):
             def add_all_planned():
-                client = Client(app, token)
+                client = ApiClient(app, token)
                 return [
                     (
                         "add",
                         rows,
-                        client.open("POST", leads_url(campaign["id"]), {"prospects": rows}),
+                        client.post(leads_url(campaign["id"]), json={"prospects": rows}),
                     )
                     for rows in plan
                 ]

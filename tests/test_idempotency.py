@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import psycopg2
 import pytest
 
-from tests.contract import ApiClient, database_state
+from tests.contract import THREAD_TIMEOUT, ApiClient, database_state
 
 KEY = "retry-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
 REPLAYED = "Idempotent-Replayed"
@@ -33,7 +33,6 @@ MALFORMED_KEY = {
     "message": "Idempotency-Key must be 1 to 255 visible ASCII characters "
     "(a UUID is a good choice).",
 }
-THREAD_TIMEOUT = 30  # seconds
 
 
 def recorded_keys(db) -> list[tuple[str, str, int]]:
