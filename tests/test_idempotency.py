@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 import psycopg2
 import pytest
 
-from tests.contract import THREAD_TIMEOUT, ApiClient, database_state
+from tests.contract import THREAD_TIMEOUT, ApiClient, add_leads, database_state
 
 KEY = "retry-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
+ADA = {"email": "ada@example.com"}
+GRACE = {"email": "grace@example.com"}
 REPLAYED = "Idempotent-Replayed"
 DIFFERENT_REQUEST = {
     "code": 422,
@@ -52,15 +54,6 @@ def lead_count(db, campaign_id: str) -> int:
         return cursor.fetchone()[0]
 
 
-def add_leads(api, campaign_id: str, emails: list[str]) -> list[str]:
-    response = api.post(
-        f"/api/campaigns/{campaign_id}/leads",
-        json={"prospects": [{"email": email} for email in emails]},
-    )
-    assert response.status_code == 200, response.json
-    return [result["id"] for result in response.json["results"]]
-
-
 def transition(api, campaign_id: str, *names: str) -> None:
     for name in names:
         response = api.post(f"/api/campaigns/{campaign_id}/{name}")
@@ -96,7 +89,7 @@ def create_campaign_write(api) -> Write:
 
 def add_leads_write(api) -> Write:
     campaign = api.create_campaign()
-    add_leads(api, campaign["id"], ["existing@example.com"])
+    add_leads(api, campaign, [{"email": "existing@example.com"}])
     return Write(
         "POST",
         f"/api/campaigns/{campaign['id']}/leads",
@@ -114,7 +107,8 @@ def add_leads_write(api) -> Write:
 
 def update_lead_write(api) -> Write:
     campaign = api.create_campaign()
-    [lead_id] = add_leads(api, campaign["id"], ["ada@example.com"])
+    [lead] = add_leads(api, campaign, [ADA])
+    lead_id = lead["id"]
     return Write(
         "PATCH",
         f"/api/campaigns/{campaign['id']}/leads",
@@ -126,7 +120,7 @@ def update_lead_write(api) -> Write:
 
 def delete_leads_write(api) -> Write:
     campaign = api.create_campaign()
-    ids = add_leads(api, campaign["id"], ["ada@example.com", "grace@example.com"])
+    ids = [lead["id"] for lead in add_leads(api, campaign, [ADA, GRACE])]
     return Write(
         "DELETE",
         f"/api/campaigns/{campaign['id']}/leads",
@@ -138,7 +132,7 @@ def delete_leads_write(api) -> Write:
 
 def delete_all_leads_write(api) -> Write:
     campaign = api.create_campaign()
-    add_leads(api, campaign["id"], ["ada@example.com", "grace@example.com"])
+    add_leads(api, campaign, [ADA, GRACE])
     return Write(
         "DELETE",
         f"/api/campaigns/{campaign['id']}/leads",
@@ -561,7 +555,7 @@ class TestDryRun:
         assert recorded_keys(db) == [("acme", KEY, 200)]
 
         # The roster changes; a retry of the dry run still gets its first report.
-        add_leads(api, email_campaign["id"], ["ada@example.com"])
+        add_leads(api, email_campaign, [ADA])
         retry = api.post(f"{path}?dry_run=true", json=body, headers={"Idempotency-Key": KEY})
         assert retry.data == dry.data
         assert retry.headers[REPLAYED] == "true"
@@ -625,7 +619,7 @@ class TestFailedRequestsAreNotRecorded:
         assert recorded_keys(db) == []
 
     def test_a_conflict_is_not_recorded(self, api, db, email_campaign):
-        ids = add_leads(api, email_campaign["id"], ["ada@example.com", "grace@example.com"])
+        ids = [lead["id"] for lead in add_leads(api, email_campaign, [ADA, GRACE])]
         before = database_state(db)
         response = api.patch(
             f"/api/campaigns/{email_campaign['id']}/leads",

@@ -17,7 +17,8 @@ INVALID_CURSOR = "Not a valid cursor: pass the next_cursor of a previous page un
 BAD_CURSOR_BODY = bad_query("cursor", INVALID_CURSOR)
 
 
-def add_leads(api, campaign_id: str, emails: list[str]) -> list[str]:
+def add_named_leads(api, campaign_id: str, emails: list[str]) -> list[str]:
+    """Add a lead per email, with a first name and every other one a last name; their ids."""
     prospects = [
         {"email": email, "first_name": f"F{n}", "last_name": "L" if n % 2 else None}
         for n, email in enumerate(emails)
@@ -120,7 +121,7 @@ class TestCursorPaging:
         campaign_id = email_campaign["id"]
         # Three batches: leads of one batch share created_at, so ties are broken by id.
         for batch in (range(0, 4), range(4, 7), range(7, 10)):
-            add_leads(api, campaign_id, [f"lead{n}@example.com" for n in batch])
+            add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in batch])
         rows = roster_rows(db, campaign_id)
 
         responses = walk_by_cursor(api, campaign_id, limit)
@@ -136,7 +137,7 @@ class TestCursorPaging:
     @pytest.mark.parametrize("limit", [1, 2, 4])
     def test_status_filter_pages_only_that_status(self, api, email_campaign, db, status, limit):
         campaign_id = email_campaign["id"]
-        add_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(12)])
+        add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(12)])
         set_statuses(db, campaign_id, ["pending", "sent", "bounced", "sent"] * 3)
         rows = roster_rows(db, campaign_id, status)
 
@@ -180,7 +181,7 @@ class TestCursorPaging:
     @pytest.mark.parametrize("page", [1, 2, 3])
     def test_a_numbered_page_hands_a_cursor_to_the_next(self, api, email_campaign, db, page):
         campaign_id = email_campaign["id"]
-        add_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(7)])
+        add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(7)])
         rows = roster_rows(db, campaign_id)
 
         numbered = api.get(leads_url(campaign_id, limit=3, page=page))
@@ -213,7 +214,7 @@ class TestCursorPaging:
     @pytest.mark.parametrize("limit", [1, 3, 5])
     def test_the_limit_may_change_between_pages(self, api, email_campaign, db, limit):
         campaign_id = email_campaign["id"]
-        add_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(8)])
+        add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(8)])
         rows = roster_rows(db, campaign_id)
         first = api.get(leads_url(campaign_id, limit=2))
 
@@ -234,13 +235,13 @@ class TestPagingWhileTheRosterChanges:
     @pytest.mark.parametrize("limit", [1, 2, 3, 4, 8])
     def test_added_leads_cause_no_skip_or_repeat(self, api, email_campaign, db, limit):
         campaign_id = email_campaign["id"]
-        originals = add_leads(api, campaign_id, [f"old{n}@example.com" for n in range(9)])
+        originals = add_named_leads(api, campaign_id, [f"old{n}@example.com" for n in range(9)])
         added: list[str] = []
 
         def add_two(page_number: int) -> None:
             if page_number <= 3:
                 added.extend(
-                    add_leads(
+                    add_named_leads(
                         api, campaign_id, [f"new{page_number}-{n}@example.com" for n in (0, 1)]
                     )
                 )
@@ -257,7 +258,7 @@ class TestPagingWhileTheRosterChanges:
     @pytest.mark.parametrize("limit", [1, 2, 3])
     def test_removed_leads_cause_no_skip_or_repeat(self, api, email_campaign, db, limit):
         campaign_id = email_campaign["id"]
-        ids = add_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(9)])
+        ids = add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(9)])
         removed: list[str] = []
 
         def remove_last_seen(page_number: int) -> None:
@@ -277,7 +278,7 @@ class TestPagingWhileTheRosterChanges:
 
     def test_leads_older_than_the_cursor_are_not_listed_after_it(self, api, email_campaign, db):
         campaign_id = email_campaign["id"]
-        ids = add_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(4)])
+        ids = add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(4)])
         first = api.get(leads_url(campaign_id, limit=2))
         with db.cursor() as cursor:
             cursor.execute(
@@ -304,7 +305,7 @@ class TestPagingWhileTheRosterChanges:
 class TestBadCursors:
     @pytest.fixture
     def campaign_id(self, api, email_campaign) -> str:
-        add_leads(api, email_campaign["id"], [f"lead{n}@example.com" for n in range(3)])
+        add_named_leads(api, email_campaign["id"], [f"lead{n}@example.com" for n in range(3)])
         return email_campaign["id"]
 
     @pytest.fixture
@@ -388,7 +389,7 @@ class TestBadCursors:
 
     def test_cursor_of_another_campaign_is_400(self, api, campaign_id, good_cursor):
         other = api.create_campaign("Other campaign", "email")
-        add_leads(api, other["id"], ["lead0@example.com", "lead1@example.com"])
+        add_named_leads(api, other["id"], ["lead0@example.com", "lead1@example.com"])
 
         response = api.get(leads_url(other["id"], cursor=good_cursor))
 
