@@ -300,6 +300,20 @@ def stored_lead(db, lead_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> dict
     return None if row is None else dict(row)
 
 
+def as_listed(row: dict) -> dict:
+    """A stored lead (its LEAD_KEYS columns) as the API shows it: ids as text, the name
+    derived from the first and last name when none was given, times in ISO 8601."""
+    derived = " ".join(part for part in (row["first_name"], row["last_name"]) if part)
+    return {
+        **row,
+        "id": str(row["id"]),
+        "campaign_id": str(row["campaign_id"]),
+        "name": row["name"] or derived or None,
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
 def stored_lead_ids(db, campaign_id: str) -> list[str]:
     """The ids of the campaign's leads as stored, oldest first (ties by id)."""
     return [lead["id"] for lead in stored_leads(db, campaign_id, ["id"])]

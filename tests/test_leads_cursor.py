@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from leads.domain.cursors import LeadCursor, encode_cursor
-from tests.contract import LEAD_KEYS, LEAD_STATUSES, bad_query, leads_url
+from tests.contract import LEAD_KEYS, LEAD_STATUSES, as_listed, bad_query, leads_url
 
 INVALID_CURSOR = "Not a valid cursor: pass the next_cursor of a previous page unchanged."
 BAD_CURSOR_BODY = bad_query("cursor", INVALID_CURSOR)
@@ -38,27 +38,6 @@ def roster_rows(db, campaign_id: str, status: str | None = None) -> list[dict]:
         )
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def as_json(row: dict) -> dict:
-    """A database row as the API shows the lead."""
-    derived = " ".join(part for part in (row["first_name"], row["last_name"]) if part)
-    return {
-        "id": str(row["id"]),
-        "campaign_id": str(row["campaign_id"]),
-        "status": row["status"],
-        "email": row["email"],
-        "linkedin_url": row["linkedin_url"],
-        "first_name": row["first_name"],
-        "last_name": row["last_name"],
-        "name": row["name"] or derived or None,
-        "company": row["company"],
-        "position": row["position"],
-        "headline": row["headline"],
-        "custom_fields": row["custom_fields"],
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }
 
 
 def cursor_after(campaign_id: str, row: dict, status: str | None) -> str:
@@ -88,7 +67,7 @@ def expected_pages(campaign_id: str, rows: list[dict], limit: int, status: str |
         more = start + limit < len(rows)
         pages.append(
             {
-                "prospects": [as_json(row) for row in chunk],
+                "prospects": [as_listed(row) for row in chunk],
                 "total": len(rows),
                 "page": 1 if start == 0 else None,
                 "limit": limit,
@@ -194,7 +173,7 @@ class TestCursorPaging:
         chunk = rows[(page - 1) * 3 : page * 3]
         assert numbered.status_code == 200
         assert numbered.json == {
-            "prospects": [as_json(row) for row in chunk],
+            "prospects": [as_listed(row) for row in chunk],
             "total": 7,
             "page": page,
             "limit": 3,
@@ -204,7 +183,7 @@ class TestCursorPaging:
             rest = rows[page * 3 : page * 3 + 3]
             assert following.status_code == 200
             assert following.json == {
-                "prospects": [as_json(row) for row in rest],
+                "prospects": [as_listed(row) for row in rest],
                 "total": 7,
                 "page": None,
                 "limit": 3,
@@ -223,7 +202,7 @@ class TestCursorPaging:
         chunk = rows[2 : 2 + limit]
         assert second.status_code == 200
         assert second.json == {
-            "prospects": [as_json(row) for row in chunk],
+            "prospects": [as_listed(row) for row in chunk],
             "total": 8,
             "page": None,
             "limit": limit,
@@ -293,7 +272,7 @@ class TestPagingWhileTheRosterChanges:
         rows = roster_rows(db, campaign_id)
         assert second.status_code == 200
         assert second.json == {
-            "prospects": [as_json(row) for row in rows[3:5]],
+            "prospects": [as_listed(row) for row in rows[3:5]],
             "total": 5,
             "page": None,
             "limit": 2,
@@ -373,7 +352,7 @@ class TestBadCursors:
 
         # The control case of the test above: the layout it builds is the service's.
         assert response.status_code == 200
-        assert response.json["prospects"] == [as_json(row) for row in rows[1:]]
+        assert response.json["prospects"] == [as_listed(row) for row in rows[1:]]
 
     @pytest.mark.parametrize("page", ["1", "2", "0", "x"])
     def test_page_and_cursor_together_is_400(self, api, campaign_id, good_cursor, page):

@@ -19,6 +19,7 @@ from tests.contract import (
     NOT_FOUND,
     PAGE_RANGE,
     STATUS_CHOICES,
+    as_listed,
     bad_query,
     database_state,
     leads_url,
@@ -53,17 +54,6 @@ def add(api, campaign_id: str, rows: list[dict]) -> None:
 
 def emails(start: int, count: int) -> list[dict]:
     return [{"email": f"lead{n:04d}@example.com"} for n in range(start, start + count)]
-
-
-def as_listed(row: dict) -> dict:
-    """A stored lead as the contract shows it: name derived when not given."""
-    derived = " ".join(part for part in (row["first_name"], row["last_name"]) if part)
-    return {
-        **row,
-        "name": row["name"] or derived or None,
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }
 
 
 def expected_listing(db, campaign_id: str, status: str | None = None) -> list[dict]:

@@ -15,6 +15,7 @@ from tests.contract import (
     LEAD_KEYS,
     LEAD_STATUSES,
     STATS_KEYS,
+    as_listed,
     assert_stats_match_roster,
     identity,
     leads_url,
@@ -118,17 +119,6 @@ class RosterModel:
 
     def identity_of(self, lead_id: str) -> str:
         return next(key for key, (known, _) in self.leads.items() if known == lead_id)
-
-
-def lead_as_listed(db, lead_id: str) -> dict:
-    """The lead as the API shows it, read from the database (for leads without first or
-    last name, whose shown name is the stored one)."""
-    lead = stored_lead(db, lead_id, LEAD_KEYS)
-    return {
-        **lead,
-        "created_at": lead["created_at"].isoformat(),
-        "updated_at": lead["updated_at"].isoformat(),
-    }
 
 
 def roster_rows(db, campaign_id: str) -> dict[str, tuple[str, str]]:
@@ -248,7 +238,7 @@ class StatsScenario:
         )
 
         assert response.status_code == 200, response.json
-        assert response.json == {"prospect": lead_as_listed(self.db, lead_id)}
+        assert response.json == {"prospect": as_listed(stored_lead(self.db, lead_id, LEAD_KEYS))}
         assert response.json["prospect"]["company"] == company
 
     # Status changes, in SQL, as the sending engine makes them.
