@@ -149,6 +149,19 @@ def connected(url: str) -> Iterator[psycopg2.extensions.connection]:
         connection.close()
 
 
+@contextmanager
+def open_transaction(url: str) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor in a transaction on a connection of its own, rolled back and closed on
+    leaving: for holding a lock while the service runs."""
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+    finally:
+        connection.rollback()
+        connection.close()
+
+
 def create_database(server_url: str, name: str) -> str:
     """Create the database `name` on the server of `server_url`; return its URL."""
     with connected(with_database(server_url, "postgres")) as connection:

@@ -9,10 +9,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import psycopg2
 import pytest
 
-from tests.contract import THREAD_TIMEOUT, ApiClient, add_leads, database_state
+from tests.contract import THREAD_TIMEOUT, ApiClient, add_leads, database_state, open_transaction
 
 KEY = "retry-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
 ADA = {"email": "ada@example.com"}
@@ -309,21 +308,16 @@ class TestConcurrentRequests:
         # The lock the first request holds while it runs (see lock_idempotency_key), held
         # in an open transaction: behind pgbouncer in transaction mode a session's lock
         # would stay on a server connection that the app may be handed next.
-        holder = psycopg2.connect(database_url)
-        try:
-            with holder.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s::text || ':' || %s, 0))",
-                    (workspace_id, KEY),
-                )
+        with open_transaction(database_url) as holder:
+            holder.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s::text || ':' || %s, 0))",
+                (workspace_id, KEY),
+            )
             response = write.send(api)
             assert response.status_code == 409
             assert response.json == IN_PROGRESS
             assert response.headers["Retry-After"] == "1"
             assert database_state(db) == before
-        finally:
-            holder.rollback()
-            holder.close()
 
         # Once the first request is over, the key is free again.
         assert write.send(api).status_code == write.status
@@ -341,12 +335,10 @@ class TestConcurrentRequests:
 
         # Another connection holds the campaign row, so the first request, once it holds
         # the key, waits on the row: the second one certainly runs while the first does.
-        locker = psycopg2.connect(database_url)
-        try:
-            with locker.cursor() as cursor:
-                cursor.execute(
-                    "SELECT id FROM campaigns WHERE id = %s FOR UPDATE", (email_campaign["id"],)
-                )
+        with open_transaction(database_url) as locker:
+            locker.execute(
+                "SELECT id FROM campaigns WHERE id = %s FOR UPDATE", (email_campaign["id"],)
+            )
             first = threading.Thread(target=send, args=("first",))
             first.start()
             wait_for_lock_waiters(db, 1)
@@ -354,9 +346,6 @@ class TestConcurrentRequests:
             second.start()
             second.join(THREAD_TIMEOUT)
             assert "first" not in responses
-        finally:
-            locker.rollback()
-            locker.close()
         first.join(THREAD_TIMEOUT)
 
         assert responses["second"].status_code == 409

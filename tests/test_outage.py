@@ -11,7 +11,6 @@ import time
 import uuid
 from contextlib import ExitStack
 
-import psycopg2
 import pytest
 
 from app import create_app
@@ -22,6 +21,8 @@ from tests.contract import (
     database_state,
     held_connection,
     make_token,
+    open_transaction,
+    stored_leads,
 )
 from tests.pg_server import DedicatedServer
 
@@ -339,15 +340,8 @@ class TestOutageDuringWrites:
 
     @staticmethod
     def stored_emails(url: str, campaign_id: str) -> set[str]:
-        connection = psycopg2.connect(url)
-        try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT email FROM leads WHERE campaign_id = %(id)s", {"id": campaign_id}
-                )
-                return {row[0] for row in cursor.fetchall()}
-        finally:
-            connection.close()
+        with connected(url) as db:
+            return {lead["email"] for lead in stored_leads(db, campaign_id, ["email"])}
 
 
 @pytest.fixture
@@ -408,19 +402,14 @@ class TestUnresponsiveDatabase:
     ):
         with connected(outage_url) as db:
             before = database_state(db)
-        blocker = psycopg2.connect(outage_url)
-        try:
-            with blocker.cursor() as cursor:
-                cursor.execute(
-                    "SELECT id FROM campaigns WHERE id = %(id)s FOR UPDATE",
-                    {"id": roster["campaign_id"]},
-                )
+        with open_transaction(outage_url) as blocker:
+            blocker.execute(
+                "SELECT id FROM campaigns WHERE id = %(id)s FOR UPDATE",
+                {"id": roster["campaign_id"]},
+            )
             response, elapsed = timed(
                 lambda: outage_api.request(method, fill(path, roster), json=body)
             )
-        finally:
-            blocker.rollback()
-            blocker.close()
         assert_unavailable(response, elapsed)
         assert elapsed < STATEMENT_TIMEOUT + 2
         with connected(outage_url) as db:
