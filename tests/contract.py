@@ -321,6 +321,14 @@ def stored_lead_ids(db, campaign_id: str) -> list[str]:
     return [lead["id"] for lead in stored_leads(db, campaign_id, ["id"])]
 
 
+def set_statuses(db, statuses_by_id: dict[str, str]) -> None:
+    """Give these leads these statuses, in SQL, as the sending engine does: the API never
+    sets a lead's status."""
+    with db.cursor() as cursor:
+        for lead_id, status in statuses_by_id.items():
+            cursor.execute("UPDATE leads SET status = %s WHERE id = %s", (status, lead_id))
+
+
 # Campaign stats, checked against the roster itself.
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from leads.domain.cursors import LeadCursor, encode_cursor
-from tests.contract import LEAD_KEYS, LEAD_STATUSES, as_listed, bad_query, leads_url
+from tests.contract import LEAD_KEYS, LEAD_STATUSES, as_listed, bad_query, leads_url, set_statuses
 
 INVALID_CURSOR = "Not a valid cursor: pass the next_cursor of a previous page unchanged."
 BAD_CURSOR_BODY = bad_query("cursor", INVALID_CURSOR)
@@ -77,14 +77,6 @@ def expected_pages(campaign_id: str, rows: list[dict], limit: int, status: str |
     return pages
 
 
-def set_statuses(db, campaign_id: str, statuses: list[str]) -> None:
-    """Give the campaign's leads, in list order, these statuses (the API never sets them)."""
-    rows = roster_rows(db, campaign_id)
-    with db.cursor() as cursor:
-        for row, status in zip(rows, statuses, strict=True):
-            cursor.execute("UPDATE leads SET status = %s WHERE id = %s", (status, row["id"]))
-
-
 def raw_cursor(payload_fields: tuple, checksum_ok: bool = True) -> str:
     """A cursor built by hand in the documented layout, with a correct checksum or not."""
     payload = struct.pack(">B16sq16sB", *payload_fields)
@@ -116,8 +108,8 @@ class TestCursorPaging:
     @pytest.mark.parametrize("limit", [1, 2, 4])
     def test_status_filter_pages_only_that_status(self, api, email_campaign, db, status, limit):
         campaign_id = email_campaign["id"]
-        add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(12)])
-        set_statuses(db, campaign_id, ["pending", "sent", "bounced", "sent"] * 3)
+        ids = add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(12)])
+        set_statuses(db, dict(zip(ids, ["pending", "sent", "bounced", "sent"] * 3, strict=True)))
         rows = roster_rows(db, campaign_id, status)
 
         responses = walk_by_cursor(api, campaign_id, limit, status)

@@ -14,6 +14,7 @@ from tests.contract import (
     leads_url,
     move_to,
     recount,
+    set_statuses,
     stats_of,
     stored_lead_ids,
     stored_stats,
@@ -31,9 +32,7 @@ def seed(api, db, campaign: dict, prefix: str = "lead") -> list[str]:
         api, campaign, [{"email": f"{prefix}{i}@example.com"} for i in range(len(SEED_STATUSES))]
     )
     ids = [lead["id"] for lead in leads]
-    with db.cursor() as cursor:
-        for lead_id, status in zip(ids, SEED_STATUSES, strict=True):
-            cursor.execute("UPDATE leads SET status = %s WHERE id = %s", (status, lead_id))
+    set_statuses(db, dict(zip(ids, SEED_STATUSES, strict=True)))
     return ids
 
 

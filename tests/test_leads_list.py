@@ -24,6 +24,7 @@ from tests.contract import (
     database_state,
     leads_url,
     move_to,
+    set_statuses,
     stored_leads,
 )
 
@@ -69,12 +70,6 @@ def listed_ids(api, campaign_id: str, query: str = "") -> list[str]:
     response = api.get(leads_url(campaign_id) + query)
     assert response.status_code == 200, response.json
     return [lead["id"] for lead in response.json["prospects"]]
-
-
-def set_statuses(db, statuses_by_id: dict[str, str]) -> None:
-    with db.cursor() as cursor:
-        for lead_id, status in statuses_by_id.items():
-            cursor.execute("UPDATE leads SET status = %s WHERE id = %s", (status, lead_id))
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from tests.contract import (
     database_state,
     leads_url,
     move_to,
+    set_statuses,
     stored_lead,
     stored_lead_ids,
     usage_error,
@@ -49,15 +50,6 @@ def every_lead(api, campaign: dict, status: str | None = None) -> list[dict]:
         if len(body["prospects"]) < 200:
             return leads
         page += 1
-
-
-def set_status(db, lead_ids: list[str], status: str) -> None:
-    """Lead statuses move outside this API (the sender does it): set them in the database."""
-    with db.cursor() as cursor:
-        cursor.execute(
-            "UPDATE leads SET status = %s::lead_status WHERE id = ANY(%s::uuid[])",
-            (status, lead_ids),
-        )
 
 
 def csv_cell(value) -> str:
@@ -106,7 +98,7 @@ class TestLeadList:
     )
     def test_json_is_the_api_page(self, invoke, api, db, email_campaign, args, query):
         leads = seed(api, email_campaign, 130)
-        set_status(db, [lead["id"] for lead in leads[10:15]], "replied")
+        set_statuses(db, {lead["id"]: "replied" for lead in leads[10:15]})
         result = invoke("campaign", "lead", "list", "--id", email_campaign["id"], *args)
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == api.get(leads_url(email_campaign["id"]) + query).json
@@ -179,7 +171,7 @@ class TestLeadList:
 
     def test_all_with_a_status(self, invoke, api, db, email_campaign):
         leads = seed(api, email_campaign, 420)
-        set_status(db, [lead["id"] for lead in leads[::2]], "sent")
+        set_statuses(db, {lead["id"]: "sent" for lead in leads[::2]})
         result = invoke(
             "campaign", "lead", "list", "--id", email_campaign["id"], "--all", "--status", "sent"
         )
