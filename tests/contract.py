@@ -302,6 +302,13 @@ def stored_lead(db, lead_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> dict
     return None if row is None else dict(row)
 
 
+def ids_by_identity(db, campaign_id: str) -> dict[str, str]:
+    """The campaign's lead ids by the identity each is stored under."""
+    return {
+        lead["identity"]: lead["id"] for lead in stored_leads(db, campaign_id, ["identity", "id"])
+    }
+
+
 def as_listed(row: dict) -> dict:
     """A stored lead (its LEAD_KEYS columns) as the API shows it: ids as text, the name
     derived from the first and last name when none was given, times in ISO 8601."""

@@ -27,6 +27,7 @@ from tests.contract import (
     THREAD_TIMEOUT,
     ApiClient,
     assert_stats_match_roster,
+    ids_by_identity,
     leads_url,
     pending_stats,
     recount,
@@ -78,12 +79,6 @@ def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
     with ThreadPoolExecutor(max_workers=len(workers)) as executor:
         futures = [executor.submit(start, worker) for worker in workers]
         return [future.result(timeout=THREAD_TIMEOUT) for future in futures]
-
-
-def lead_ids_by_identity(db, campaign_id: str) -> dict[str, str]:
-    with db.cursor() as cursor:
-        cursor.execute("SELECT identity, id FROM leads WHERE campaign_id = %s", (campaign_id,))
-        return {row[0]: str(row[1]) for row in cursor.fetchall()}
 
 
 def expected_add_results(rows: list[dict], known: set[str], ids: dict[str, str]) -> list[dict]:
@@ -169,7 +164,7 @@ class TestConcurrentAdds:
 
         assert [status for _, status, _ in outcomes] == [200] * len(outcomes)
         sent_identities = {row["_identity"] for rows, _, _ in outcomes for row in rows}
-        ids = lead_ids_by_identity(db, campaign["id"])
+        ids = ids_by_identity(db, campaign["id"])
         assert set(ids) == sent_identities
         assert sum(body["imported"] for _, _, body in outcomes) == len(sent_identities)
 
@@ -272,7 +267,7 @@ class TestAddsRacingLaunch:
         assert accepted
         assert len(refused) == self.POSTERS  # every poster ran until it hit the frozen roster
 
-        ids = lead_ids_by_identity(db, campaign["id"])
+        ids = ids_by_identity(db, campaign["id"])
         for _, rows, status, body in refused:
             assert (status, body) == (400, FROZEN_BODY)
             assert not {row["_identity"] for row in rows} & set(ids)  # wrote nothing
@@ -369,7 +364,7 @@ class TestConcurrentIdentityEdits:
         }
         assert winner_after["updated_at"] > before[winner]["updated_at"]
         assert stored_lead(db, loser) == before[loser]  # the refused edit changed nothing
-        assert lead_ids_by_identity(db, campaign["id"]) == {
+        assert ids_by_identity(db, campaign["id"]) == {
             target: winner,
             before[loser]["identity"]: loser,
         }

@@ -16,6 +16,7 @@ from tests.contract import (
     assert_stats_match_roster,
     bad_request,
     database_state,
+    ids_by_identity,
     leads_url,
     move_to,
     stored_lead,
@@ -49,10 +50,6 @@ def add_ok(api: ApiClient, campaign_id: str, prospects: list, query: str = "") -
     response = add(api, campaign_id, prospects, query)
     assert response.status_code == 200, response.json
     return response.json
-
-
-def ids_by_identity(db, campaign_id: str) -> dict[str, str]:
-    return {lead["identity"]: lead["id"] for lead in stored_leads(db, campaign_id)}
 
 
 def custom_fields_of_size(size: int, char: str = "x") -> dict:
