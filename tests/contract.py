@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http
 import random
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -131,6 +132,13 @@ APP_TABLES = (
     "campaign_lead_counts",
     "idempotency_keys",
 )
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listened on when asked."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def with_database(url: str, name: str) -> str:

