@@ -80,6 +80,7 @@ def bad_query(field: str, message: str) -> dict:
 
 NOT_FOUND = error_body(404, "Campaign not found.")
 UNSUPPORTED = error_body(415, "Request bodies must be JSON (Content-Type: application/json).")
+UNAVAILABLE = error_body(503, "The database is unavailable; retry later.")
 # Content types other than JSON, each a 415 on a write (None: no Content-Type at all).
 NOT_JSON_CONTENT_TYPES = [
     "text/plain",

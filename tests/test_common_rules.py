@@ -19,6 +19,7 @@ from tests.contract import (
     NO_ROUTE,
     NOT_JSON_CONTENT_TYPES,
     TOO_LARGE,
+    UNAVAILABLE,
     UNSUPPORTED,
     add_leads,
     database_state,
@@ -28,7 +29,6 @@ from tests.contract import (
 
 UNREACHABLE_DATABASE = "postgresql://postgres@127.0.0.1:1/nowhere"
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
-UNAVAILABLE_MESSAGE = "The database is unavailable; retry later."
 
 
 def make_app(**overrides):
@@ -348,7 +348,7 @@ class TestDatabaseUnreachable:
             headers={"Authorization": f"Bearer {token}", "X-Request-ID": "during-outage"},
         )
         assert response.status_code == 503
-        assert response.json == error_body(503, UNAVAILABLE_MESSAGE)
+        assert response.json == UNAVAILABLE
         assert response.headers["Retry-After"] == "5"
         assert response.headers["X-Request-ID"] == "during-outage"
         text = response.get_data(as_text=True)

