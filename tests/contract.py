@@ -58,6 +58,7 @@ LIMIT_RANGE = "Must be greater than or equal to 1 and less than or equal to 200.
 THREAD_TIMEOUT = 30  # seconds
 # A well-formed id that names nothing.
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
+# The header of a JSON body sent as raw data.
 JSON = {"Content-Type": "application/json"}
 
 
@@ -123,7 +124,7 @@ def leads_url(campaign_id: str, **query) -> str:
     return f"/api/campaigns/{campaign_id}/leads" + (f"?{params}" if params else "")
 
 
-# The database the tests run on.
+# The servers and databases the tests run on.
 
 APP_TABLES = (
     "workspaces",
@@ -300,6 +301,11 @@ def stored_leads(db, campaign_id: str, columns: Sequence[str] = LEAD_COLUMNS) ->
         return [dict(row) for row in cursor.fetchall()]
 
 
+def stored_lead_ids(db, campaign_id: str) -> list[str]:
+    """The ids of the campaign's leads as stored, oldest first (ties by id)."""
+    return [lead["id"] for lead in stored_leads(db, campaign_id, ["id"])]
+
+
 def stored_lead(db, lead_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> dict | None:
     """One lead as stored (None when there is none): these columns of it."""
     with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
@@ -330,11 +336,6 @@ def as_listed(row: dict) -> dict:
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
     }
-
-
-def stored_lead_ids(db, campaign_id: str) -> list[str]:
-    """The ids of the campaign's leads as stored, oldest first (ties by id)."""
-    return [lead["id"] for lead in stored_leads(db, campaign_id, ["id"])]
 
 
 def set_statuses(db, statuses_by_id: dict[str, str]) -> None:
