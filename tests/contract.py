@@ -79,6 +79,8 @@ def bad_query(field: str, message: str) -> dict:
     return bad_request(f"{field}: {message.rstrip('.')}", {"query": {field: [message]}})
 
 
+# The 400 of a JSON body that is not an object.
+NOT_AN_OBJECT = bad_request("Invalid input type", {"json": {"_schema": ["Invalid input type."]}})
 NOT_FOUND = error_body(404, "Campaign not found.")
 UNSUPPORTED = error_body(415, "Request bodies must be JSON (Content-Type: application/json).")
 UNAVAILABLE = error_body(503, "The database is unavailable; retry later.")

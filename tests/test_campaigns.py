@@ -10,8 +10,10 @@ import pytest
 
 from tests.contract import (
     CAMPAIGN_STATUSES,
+    JSON,
     LEAD_STATUSES,
     NO_ROUTE,
+    NOT_AN_OBJECT,
     add_leads,
     database_state,
     error_body,
@@ -201,13 +203,9 @@ class TestCreateCampaign:
     @pytest.mark.parametrize("raw", [b"[]", b'"Spring"', b"null", b"3"])
     def test_body_that_is_not_an_object(self, api, db, raw):
         before = database_state(db)
-        response = api.post(
-            "/api/campaigns", data=raw, headers={"Content-Type": "application/json"}
-        )
+        response = api.post("/api/campaigns", data=raw, headers=JSON)
         assert response.status_code == 400
-        assert response.json == error_body(
-            400, "Invalid input type", {"json": {"_schema": ["Invalid input type."]}}
-        )
+        assert response.json == NOT_AN_OBJECT
         assert database_state(db) == before
 
 

@@ -13,6 +13,7 @@ from tests.contract import (
     JSON,
     LIMIT_RANGE,
     NO_ROUTE,
+    NOT_AN_OBJECT,
     NOT_FOUND,
     NOT_JSON_CONTENT_TYPES,
     PAGE_RANGE,
@@ -192,7 +193,7 @@ class TestWrongTypes:
             method,
             path.format(campaign=campaign["id"]),
             400,
-            bad_request("Invalid input type", {"json": {"_schema": ["Invalid input type."]}}),
+            NOT_AN_OBJECT,
             data=json.dumps(body),
             headers=JSON,
         )

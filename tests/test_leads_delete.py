@@ -7,7 +7,9 @@ import uuid
 import pytest
 
 from tests.contract import (
+    JSON,
     LEAD_STATUSES,
+    NOT_AN_OBJECT,
     add_leads,
     database_state,
     error_body,
@@ -286,7 +288,7 @@ class TestSelectorRules:
             response = api.delete(
                 leads_url(email_campaign["id"]),
                 data=raw,
-                headers={"Content-Type": "application/json"},
+                headers=JSON,
             )
         assert response.status_code == 400
         assert response.json == error_body(
@@ -298,13 +300,9 @@ class TestSelectorRules:
     def test_body_that_is_not_an_object(self, api, db, email_campaign, raw):
         seed(api, db, email_campaign)
         before = database_state(db)
-        response = api.delete(
-            leads_url(email_campaign["id"]), data=raw, headers={"Content-Type": "application/json"}
-        )
+        response = api.delete(leads_url(email_campaign["id"]), data=raw, headers=JSON)
         assert response.status_code == 400
-        assert response.json == error_body(
-            400, "Invalid input type", {"json": {"_schema": ["Invalid input type."]}}
-        )
+        assert response.json == NOT_AN_OBJECT
         assert database_state(db) == before
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.contract import (
     IDENTITY_FIELD,
+    JSON,
+    NOT_AN_OBJECT,
     add_leads,
     database_state,
     error_body,
@@ -552,13 +554,9 @@ class TestUpdateRejected:
     @pytest.mark.parametrize("body", [b"[]", b'"updates"', b"null", b"1", b"true"])
     def test_body_that_is_not_an_object(self, api, db, campaign, roster, body):
         before = database_state(db)
-        response = api.patch(
-            leads_url(campaign["id"]), data=body, headers={"Content-Type": "application/json"}
-        )
+        response = api.patch(leads_url(campaign["id"]), data=body, headers=JSON)
         assert response.status_code == 400
-        assert response.json == error_body(
-            400, "Invalid input type", {"json": {"_schema": ["Invalid input type."]}}
-        )
+        assert response.json == NOT_AN_OBJECT
         assert database_state(db) == before
 
 
