@@ -23,6 +23,7 @@ from tests.contract import (
     ApiClient,
     connected,
     create_database,
+    database_state,
     drop_database,
     make_token,
 )
@@ -96,6 +97,21 @@ def api(app, token) -> ApiClient:
 @pytest.fixture
 def other_api(app, other_token) -> ApiClient:
     return ApiClient(app, other_token)
+
+
+@pytest.fixture
+def rejected(api, db):
+    """Send a request; check its status, its whole body, and that nothing was written."""
+
+    def check(method: str, path: str, status: int, body: dict, **kwargs):
+        before = database_state(db)
+        response = api.request(method, path, **kwargs)
+        assert response.status_code == status
+        assert response.json == body
+        assert database_state(db) == before
+        return response
+
+    return check
 
 
 @pytest.fixture

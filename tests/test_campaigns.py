@@ -175,12 +175,8 @@ class TestCreateCampaign:
             ),
         ],
     )
-    def test_invalid_body_is_400_and_creates_nothing(self, api, db, body, message, errors):
-        before = database_state(db)
-        response = api.post("/api/campaigns", json=body)
-        assert response.status_code == 400
-        assert response.json == error_body(400, message, errors)
-        assert database_state(db) == before
+    def test_invalid_body_is_400_and_creates_nothing(self, rejected, body, message, errors):
+        rejected("POST", "/api/campaigns", 400, error_body(400, message, errors), json=body)
 
     def test_every_unknown_key_is_named(self, api, db):
         before = database_state(db)
@@ -201,12 +197,8 @@ class TestCreateCampaign:
         assert database_state(db) == before
 
     @pytest.mark.parametrize("raw", [b"[]", b'"Spring"', b"null", b"3"])
-    def test_body_that_is_not_an_object(self, api, db, raw):
-        before = database_state(db)
-        response = api.post("/api/campaigns", data=raw, headers=JSON)
-        assert response.status_code == 400
-        assert response.json == NOT_AN_OBJECT
-        assert database_state(db) == before
+    def test_body_that_is_not_an_object(self, rejected, raw):
+        rejected("POST", "/api/campaigns", 400, NOT_AN_OBJECT, data=raw, headers=JSON)
 
 
 class TestCampaignNameUniqueness:
@@ -218,15 +210,15 @@ class TestCampaignNameUniqueness:
             ("  Spring ", "email"),
         ],
     )
-    def test_same_name_in_the_workspace_is_409(self, api, db, second_name, second_type):
+    def test_same_name_in_the_workspace_is_409(self, rejected, api, second_name, second_type):
         api.create_campaign("Spring", "email")
-        before = database_state(db)
-        response = api.post("/api/campaigns", json={"name": second_name, "type": second_type})
-        assert response.status_code == 409
-        assert response.json == error_body(
-            409, "A campaign named 'Spring' already exists in this workspace."
+        rejected(
+            "POST",
+            "/api/campaigns",
+            409,
+            error_body(409, "A campaign named 'Spring' already exists in this workspace."),
+            json={"name": second_name, "type": second_type},
         )
-        assert database_state(db) == before
 
     def test_same_name_in_another_workspace_is_fine(self, api, other_api, db):
         mine = api.create_campaign("Spring", "email")
@@ -342,12 +334,8 @@ class TestTransitions:
         assert database_state(db)["leads"] == leads_before
 
     @pytest.mark.parametrize("transition", ["start", "stop", "draft", "delete"])
-    def test_unknown_transition_is_404(self, api, db, email_campaign, transition):
-        before = database_state(db)
-        response = api.post(f"/api/campaigns/{email_campaign['id']}/{transition}")
-        assert response.status_code == 404
-        assert response.json == NO_ROUTE
-        assert database_state(db) == before
+    def test_unknown_transition_is_404(self, rejected, email_campaign, transition):
+        rejected("POST", f"/api/campaigns/{email_campaign['id']}/{transition}", 404, NO_ROUTE)
 
     @pytest.mark.parametrize("transition", ["launch", "pause", "resume", "complete"])
     def test_transitions_are_post_only(self, api, db, email_campaign, transition):

@@ -140,26 +140,21 @@ class TestRequestId:
 class TestJsonOnly:
     @pytest.mark.parametrize("index", range(4), ids=WRITE_IDS)
     @pytest.mark.parametrize("content_type", NOT_JSON_CONTENT_TYPES)
-    def test_write_with_another_content_type_is_415(self, api, db, roster, index, content_type):
+    def test_write_with_another_content_type_is_415(self, rejected, roster, index, content_type):
         method, path, body = roster["writes"][index]
         headers = {} if content_type is None else {"Content-Type": content_type}
-        before = database_state(db)
-        response = api.request(method, path, data=json.dumps(body).encode(), headers=headers)
-        assert response.status_code == 415
-        assert response.json == UNSUPPORTED
-        assert database_state(db) == before
+        rejected(method, path, 415, UNSUPPORTED, data=json.dumps(body).encode(), headers=headers)
 
     @pytest.mark.parametrize("transition", ["launch", "pause", "resume", "complete"])
-    def test_transition_with_a_non_json_body_is_415(self, api, db, email_campaign, transition):
-        before = database_state(db)
-        response = api.post(
+    def test_transition_with_a_non_json_body_is_415(self, rejected, email_campaign, transition):
+        rejected(
+            "POST",
             f"/api/campaigns/{email_campaign['id']}/{transition}",
+            415,
+            UNSUPPORTED,
             data=b"go",
             headers={"Content-Type": "text/plain"},
         )
-        assert response.status_code == 415
-        assert response.json == UNSUPPORTED
-        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         "content_type", ["application/json; charset=utf-8", "application/json;charset=UTF-8"]

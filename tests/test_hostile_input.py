@@ -59,21 +59,6 @@ def campaign(api) -> dict:
     return campaign
 
 
-@pytest.fixture
-def rejected(api, db):
-    """Send a request; check its status, its whole body, and that nothing was written."""
-
-    def check(method: str, path: str, status: int, body: dict, **kwargs):
-        before = database_state(db)
-        response = api.request(method, path, **kwargs)
-        assert response.status_code == status
-        assert response.json == body
-        assert database_state(db) == before
-        return response
-
-    return check
-
-
 # The writes that take a JSON body, as (method, path with {campaign}).
 BODY_WRITES = [
     ("POST", "/api/campaigns"),

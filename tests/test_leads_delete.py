@@ -157,7 +157,7 @@ class TestDeleteByIds:
         ],
     )
     def test_bad_ids_are_400_and_delete_nothing(
-        self, api, db, email_campaign, prospect_ids, message, errors
+        self, rejected, api, db, email_campaign, prospect_ids, message, errors
     ):
         ids = seed(api, db, email_campaign)
         if prospect_ids == "FIRST+500":
@@ -166,11 +166,13 @@ class TestDeleteByIds:
             prospect_ids = ids[0]
         elif isinstance(prospect_ids, list):
             prospect_ids = [ids[0] if item == "FIRST" else item for item in prospect_ids]
-        before = database_state(db)
-        response = api.delete(leads_url(email_campaign["id"]), json={"prospect_ids": prospect_ids})
-        assert response.status_code == 400
-        assert response.json == error_body(400, message, errors)
-        assert database_state(db) == before
+        rejected(
+            "DELETE",
+            leads_url(email_campaign["id"]),
+            400,
+            error_body(400, message, errors),
+            json={"prospect_ids": prospect_ids},
+        )
 
 
 class TestDeleteAll:
@@ -261,7 +263,9 @@ class TestSelectorRules:
             ),
         ],
     )
-    def test_rejected_and_nothing_deleted(self, api, db, email_campaign, body, message, errors):
+    def test_rejected_and_nothing_deleted(
+        self, rejected, api, db, email_campaign, body, message, errors
+    ):
         ids = seed(api, db, email_campaign)
         body = {
             key: [ids[0] if item == "FIRST" else item for item in value]
@@ -269,11 +273,13 @@ class TestSelectorRules:
             else value
             for key, value in body.items()
         }
-        before = database_state(db)
-        response = api.delete(leads_url(email_campaign["id"]), json=body)
-        assert response.status_code == 400
-        assert response.json == error_body(400, message, errors)
-        assert database_state(db) == before
+        rejected(
+            "DELETE",
+            leads_url(email_campaign["id"]),
+            400,
+            error_body(400, message, errors),
+            json=body,
+        )
 
     @pytest.mark.parametrize(
         "raw",
@@ -297,29 +303,29 @@ class TestSelectorRules:
         assert database_state(db) == before
 
     @pytest.mark.parametrize("raw", [b"[]", b"null", b"true", b'"all"'])
-    def test_body_that_is_not_an_object(self, api, db, email_campaign, raw):
+    def test_body_that_is_not_an_object(self, rejected, api, db, email_campaign, raw):
         seed(api, db, email_campaign)
-        before = database_state(db)
-        response = api.delete(leads_url(email_campaign["id"]), data=raw, headers=JSON)
-        assert response.status_code == 400
-        assert response.json == NOT_AN_OBJECT
-        assert database_state(db) == before
+        rejected(
+            "DELETE", leads_url(email_campaign["id"]), 400, NOT_AN_OBJECT, data=raw, headers=JSON
+        )
 
 
 class TestDeleteFrozenRoster:
     @pytest.mark.parametrize("status", ["active", "paused", "completed"])
     @pytest.mark.parametrize("selector", ["ids", "all"])
-    def test_only_draft_rosters_shrink(self, api, db, email_campaign, status, selector):
+    def test_only_draft_rosters_shrink(self, rejected, api, db, email_campaign, status, selector):
         ids = seed(api, db, email_campaign)
         move_to(api, email_campaign, status)
         body = {"prospect_ids": ids[:2]} if selector == "ids" else {"all": True}
-        before = database_state(db)
-        response = api.delete(leads_url(email_campaign["id"]), json=body)
-        assert response.status_code == 400
-        assert response.json == error_body(
-            400, f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
+        rejected(
+            "DELETE",
+            leads_url(email_campaign["id"]),
+            400,
+            error_body(
+                400, f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
+            ),
+            json=body,
         )
-        assert database_state(db) == before
 
 
 class TestValidationOrder:
