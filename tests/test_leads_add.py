@@ -9,6 +9,7 @@ import pytest
 from app import create_app
 from leads.config import DEFAULT_MAX_BODY_BYTES
 from tests.contract import (
+    IDENTITY_FIELD,
     MISSING_UUID,
     NOT_FOUND,
     PROFILE_FIELDS,
@@ -215,7 +216,7 @@ class TestChannelIdentity:
         campaign = api.create_campaign("Identity", campaign_type)
         add_ok(api, campaign["id"], [identity_row(campaign_type, 0)])
         before = database_state(db)
-        field = "email" if campaign_type == "email" else "linkedin_url"
+        field = IDENTITY_FIELD[campaign_type]
 
         response = add(
             api,
@@ -380,7 +381,7 @@ class TestNormalization:
         self, api, db, campaign_type, raw, normalized
     ):
         campaign = api.create_campaign("Normalize", campaign_type)
-        field = "email" if campaign_type == "email" else "linkedin_url"
+        field = IDENTITY_FIELD[campaign_type]
 
         body = add_ok(api, campaign["id"], [{field: raw}])
 
@@ -407,7 +408,7 @@ class TestNormalization:
     )
     def test_variants_of_one_identity_deduplicate(self, api, db, campaign_type, variants):
         campaign = api.create_campaign("Variants", campaign_type)
-        field = "email" if campaign_type == "email" else "linkedin_url"
+        field = IDENTITY_FIELD[campaign_type]
 
         body = add_ok(api, campaign["id"], [{field: variant} for variant in variants])
 
@@ -461,7 +462,7 @@ class TestDedup:
     @pytest.mark.parametrize("campaign", ["email", "linkedin"], indirect=True)
     def test_against_the_roster_the_existing_lead_wins_unmodified(self, api, db, campaign):
         kind = campaign["type"]
-        field = "email" if kind == "email" else "linkedin_url"
+        field = IDENTITY_FIELD[kind]
         add_ok(
             api,
             campaign["id"],
