@@ -41,6 +41,13 @@ PROFILE_FIELDS = (*TEXT_FIELDS, "custom_fields")
 LEAD_KEYS = ["id", "campaign_id", "status", *PROFILE_FIELDS, "created_at", "updated_at"]
 # The contract's key order of a stats object.
 STATS_KEYS = ["total", *LEAD_STATUSES, "contacted", "last_synced_at"]
+# Each transition: the statuses it may start from, and the status it leads to.
+TRANSITIONS = {
+    "launch": (("draft",), "active"),
+    "pause": (("active",), "paused"),
+    "resume": (("paused",), "active"),
+    "complete": (("active", "paused"), "completed"),
+}
 # How to reach each campaign status through the API, from draft.
 TRANSITIONS_TO = {
     "draft": [],

@@ -14,6 +14,7 @@ from tests.contract import (
     LEAD_STATUSES,
     NO_ROUTE,
     NOT_AN_OBJECT,
+    TRANSITIONS,
     add_leads,
     database_state,
     error_body,
@@ -22,19 +23,9 @@ from tests.contract import (
 )
 
 # (from status, transition) -> the status it leads to; every other pair is refused.
-ALLOWED = {
-    ("draft", "launch"): "active",
-    ("active", "pause"): "paused",
-    ("paused", "resume"): "active",
-    ("active", "complete"): "completed",
-    ("paused", "complete"): "completed",
-}
-REQUIRED_STATUS = {
-    "launch": "draft",
-    "pause": "active",
-    "resume": "paused",
-    "complete": "active or paused",
-}
+ALLOWED = {(start, name): to for name, (starts, to) in TRANSITIONS.items() for start in starts}
+# What a refusal says the campaign must be.
+REQUIRED_STATUS = {name: " or ".join(starts) for name, (starts, _) in TRANSITIONS.items()}
 
 
 def campaign_row(db, campaign_id: str) -> dict | None:

@@ -8,18 +8,12 @@ import pytest
 from tests.contract import (
     CAMPAIGN_STATUSES,
     LEAD_STATUSES,
+    TRANSITIONS,
     database_state,
     leads_url,
     move_to,
     usage_error,
 )
-
-TRANSITIONS = {
-    "launch": (("draft",), "active"),
-    "pause": (("active",), "paused"),
-    "resume": (("paused",), "active"),
-    "complete": (("active", "paused"), "completed"),
-}
 
 
 def stored_campaigns(db) -> list[dict]:
