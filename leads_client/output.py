@@ -10,20 +10,15 @@ from typing import IO, Any
 from tabulate import tabulate
 
 from leads_client.importer import ImportSummary
+from leads_client.rows import CUSTOM_FIELDS, LEAD_FIELDS
 
+# The lead object's keys, in the API's order.
 LEAD_COLUMNS = (
     "id",
     "campaign_id",
     "status",
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-    "custom_fields",
+    *LEAD_FIELDS,
+    CUSTOM_FIELDS,
     "created_at",
     "updated_at",
 )

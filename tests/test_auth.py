@@ -11,8 +11,15 @@ import psycopg2.extras
 import pytest
 from psycopg2 import sql
 
-from tests.conftest import APP_TABLES, ApiClient, make_token
-from tests.roster_api import add_leads, database_state, error_body, move_to
+from tests.contract import (
+    APP_TABLES,
+    ApiClient,
+    add_leads,
+    database_state,
+    error_body,
+    make_token,
+    move_to,
+)
 
 TOKEN = re.compile(r"^ld_[A-Za-z0-9_-]{43}$")
 WWW_AUTHENTICATE = 'Bearer realm="leads"'

@@ -14,17 +14,21 @@ import pytest
 from werkzeug.exceptions import InternalServerError
 
 from app import create_app
-from tests.roster_api import add_leads, database_state, error_body
+from tests.contract import (
+    JSON,
+    NO_ROUTE,
+    NOT_JSON_CONTENT_TYPES,
+    TOO_LARGE,
+    UNAVAILABLE,
+    UNSUPPORTED,
+    add_leads,
+    database_state,
+    error_body,
+    internal_error,
+)
 
 UNREACHABLE_DATABASE = "postgresql://postgres@127.0.0.1:1/nowhere"
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
-NOT_FOUND_MESSAGE = (
-    "The requested URL was not found on the server. If you entered the URL manually please "
-    "check your spelling and try again."
-)
-UNSUPPORTED = error_body(415, "Request bodies must be JSON (Content-Type: application/json).")
-UNAVAILABLE_MESSAGE = "The database is unavailable; retry later."
-JSON = {"Content-Type": "application/json"}
 
 
 def make_app(**overrides):
@@ -135,37 +139,22 @@ class TestRequestId:
 
 class TestJsonOnly:
     @pytest.mark.parametrize("index", range(4), ids=WRITE_IDS)
-    @pytest.mark.parametrize(
-        "content_type",
-        [
-            "text/plain",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=x",
-            "application/xml",
-            "text/json",
-            None,
-        ],
-    )
-    def test_write_with_another_content_type_is_415(self, api, db, roster, index, content_type):
+    @pytest.mark.parametrize("content_type", NOT_JSON_CONTENT_TYPES)
+    def test_write_with_another_content_type_is_415(self, rejected, roster, index, content_type):
         method, path, body = roster["writes"][index]
         headers = {} if content_type is None else {"Content-Type": content_type}
-        before = database_state(db)
-        response = api.request(method, path, data=json.dumps(body).encode(), headers=headers)
-        assert response.status_code == 415
-        assert response.json == UNSUPPORTED
-        assert database_state(db) == before
+        rejected(method, path, 415, UNSUPPORTED, data=json.dumps(body).encode(), headers=headers)
 
     @pytest.mark.parametrize("transition", ["launch", "pause", "resume", "complete"])
-    def test_transition_with_a_non_json_body_is_415(self, api, db, email_campaign, transition):
-        before = database_state(db)
-        response = api.post(
+    def test_transition_with_a_non_json_body_is_415(self, rejected, email_campaign, transition):
+        rejected(
+            "POST",
             f"/api/campaigns/{email_campaign['id']}/{transition}",
+            415,
+            UNSUPPORTED,
             data=b"go",
             headers={"Content-Type": "text/plain"},
         )
-        assert response.status_code == 415
-        assert response.json == UNSUPPORTED
-        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         "content_type", ["application/json; charset=utf-8", "application/json;charset=UTF-8"]
@@ -244,7 +233,7 @@ class TestUnknownRoutesAndMethods:
         client = api if authenticated else app.test_client()
         response = client.get(path.format(id=email_campaign["id"]))
         assert response.status_code == 404
-        assert response.json == error_body(404, NOT_FOUND_MESSAGE)
+        assert response.json == NO_ROUTE
 
     @pytest.mark.parametrize(
         ("method", "path", "allowed"),
@@ -313,9 +302,7 @@ class TestInternalError:
         else:
             assert GENERATED_ID.match(request_id)
         assert response.status_code == 500
-        assert response.json == error_body(
-            500, f"Internal server error; quote request id {request_id} when reporting it."
-        )
+        assert response.json == internal_error(request_id)
         text = response.get_data(as_text=True)
         for leak in ("hunter2", "SELECT", "api_tokens", "Traceback", "Boom", "psycopg2"):
             assert leak not in text
@@ -326,9 +313,7 @@ class TestInternalError:
         response = failing_app.test_client().post("/boom/exception", json={"a": 1})
         assert response.status_code == 500
         request_id = response.headers["X-Request-ID"]
-        assert response.json == error_body(
-            500, f"Internal server error; quote request id {request_id} when reporting it."
-        )
+        assert response.json == internal_error(request_id)
 
 
 @pytest.fixture
@@ -358,7 +343,7 @@ class TestDatabaseUnreachable:
             headers={"Authorization": f"Bearer {token}", "X-Request-ID": "during-outage"},
         )
         assert response.status_code == 503
-        assert response.json == error_body(503, UNAVAILABLE_MESSAGE)
+        assert response.json == UNAVAILABLE
         assert response.headers["Retry-After"] == "5"
         assert response.headers["X-Request-ID"] == "during-outage"
         text = response.get_data(as_text=True)
@@ -400,11 +385,7 @@ class TestBodyLimit:
         finally:
             app.extensions["leads_pool"].close()
         assert response.status_code == 413
-        assert response.json == error_body(
-            413,
-            "The request body is larger than this service's limit of 1,024 bytes; "
-            "split it into smaller requests.",
-        )
+        assert response.json == TOO_LARGE
         assert database_state(db) == before
 
 

@@ -20,23 +20,27 @@ from typing import Any
 import psycopg2
 import pytest
 
-from tests.roster_api import LEAD_STATUSES
-from tests.stats_checks import (
+from tests.contract import (
+    IDENTITY_FIELD,
+    LEAD_STATUSES,
     STATS_KEYS,
+    THREAD_TIMEOUT,
+    ApiClient,
     assert_stats_match_roster,
+    ids_by_identity,
+    leads_url,
     pending_stats,
     recount,
     stats_of,
+    stored_lead,
     stored_stats,
 )
 
-IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 FROZEN_BODY = {
     "code": 400,
     "status": "Bad Request",
     "message": "Campaign is active — the roster is frozen once a campaign leaves draft.",
 }
-THREAD_TIMEOUT = 30  # seconds; far above what any of these tests needs
 
 
 def identity(campaign_type: str, n: int) -> str:
@@ -64,10 +68,6 @@ def spellings(campaign_type: str, n: int) -> list[str]:
     ]
 
 
-def leads_path(campaign_id: str) -> str:
-    return f"/api/campaigns/{campaign_id}/leads"
-
-
 def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
     """Run each worker in its own thread, all released at once; return their results."""
     barrier = threading.Barrier(len(workers))
@@ -79,23 +79,6 @@ def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
     with ThreadPoolExecutor(max_workers=len(workers)) as executor:
         futures = [executor.submit(start, worker) for worker in workers]
         return [future.result(timeout=THREAD_TIMEOUT) for future in futures]
-
-
-class Client:
-    """One thread's own test client, with the workspace token."""
-
-    def __init__(self, app, token: str) -> None:
-        self._client = app.test_client()
-        self._headers = {"Authorization": f"Bearer {token}"}
-
-    def open(self, method: str, path: str, json: Any = None):
-        return self._client.open(path, method=method, json=json, headers=self._headers)
-
-
-def lead_ids_by_identity(db, campaign_id: str) -> dict[str, str]:
-    with db.cursor() as cursor:
-        cursor.execute("SELECT identity, id FROM leads WHERE campaign_id = %s", (campaign_id,))
-        return {row[0]: str(row[1]) for row in cursor.fetchall()}
 
 
 def expected_add_results(rows: list[dict], known: set[str], ids: dict[str, str]) -> list[dict]:
@@ -164,11 +147,11 @@ class TestConcurrentAdds:
 
         def worker(thread_batches):
             def post_all():
-                client = Client(app, token)
+                client = ApiClient(app, token)
                 sent = []
                 for rows in thread_batches:
-                    response = client.open(
-                        "POST", leads_path(campaign["id"]), {"prospects": wire(rows)}
+                    response = client.post(
+                        leads_url(campaign["id"]), json={"prospects": wire(rows)}
                     )
                     sent.append((rows, response.status_code, response.json))
                 return sent
@@ -181,7 +164,7 @@ class TestConcurrentAdds:
 
         assert [status for _, status, _ in outcomes] == [200] * len(outcomes)
         sent_identities = {row["_identity"] for rows, _, _ in outcomes for row in rows}
-        ids = lead_ids_by_identity(db, campaign["id"])
+        ids = ids_by_identity(db, campaign["id"])
         assert set(ids) == sent_identities
         assert sum(body["imported"] for _, _, body in outcomes) == len(sent_identities)
 
@@ -236,7 +219,7 @@ class TestAddsRacingLaunch:
 
         def poster(thread):
             def post_until_frozen():
-                client = Client(app, token)
+                client = ApiClient(app, token)
                 rng = random.Random(round_ * self.POSTERS + thread)
                 sent = []
                 for batch in range(self.MAX_BATCHES):
@@ -253,8 +236,8 @@ class TestAddsRacingLaunch:
                         for n in numbers
                     ]
                     started = time.monotonic()
-                    response = client.open(
-                        "POST", leads_path(campaign["id"]), {"prospects": wire(rows)}
+                    response = client.post(
+                        leads_url(campaign["id"]), json={"prospects": wire(rows)}
                     )
                     sent.append((started, rows, response.status_code, response.json))
                     if response.status_code == 200:
@@ -266,10 +249,10 @@ class TestAddsRacingLaunch:
             return post_until_frozen
 
         def launcher():
-            client = Client(app, token)
+            client = ApiClient(app, token)
             assert first_success.wait(timeout=THREAD_TIMEOUT)
             time.sleep(random.Random(round_).uniform(0, 0.05))
-            response = client.open("POST", f"/api/campaigns/{campaign['id']}/launch")
+            response = client.post(f"/api/campaigns/{campaign['id']}/launch")
             launched_at.append(time.monotonic())
             return ("launch", response)
 
@@ -284,7 +267,7 @@ class TestAddsRacingLaunch:
         assert accepted
         assert len(refused) == self.POSTERS  # every poster ran until it hit the frozen roster
 
-        ids = lead_ids_by_identity(db, campaign["id"])
+        ids = ids_by_identity(db, campaign["id"])
         for _, rows, status, body in refused:
             assert (status, body) == (400, FROZEN_BODY)
             assert not {row["_identity"] for row in rows} & set(ids)  # wrote nothing
@@ -339,7 +322,7 @@ class TestConcurrentIdentityEdits:
         campaign = api.create_campaign(f"Edit race {round_}", campaign_type)
         field = IDENTITY_FIELD[campaign_type]
         added = api.post(
-            leads_path(campaign["id"]),
+            leads_url(campaign["id"]),
             json={
                 "prospects": [
                     {field: identity(campaign_type, 1), "first_name": "Ada", "last_name": "L"},
@@ -351,15 +334,14 @@ class TestConcurrentIdentityEdits:
         lead_ids = [result["id"] for result in added.json["results"]]
         target = identity(campaign_type, 3)
         new_spellings = spellings(campaign_type, 3)[1:3]  # two different ways to write it
-        before = {lead_id: lead_row(db, lead_id) for lead_id in lead_ids}
+        before = {lead_id: stored_lead(db, lead_id) for lead_id in lead_ids}
 
         def patcher(lead_id, spelling):
             def patch():
-                client = Client(app, token)
-                return client.open(
-                    "PATCH",
-                    leads_path(campaign["id"]),
-                    {"prospect_id": lead_id, "updates": {field: spelling}},
+                client = ApiClient(app, token)
+                return client.patch(
+                    leads_url(campaign["id"]),
+                    json={"prospect_id": lead_id, "updates": {field: spelling}},
                 )
 
             return patch
@@ -373,7 +355,7 @@ class TestConcurrentIdentityEdits:
         winner, loser = lead_ids[winner_index], lead_ids[1 - winner_index]
         won, lost = responses[winner_index], responses[1 - winner_index]
 
-        winner_after = lead_row(db, winner)
+        winner_after = stored_lead(db, winner)
         assert winner_after == {
             **before[winner],
             "identity": target,
@@ -381,8 +363,8 @@ class TestConcurrentIdentityEdits:
             "updated_at": winner_after["updated_at"],
         }
         assert winner_after["updated_at"] > before[winner]["updated_at"]
-        assert lead_row(db, loser) == before[loser]  # the refused edit changed nothing
-        assert lead_ids_by_identity(db, campaign["id"]) == {
+        assert stored_lead(db, loser) == before[loser]  # the refused edit changed nothing
+        assert ids_by_identity(db, campaign["id"]) == {
             target: winner,
             before[loser]["identity"]: loser,
         }
@@ -417,18 +399,6 @@ class TestConcurrentIdentityEdits:
         assert_stats_match_roster(db, campaign["id"])
 
 
-def lead_row(db, lead_id: str) -> dict:
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT id::text, campaign_id::text, identity, status::text, email, linkedin_url,"
-            " first_name, last_name, name, company, position, headline, custom_fields,"
-            " created_at, updated_at FROM leads WHERE id = %s",
-            (lead_id,),
-        )
-        columns = [column.name for column in cursor.description]
-        return dict(zip(columns, cursor.fetchone(), strict=True))
-
-
 class TestConcurrentDeletesAndAdds:
     SEEDED = 300
     PEOPLE = 400  # identities the adders draw from: the seeded ones and 100 more
@@ -443,7 +413,7 @@ class TestConcurrentDeletesAndAdds:
         campaign = api.create_campaign("Churn", campaign_type)
         rng = random.Random(seed)
         seeded = api.post(
-            leads_path(campaign["id"]),
+            leads_url(campaign["id"]),
             json={"prospects": [{"email": identity("email", n)} for n in range(self.SEEDED)]},
         )
         assert seeded.status_code == 200, seeded.json
@@ -483,12 +453,12 @@ class TestConcurrentDeletesAndAdds:
 
         def deleter(plan):
             def delete_planned():
-                client = Client(app, token)
+                client = ApiClient(app, token)
                 return [
                     (
                         "delete",
                         ids,
-                        client.open("DELETE", leads_path(campaign["id"]), {"prospect_ids": ids}),
+                        client.delete(leads_url(campaign["id"]), json={"prospect_ids": ids}),
                     )
                     for ids in plan
                 ]
@@ -497,12 +467,12 @@ class TestConcurrentDeletesAndAdds:
 
         def adder(plan):
             def add_all_planned():
-                client = Client(app, token)
+                client = ApiClient(app, token)
                 return [
                     (
                         "add",
                         rows,
-                        client.open("POST", leads_path(campaign["id"]), {"prospects": rows}),
+                        client.post(leads_url(campaign["id"]), json={"prospects": rows}),
                     )
                     for rows in plan
                 ]
@@ -572,7 +542,7 @@ class TestConcurrentStatusChanges:
     def test_opposite_moves_keep_counts_exact(self, api, db, database_url, seed):
         campaign = api.create_campaign("Engine", "email")
         added = api.post(
-            leads_path(campaign["id"]),
+            leads_url(campaign["id"]),
             json={
                 "prospects": [
                     {"email": identity("email", n)}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from leads.config import ConfigError, ServerSettings, Settings
-from tests.pg_server import free_port
+from tests.contract import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

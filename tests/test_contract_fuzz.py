@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from tests.conftest import make_token
+from tests.contract import make_token
 
 CONFIG = schemathesis.Config.from_dict(
     {

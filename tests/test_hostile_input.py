@@ -9,28 +9,24 @@ import json
 import pytest
 
 from app import create_app
-from tests.conftest import ApiClient, make_token
-from tests.roster_api import database_state, error_body
-
-JSON = {"Content-Type": "application/json"}
-MISSING_UUID = "00000000-0000-4000-8000-000000000000"
-NOT_FOUND = error_body(404, "Campaign not found.")
-UNSUPPORTED = error_body(415, "Request bodies must be JSON (Content-Type: application/json).")
-TOO_LARGE = error_body(
-    413,
-    "The request body is larger than this service's limit of 1,024 bytes; "
-    "split it into smaller requests.",
+from tests.contract import (
+    JSON,
+    LIMIT_RANGE,
+    NO_ROUTE,
+    NOT_AN_OBJECT,
+    NOT_FOUND,
+    NOT_JSON_CONTENT_TYPES,
+    PAGE_RANGE,
+    STATUS_CHOICES,
+    TEXT_FIELDS,
+    TOO_LARGE,
+    UNSUPPORTED,
+    ApiClient,
+    bad_request,
+    database_state,
+    error_body,
+    make_token,
 )
-LEAD_STATUSES = (
-    "pending, sent, connection_sent, connected, message_sent, replied, bounced, completed, "
-    "timed_out, cancelled"
-)
-PAGE_RANGE = "Must be greater than or equal to 1 and less than or equal to 9007199254740991."
-LIMIT_RANGE = "Must be greater than or equal to 1 and less than or equal to 200."
-
-
-def bad_request(message: str, errors: dict) -> dict:
-    return error_body(400, message, errors)
 
 
 def invalid_json(reason: str) -> dict:
@@ -61,21 +57,6 @@ def campaign(api) -> dict:
     assert response.status_code == 200
     campaign["lead_id"] = response.json["results"][0]["id"]
     return campaign
-
-
-@pytest.fixture
-def rejected(api, db):
-    """Send a request; check its status, its whole body, and that nothing was written."""
-
-    def check(method: str, path: str, status: int, body: dict, **kwargs):
-        before = database_state(db)
-        response = api.request(method, path, **kwargs)
-        assert response.status_code == status
-        assert response.json == body
-        assert database_state(db) == before
-        return response
-
-    return check
 
 
 # The writes that take a JSON body, as (method, path with {campaign}).
@@ -197,7 +178,7 @@ class TestWrongTypes:
             method,
             path.format(campaign=campaign["id"]),
             400,
-            bad_request("Invalid input type", {"json": {"_schema": ["Invalid input type."]}}),
+            NOT_AN_OBJECT,
             data=json.dumps(body),
             headers=JSON,
         )
@@ -269,19 +250,7 @@ class TestWrongTypes:
             json={"prospects": prospects},
         )
 
-    @pytest.mark.parametrize(
-        "field",
-        [
-            "email",
-            "linkedin_url",
-            "first_name",
-            "last_name",
-            "name",
-            "company",
-            "position",
-            "headline",
-        ],
-    )
+    @pytest.mark.parametrize("field", TEXT_FIELDS)
     @pytest.mark.parametrize("value", [1, 1.5, True, [], {}, ["x"]], ids=repr)
     def test_wrong_types_of_every_field(self, rejected, campaign, field, value):
         row = {"email": "b@example.com", field: value}
@@ -640,17 +609,7 @@ class TestNulAndInvalidUnicode:
 
 class TestContentTypes:
     @pytest.mark.parametrize(("method", "path"), BODY_WRITES, ids=BODY_WRITE_IDS)
-    @pytest.mark.parametrize(
-        "content_type",
-        [
-            "text/plain",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=x",
-            "application/xml",
-            "application/octet-stream",
-            None,
-        ],
-    )
+    @pytest.mark.parametrize("content_type", NOT_JSON_CONTENT_TYPES)
     def test_non_json_bodies_are_415(self, rejected, campaign, method, path, content_type):
         headers = {} if content_type is None else {"Content-Type": content_type}
         rejected(
@@ -817,8 +776,8 @@ class TestSqlMetacharacters:
             (
                 "status=pending'%20OR%20'1'='1",
                 bad_request(
-                    f"status: Must be one of: {LEAD_STATUSES}",
-                    {"query": {"status": [f"Must be one of: {LEAD_STATUSES}."]}},
+                    f"status: Must be one of: {STATUS_CHOICES}",
+                    {"query": {"status": [f"Must be one of: {STATUS_CHOICES}."]}},
                 ),
             ),
             (
@@ -850,11 +809,7 @@ class TestSqlMetacharacters:
             "GET",
             "/api/campaigns/..%2F..%2Fetc%2Fpasswd",
             404,
-            error_body(
-                404,
-                "The requested URL was not found on the server. If you entered the URL "
-                "manually please check your spelling and try again.",
-            ),
+            NO_ROUTE,
         )
 
 
@@ -879,8 +834,8 @@ class TestAbsurdQueryValues:
             ("limit=201", "limit", LIMIT_RANGE),
             ("limit=" + "9" * 400, "limit", LIMIT_RANGE),
             ("limit=-5", "limit", LIMIT_RANGE),
-            ("status=", "status", f"Must be one of: {LEAD_STATUSES}."),
-            ("status=PENDING", "status", f"Must be one of: {LEAD_STATUSES}."),
+            ("status=", "status", f"Must be one of: {STATUS_CHOICES}."),
+            ("status=PENDING", "status", f"Must be one of: {STATUS_CHOICES}."),
             ("page=1&page=2", "page", "Give this parameter once."),
             ("limit=5&limit=5", "limit", "Give this parameter once."),
             ("status=pending&status=sent", "status", "Give this parameter once."),

@@ -9,13 +9,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import psycopg2
 import pytest
 
-from tests.conftest import ApiClient
-from tests.roster_api import database_state
+from tests.contract import THREAD_TIMEOUT, ApiClient, add_leads, database_state, open_transaction
 
 KEY = "retry-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
+ADA = {"email": "ada@example.com"}
+GRACE = {"email": "grace@example.com"}
 REPLAYED = "Idempotent-Replayed"
 DIFFERENT_REQUEST = {
     "code": 422,
@@ -34,7 +34,6 @@ MALFORMED_KEY = {
     "message": "Idempotency-Key must be 1 to 255 visible ASCII characters "
     "(a UUID is a good choice).",
 }
-THREAD_TIMEOUT = 30  # seconds
 
 
 def recorded_keys(db) -> list[tuple[str, str, int]]:
@@ -52,15 +51,6 @@ def lead_count(db, campaign_id: str) -> int:
     with db.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM leads WHERE campaign_id = %s", (campaign_id,))
         return cursor.fetchone()[0]
-
-
-def add_leads(api, campaign_id: str, emails: list[str]) -> list[str]:
-    response = api.post(
-        f"/api/campaigns/{campaign_id}/leads",
-        json={"prospects": [{"email": email} for email in emails]},
-    )
-    assert response.status_code == 200, response.json
-    return [result["id"] for result in response.json["results"]]
 
 
 def transition(api, campaign_id: str, *names: str) -> None:
@@ -98,7 +88,7 @@ def create_campaign_write(api) -> Write:
 
 def add_leads_write(api) -> Write:
     campaign = api.create_campaign()
-    add_leads(api, campaign["id"], ["existing@example.com"])
+    add_leads(api, campaign, [{"email": "existing@example.com"}])
     return Write(
         "POST",
         f"/api/campaigns/{campaign['id']}/leads",
@@ -116,7 +106,8 @@ def add_leads_write(api) -> Write:
 
 def update_lead_write(api) -> Write:
     campaign = api.create_campaign()
-    [lead_id] = add_leads(api, campaign["id"], ["ada@example.com"])
+    [lead] = add_leads(api, campaign, [ADA])
+    lead_id = lead["id"]
     return Write(
         "PATCH",
         f"/api/campaigns/{campaign['id']}/leads",
@@ -128,7 +119,7 @@ def update_lead_write(api) -> Write:
 
 def delete_leads_write(api) -> Write:
     campaign = api.create_campaign()
-    ids = add_leads(api, campaign["id"], ["ada@example.com", "grace@example.com"])
+    ids = [lead["id"] for lead in add_leads(api, campaign, [ADA, GRACE])]
     return Write(
         "DELETE",
         f"/api/campaigns/{campaign['id']}/leads",
@@ -140,7 +131,7 @@ def delete_leads_write(api) -> Write:
 
 def delete_all_leads_write(api) -> Write:
     campaign = api.create_campaign()
-    add_leads(api, campaign["id"], ["ada@example.com", "grace@example.com"])
+    add_leads(api, campaign, [ADA, GRACE])
     return Write(
         "DELETE",
         f"/api/campaigns/{campaign['id']}/leads",
@@ -317,21 +308,16 @@ class TestConcurrentRequests:
         # The lock the first request holds while it runs (see lock_idempotency_key), held
         # in an open transaction: behind pgbouncer in transaction mode a session's lock
         # would stay on a server connection that the app may be handed next.
-        holder = psycopg2.connect(database_url)
-        try:
-            with holder.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s::text || ':' || %s, 0))",
-                    (workspace_id, KEY),
-                )
+        with open_transaction(database_url) as holder:
+            holder.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s::text || ':' || %s, 0))",
+                (workspace_id, KEY),
+            )
             response = write.send(api)
             assert response.status_code == 409
             assert response.json == IN_PROGRESS
             assert response.headers["Retry-After"] == "1"
             assert database_state(db) == before
-        finally:
-            holder.rollback()
-            holder.close()
 
         # Once the first request is over, the key is free again.
         assert write.send(api).status_code == write.status
@@ -349,12 +335,10 @@ class TestConcurrentRequests:
 
         # Another connection holds the campaign row, so the first request, once it holds
         # the key, waits on the row: the second one certainly runs while the first does.
-        locker = psycopg2.connect(database_url)
-        try:
-            with locker.cursor() as cursor:
-                cursor.execute(
-                    "SELECT id FROM campaigns WHERE id = %s FOR UPDATE", (email_campaign["id"],)
-                )
+        with open_transaction(database_url) as locker:
+            locker.execute(
+                "SELECT id FROM campaigns WHERE id = %s FOR UPDATE", (email_campaign["id"],)
+            )
             first = threading.Thread(target=send, args=("first",))
             first.start()
             wait_for_lock_waiters(db, 1)
@@ -362,9 +346,6 @@ class TestConcurrentRequests:
             second.start()
             second.join(THREAD_TIMEOUT)
             assert "first" not in responses
-        finally:
-            locker.rollback()
-            locker.close()
         first.join(THREAD_TIMEOUT)
 
         assert responses["second"].status_code == 409
@@ -523,16 +504,15 @@ class TestMalformedKey:
         ["", " ", "a" * 256, "two words", "tab\there", "caf\u00e9", " padded"],
         ids=["empty", "space", "256 chars", "inner space", "tab", "latin-1", "leading space"],
     )
-    def test_a_malformed_key_is_400(self, api, db, email_campaign, key):
-        before = database_state(db)
-        response = api.post(
+    def test_a_malformed_key_is_400(self, rejected, email_campaign, key):
+        rejected(
+            "POST",
             f"/api/campaigns/{email_campaign['id']}/leads",
+            400,
+            MALFORMED_KEY,
             json={"prospects": [{"email": "ada@example.com"}]},
             headers={"Idempotency-Key": key},
         )
-        assert response.status_code == 400
-        assert response.json == MALFORMED_KEY
-        assert database_state(db) == before
 
     def test_every_write_route_checks_the_key(self, api, db, write):
         before = database_state(db)
@@ -563,7 +543,7 @@ class TestDryRun:
         assert recorded_keys(db) == [("acme", KEY, 200)]
 
         # The roster changes; a retry of the dry run still gets its first report.
-        add_leads(api, email_campaign["id"], ["ada@example.com"])
+        add_leads(api, email_campaign, [ADA])
         retry = api.post(f"{path}?dry_run=true", json=body, headers={"Idempotency-Key": KEY})
         assert retry.data == dry.data
         assert retry.headers[REPLAYED] == "true"
@@ -627,7 +607,7 @@ class TestFailedRequestsAreNotRecorded:
         assert recorded_keys(db) == []
 
     def test_a_conflict_is_not_recorded(self, api, db, email_campaign):
-        ids = add_leads(api, email_campaign["id"], ["ada@example.com", "grace@example.com"])
+        ids = [lead["id"] for lead in add_leads(api, email_campaign, [ADA, GRACE])]
         before = database_state(db)
         response = api.patch(
             f"/api/campaigns/{email_campaign['id']}/leads",

@@ -4,89 +4,33 @@ from __future__ import annotations
 
 import json
 
-import psycopg2.extras
 import pytest
-from psycopg2 import sql
 
 from app import create_app
 from leads.config import DEFAULT_MAX_BODY_BYTES
-from tests.conftest import APP_TABLES, ApiClient
-from tests.roster_api import LEAD_STATUSES
+from tests.contract import (
+    IDENTITY_FIELD,
+    MISSING_UUID,
+    NOT_FOUND,
+    PROFILE_FIELDS,
+    ApiClient,
+    assert_stats_match_roster,
+    bad_request,
+    database_state,
+    ids_by_identity,
+    leads_url,
+    move_to,
+    stored_lead,
+    stored_leads,
+    stored_stats,
+)
 
-NOT_FOUND = {"code": 404, "status": "Not Found", "message": "Campaign not found."}
-MISSING_UUID = "00000000-0000-4000-8000-000000000000"
 # A character outside the BMP: 12 bytes on the wire as a JSON \u escape pair.
 ASTRAL = "\U0001d400"
 
 
-def leads_url(campaign_id: str, query: str = "") -> str:
-    return f"/api/campaigns/{campaign_id}/leads{query}"
-
-
-def bad_request(message: str, errors: dict | None = None) -> dict:
-    body = {"code": 400, "status": "Bad Request", "message": message}
-    if errors is not None:
-        body["errors"] = errors
-    return body
-
-
 def row_errors(by_index: dict) -> dict:
     return {"json": {"prospects": {str(index): fields for index, fields in by_index.items()}}}
-
-
-def table_contents(db) -> dict[str, list[str]]:
-    """Every row of every table as text: equal snapshots mean nothing was written."""
-    contents = {}
-    with db.cursor() as cursor:
-        for table in APP_TABLES:
-            cursor.execute(
-                sql.SQL("SELECT t::text FROM {} AS t ORDER BY 1").format(sql.Identifier(table))
-            )
-            contents[table] = [row[0] for row in cursor.fetchall()]
-    return contents
-
-
-def stored_leads(db, campaign_id: str) -> list[dict]:
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            "SELECT id::text, identity, status::text, email, linkedin_url, first_name, last_name,"
-            " name, company, position, headline, custom_fields, created_at, updated_at"
-            " FROM leads WHERE campaign_id = %s ORDER BY created_at, id",
-            (campaign_id,),
-        )
-        return [dict(row) for row in cursor.fetchall()]
-
-
-def lead_row_text(db, lead_id: str) -> str:
-    with db.cursor() as cursor:
-        cursor.execute("SELECT leads::text FROM leads WHERE id = %s", (lead_id,))
-        return cursor.fetchone()[0]
-
-
-def stored_stats(db, campaign_id: str) -> dict:
-    with db.cursor() as cursor:
-        cursor.execute("SELECT stats FROM campaigns WHERE id = %s", (campaign_id,))
-        return cursor.fetchone()[0]
-
-
-def assert_stats_match_roster(db, campaign_id: str, stats: dict) -> None:
-    """The response's stats are the campaign's stored stats, and both equal a recount."""
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT status::text, count(*) FROM leads WHERE campaign_id = %s GROUP BY status",
-            (campaign_id,),
-        )
-        counts = dict(cursor.fetchall())
-    stored = stored_stats(db, campaign_id)
-    recount = {
-        "total": sum(counts.values()),
-        **{status: counts.get(status, 0) for status in LEAD_STATUSES},
-        "contacted": sum(
-            count for status, count in counts.items() if status not in ("pending", "cancelled")
-        ),
-        "last_synced_at": stored["last_synced_at"],
-    }
-    assert stats == stored == recount
 
 
 def result(index: int, outcome: str, id_: str, identity: str, duplicate_of: str | None) -> dict:
@@ -100,29 +44,13 @@ def result(index: int, outcome: str, id_: str, identity: str, duplicate_of: str 
 
 
 def add(api: ApiClient, campaign_id: str, prospects: list, query: str = ""):
-    return api.post(leads_url(campaign_id, query), json={"prospects": prospects})
+    return api.post(leads_url(campaign_id) + query, json={"prospects": prospects})
 
 
 def add_ok(api: ApiClient, campaign_id: str, prospects: list, query: str = "") -> dict:
     response = add(api, campaign_id, prospects, query)
     assert response.status_code == 200, response.json
     return response.json
-
-
-def ids_by_identity(db, campaign_id: str) -> dict[str, str]:
-    return {lead["identity"]: lead["id"] for lead in stored_leads(db, campaign_id)}
-
-
-def set_campaign_status(api: ApiClient, campaign_id: str, status: str) -> None:
-    path = {
-        "active": ["launch"],
-        "paused": ["launch", "pause"],
-        "completed": ["launch", "complete"],
-    }[status]
-    for transition in path:
-        response = api.post(f"/api/campaigns/{campaign_id}/{transition}")
-        assert response.status_code == 200, response.json
-    assert api.get(f"/api/campaigns/{campaign_id}").json["campaign"]["status"] == status
 
 
 def custom_fields_of_size(size: int, char: str = "x") -> dict:
@@ -177,7 +105,7 @@ class TestBatchSize:
     @pytest.mark.parametrize("count", [0, 1001])
     def test_zero_or_more_than_a_thousand_rows_are_rejected(self, api, db, email_campaign, count):
         add_ok(api, email_campaign["id"], [identity_row("email", 5000)])
-        before = table_contents(db)
+        before = database_state(db)
 
         response = add(api, email_campaign["id"], [identity_row("email", n) for n in range(count)])
 
@@ -186,7 +114,7 @@ class TestBatchSize:
             "prospects: Length must be between 1 and 1000",
             {"json": {"prospects": ["Length must be between 1 and 1000."]}},
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("body", "message", "errors"),
@@ -231,13 +159,13 @@ class TestBatchSize:
         ],
     )
     def test_malformed_envelopes_are_rejected(self, api, db, email_campaign, body, message, errors):
-        before = table_contents(db)
+        before = database_state(db)
 
         response = api.post(leads_url(email_campaign["id"]), json=body)
 
         assert response.status_code == 400
         assert response.json == bad_request(message, errors)
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
 
 class TestChannelIdentity:
@@ -287,8 +215,8 @@ class TestChannelIdentity:
     ):
         campaign = api.create_campaign("Identity", campaign_type)
         add_ok(api, campaign["id"], [identity_row(campaign_type, 0)])
-        before = table_contents(db)
-        field = "email" if campaign_type == "email" else "linkedin_url"
+        before = database_state(db)
+        field = IDENTITY_FIELD[campaign_type]
 
         response = add(
             api,
@@ -300,7 +228,7 @@ class TestChannelIdentity:
         assert response.json == bad_request(
             f"prospects[1]: {message}", row_errors({1: {field: [message]}})
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("campaign_type", "field"),
@@ -316,7 +244,7 @@ class TestChannelIdentity:
         self, api, db, campaign_type, field, value
     ):
         campaign = api.create_campaign("Types", campaign_type)
-        before = table_contents(db)
+        before = database_state(db)
 
         response = add(api, campaign["id"], [{**identity_row(campaign_type, 1), field: value}])
 
@@ -325,7 +253,7 @@ class TestChannelIdentity:
             f"prospects[0].{field}: Not a valid string",
             row_errors({0: {field: ["Not a valid string."]}}),
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("campaign_type", "other_value", "stored"),
@@ -453,7 +381,7 @@ class TestNormalization:
         self, api, db, campaign_type, raw, normalized
     ):
         campaign = api.create_campaign("Normalize", campaign_type)
-        field = "email" if campaign_type == "email" else "linkedin_url"
+        field = IDENTITY_FIELD[campaign_type]
 
         body = add_ok(api, campaign["id"], [{field: raw}])
 
@@ -480,7 +408,7 @@ class TestNormalization:
     )
     def test_variants_of_one_identity_deduplicate(self, api, db, campaign_type, variants):
         campaign = api.create_campaign("Variants", campaign_type)
-        field = "email" if campaign_type == "email" else "linkedin_url"
+        field = IDENTITY_FIELD[campaign_type]
 
         body = add_ok(api, campaign["id"], [{field: variant} for variant in variants])
 
@@ -534,7 +462,7 @@ class TestDedup:
     @pytest.mark.parametrize("campaign", ["email", "linkedin"], indirect=True)
     def test_against_the_roster_the_existing_lead_wins_unmodified(self, api, db, campaign):
         kind = campaign["type"]
-        field = "email" if kind == "email" else "linkedin_url"
+        field = IDENTITY_FIELD[kind]
         add_ok(
             api,
             campaign["id"],
@@ -552,7 +480,7 @@ class TestDedup:
         one, two = existing[identity_of(kind, 1)], existing[identity_of(kind, 2)]
         with db.cursor() as cursor:  # a status the new row must not reset either
             cursor.execute("UPDATE leads SET status = 'sent' WHERE id = %s", (two,))
-        rows_before = {lead_id: lead_row_text(db, lead_id) for lead_id in (one, two)}
+        rows_before = {lead_id: stored_lead(db, lead_id) for lead_id in (one, two)}
         variant = (
             identity_of(kind, 1).upper()
             if kind == "email"
@@ -575,7 +503,7 @@ class TestDedup:
         body = add_ok(api, campaign["id"], rows)
 
         three = ids_by_identity(db, campaign["id"])[identity_of(kind, 3)]
-        assert {lead_id: lead_row_text(db, lead_id) for lead_id in (one, two)} == rows_before
+        assert {lead_id: stored_lead(db, lead_id) for lead_id in (one, two)} == rows_before
         assert body == {
             "imported": 1,
             "duplicates": 4,
@@ -605,7 +533,7 @@ class TestDedup:
     def test_a_batch_of_only_duplicates_imports_nothing(self, api, db, email_campaign):
         add_ok(api, email_campaign["id"], [{"email": "ann@example.com"}])
         [ann] = stored_leads(db, email_campaign["id"])
-        row_before = lead_row_text(db, ann["id"])
+        row_before = stored_lead(db, ann["id"])
 
         body = add_ok(api, email_campaign["id"], [{"email": "Ann@example.com"}] * 3)
 
@@ -616,7 +544,7 @@ class TestDedup:
             + [result(i, "duplicate", ann["id"], "ann@example.com", "batch") for i in (1, 2)],
             "stats": stored_stats(db, email_campaign["id"]),
         }
-        assert lead_row_text(db, ann["id"]) == row_before
+        assert stored_lead(db, ann["id"]) == row_before
         assert_stats_match_roster(db, email_campaign["id"], body["stats"])
 
 
@@ -734,18 +662,7 @@ class TestStoredFields:
             result(0, "imported", ann["id"], "ann@example.com", None),
             result(1, "imported", bob["id"], "bob@example.com", None),
         ]
-        stored_fields = (
-            "status",
-            "email",
-            "linkedin_url",
-            "first_name",
-            "last_name",
-            "name",
-            "company",
-            "position",
-            "headline",
-            "custom_fields",
-        )
+        stored_fields = ("status", *PROFILE_FIELDS)
         assert {field: ann[field] for field in stored_fields} == {
             "status": "pending",
             "email": "ann@example.com",
@@ -821,7 +738,7 @@ class TestFieldLimits:
     @pytest.mark.parametrize(("field", "limit"), TEXT_LIMITS)
     def test_one_more_character_is_rejected(self, api, db, email_campaign, field, limit):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
-        before = table_contents(db)
+        before = database_state(db)
 
         response = add(
             api,
@@ -837,7 +754,7 @@ class TestFieldLimits:
             f"prospects[1].{field}: Longer than maximum length {limit}",
             row_errors({1: {field: [f"Longer than maximum length {limit}."]}}),
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     @pytest.mark.parametrize(("field", "limit"), TEXT_LIMITS)
     @pytest.mark.parametrize("value", ["", "   ", "\t\n", None])
@@ -850,7 +767,7 @@ class TestFieldLimits:
     @pytest.mark.parametrize(("field", "limit"), TEXT_LIMITS)
     @pytest.mark.parametrize("value", [42, True, ["Ann"], {"x": 1}])
     def test_non_strings_are_rejected(self, api, db, email_campaign, field, limit, value):
-        before = table_contents(db)
+        before = database_state(db)
 
         response = add(api, email_campaign["id"], [{"email": "ann@example.com", field: value}])
 
@@ -859,7 +776,7 @@ class TestFieldLimits:
             f"prospects[0].{field}: Not a valid string",
             row_errors({0: {field: ["Not a valid string."]}}),
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     def test_email_of_254_characters_is_accepted(self, api, db, email_campaign):
         address = email_of_length(254)
@@ -871,7 +788,7 @@ class TestFieldLimits:
         assert body["results"] == [result(0, "imported", lead["id"], address, None)]
 
     def test_email_of_255_characters_is_rejected(self, api, db, email_campaign):
-        before = table_contents(db)
+        before = database_state(db)
 
         response = add(api, email_campaign["id"], [{"email": email_of_length(255)}])
 
@@ -880,7 +797,7 @@ class TestFieldLimits:
             "prospects[0]: email is longer than 254 characters",
             row_errors({0: {"email": ["email is longer than 254 characters"]}}),
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     def test_linkedin_url_of_512_characters_is_accepted(self, api, db, linkedin_campaign):
         body = add_ok(
@@ -892,7 +809,7 @@ class TestFieldLimits:
         assert body["results"] == [result(0, "imported", lead["id"], lead["identity"], None)]
 
     def test_linkedin_url_of_513_characters_is_rejected(self, api, db, linkedin_campaign):
-        before = table_contents(db)
+        before = database_state(db)
 
         response = add(
             api, linkedin_campaign["id"], [{"linkedin_url": linkedin_url_of_length(513)}]
@@ -903,7 +820,7 @@ class TestFieldLimits:
             "prospects[0]: linkedin_url is longer than 512 characters",
             row_errors({0: {"linkedin_url": ["linkedin_url is longer than 512 characters"]}}),
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("campaign_type", "field", "at_limit", "over_limit", "stored_at_limit"),
@@ -1013,7 +930,7 @@ class TestCustomFields:
         self, api, db, email_campaign, custom_fields, messages
     ):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
-        before = table_contents(db)
+        before = database_state(db)
 
         response = add(
             api,
@@ -1029,7 +946,7 @@ class TestCustomFields:
             "; ".join(f"prospects[1].custom_fields: {m.rstrip('.')}" for m in messages),
             row_errors({1: {"custom_fields": messages}}),
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
 
 class TestUnknownKeys:
@@ -1046,7 +963,7 @@ class TestUnknownKeys:
     )
     def test_an_unknown_key_names_index_and_key(self, api, db, email_campaign, extra):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
-        before = table_contents(db)
+        before = database_state(db)
         [key] = extra
 
         response = add(
@@ -1059,10 +976,10 @@ class TestUnknownKeys:
         assert response.json == bad_request(
             f"prospects[2].{key}: Unknown field", row_errors({2: {key: ["Unknown field."]}})
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     def test_several_unknown_keys_are_all_named(self, api, db, email_campaign):
-        before = table_contents(db)
+        before = database_state(db)
 
         response = add(
             api,
@@ -1079,13 +996,13 @@ class TestUnknownKeys:
             "prospects[0].phone, prospects[2].tag: Unknown field",
             row_errors({0: {"phone": ["Unknown field."]}, 2: {"tag": ["Unknown field."]}}),
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
 
 class TestManyBadRows:
     def test_one_400_names_every_offending_index_and_writes_nothing(self, api, db, email_campaign):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
-        before = table_contents(db)
+        before = database_state(db)
         rows = [{"email": f"lead{n}@example.com"} for n in range(20)]
         rows[3] = {"first_name": "No email"}
         rows[17] = {"linkedin_url": "https://www.linkedin.com/in/only-linkedin"}
@@ -1102,11 +1019,11 @@ class TestManyBadRows:
                 }
             ),
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     def test_different_problems_are_all_named(self, api, db, linkedin_campaign):
         add_ok(api, linkedin_campaign["id"], [identity_row("linkedin", 99)])
-        before = table_contents(db)
+        before = database_state(db)
         rows = [identity_row("linkedin", n) for n in range(8)]
         rows[1] = {"email": "ann@example.com"}
         rows[2] = {"linkedin_url": "https://www.linkedin.com/company/acme"}
@@ -1137,10 +1054,10 @@ class TestManyBadRows:
                 }
             ),
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     def test_a_bad_row_among_a_full_batch_rejects_all_of_it(self, api, db, email_campaign):
-        before = table_contents(db)
+        before = database_state(db)
         rows = [{"email": f"lead{n}@example.com"} for n in range(1000)]
         rows[0] = {"email": "   "}
         rows[999] = {"first_name": "Last"}
@@ -1157,7 +1074,7 @@ class TestManyBadRows:
                 }
             ),
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
 
 def without_new_ids(body: dict) -> dict:
@@ -1187,11 +1104,11 @@ class TestDryRun:
             )
         existing = ids_by_identity(db, campaign["id"])
         rows = [identity_row(kind, n) for n in (3, 1, 4, 3, 2, 5)]
-        before = table_contents(db)
+        before = database_state(db)
 
         dry = add_ok(api, campaign["id"], rows, f"?dry_run={flag}")
 
-        assert table_contents(db) == before
+        assert database_state(db) == before
         new_ids = [dry["results"][i]["id"] for i in (0, 2, 5)]
         assert len(set(new_ids)) == 3
         assert dry == {
@@ -1227,7 +1144,7 @@ class TestDryRun:
         assert_stats_match_roster(db, campaign["id"], real["stats"])
 
     def test_a_dry_run_of_an_invalid_batch_is_the_same_400(self, api, db, email_campaign):
-        before = table_contents(db)
+        before = database_state(db)
         rows = [{"email": "ann@example.com"}, {"email": "bad"}, {"first_name": "Bob"}]
 
         dry = add(api, email_campaign["id"], rows, "?dry_run=true")
@@ -1254,7 +1171,7 @@ class TestDryRun:
                 ),
             )
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     @pytest.mark.parametrize("flag", ["false", "0", "False"])
     def test_dry_run_false_writes(self, api, db, email_campaign, flag):
@@ -1285,13 +1202,13 @@ class TestDryRun:
         ],
     )
     def test_bad_query_is_rejected(self, api, db, email_campaign, query, message, errors):
-        before = table_contents(db)
+        before = database_state(db)
 
         response = add(api, email_campaign["id"], [{"email": "ann@example.com"}], query)
 
         assert response.status_code == 400
         assert response.json == bad_request(message, errors)
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
 
 class TestFrozenRoster:
@@ -1301,8 +1218,8 @@ class TestFrozenRoster:
         self, api, db, email_campaign, status, query
     ):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
-        set_campaign_status(api, email_campaign["id"], status)
-        before = table_contents(db)
+        move_to(api, email_campaign, status)
+        before = database_state(db)
 
         response = add(api, email_campaign["id"], [{"email": "new@example.com"}], query)
 
@@ -1310,7 +1227,7 @@ class TestFrozenRoster:
         assert response.json == bad_request(
             f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
 
 class TestNotFound:
@@ -1330,13 +1247,13 @@ class TestNotFound:
             "not a uuid": "not-a-uuid",
             "uuid prefix": email_campaign["id"][:-1],
         }[which]
-        before = table_contents(db)
+        before = database_state(db)
 
         response = add(api, campaign_id, prospects, query)
 
         assert response.status_code == 404
         assert response.json == NOT_FOUND
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
 
 class TestTransport:
@@ -1350,7 +1267,7 @@ class TestTransport:
         ],
     )
     def test_a_body_that_is_not_json_is_415(self, api, db, email_campaign, data, content_type):
-        before = table_contents(db)
+        before = database_state(db)
 
         response = api.post(leads_url(email_campaign["id"]), data=data, content_type=content_type)
 
@@ -1360,7 +1277,7 @@ class TestTransport:
             "status": "Unsupported Media Type",
             "message": "Request bodies must be JSON (Content-Type: application/json).",
         }
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("authorization", "message"),
@@ -1378,7 +1295,7 @@ class TestTransport:
     def test_a_request_without_a_valid_token_is_401(
         self, app, db, token, email_campaign, authorization, message
     ):
-        before = table_contents(db)
+        before = database_state(db)
         headers = {} if authorization is None else {"Authorization": authorization}
 
         response = app.test_client().post(
@@ -1390,10 +1307,10 @@ class TestTransport:
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert response.json == {"code": 401, "status": "Unauthorized", "message": message}
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     def test_invalid_json_is_400(self, api, db, email_campaign):
-        before = table_contents(db)
+        before = database_state(db)
 
         response = api.post(
             leads_url(email_campaign["id"]),
@@ -1406,7 +1323,7 @@ class TestTransport:
             "Invalid JSON body: Expecting ',' delimiter at line 1 column 42",
             {"json": ["Invalid JSON body: Expecting ',' delimiter at line 1 column 42."]},
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
 
 def largest_lead(n: int) -> dict:
@@ -1469,7 +1386,7 @@ class TestBodyLimit:
         tail = '"}]}'
         body = head + " " * (2000 - len(head) - len(tail) + extra_bytes) + tail
         assert len(body.encode()) == 2000 + extra_bytes
-        before = table_contents(db)
+        before = database_state(db)
 
         response = api.post(
             leads_url(email_campaign["id"]), data=body, content_type="application/json"
@@ -1487,4 +1404,4 @@ class TestBodyLimit:
                 "message": "The request body is larger than this service's limit of "
                 "2,000 bytes; split it into smaller requests.",
             }
-            assert table_contents(db) == before
+            assert database_state(db) == before

@@ -7,32 +7,18 @@ import hashlib
 import struct
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 import pytest
 
 from leads.domain.cursors import LeadCursor, encode_cursor
-from tests.roster_api import LEAD_STATUSES
+from tests.contract import LEAD_KEYS, LEAD_STATUSES, as_listed, bad_query, leads_url, set_statuses
 
-LEAD_COLUMNS = (
-    "id, campaign_id, status, email, linkedin_url, first_name, last_name, name, company, "
-    "position, headline, custom_fields, created_at, updated_at"
-)
 INVALID_CURSOR = "Not a valid cursor: pass the next_cursor of a previous page unchanged."
-BAD_CURSOR_BODY = {
-    "code": 400,
-    "status": "Bad Request",
-    "message": f"cursor: {INVALID_CURSOR.rstrip('.')}",
-    "errors": {"query": {"cursor": [INVALID_CURSOR]}},
-}
+BAD_CURSOR_BODY = bad_query("cursor", INVALID_CURSOR)
 
 
-def leads_url(campaign_id: str, **query) -> str:
-    params = "&".join(f"{key}={quote(str(value), safe='')}" for key, value in query.items())
-    return f"/api/campaigns/{campaign_id}/leads" + (f"?{params}" if params else "")
-
-
-def add_leads(api, campaign_id: str, emails: list[str]) -> list[str]:
+def add_named_leads(api, campaign_id: str, emails: list[str]) -> list[str]:
+    """Add a lead per email, with a first name and every other one a last name; their ids."""
     prospects = [
         {"email": email, "first_name": f"F{n}", "last_name": "L" if n % 2 else None}
         for n, email in enumerate(emails)
@@ -46,33 +32,12 @@ def roster_rows(db, campaign_id: str, status: str | None = None) -> list[dict]:
     """The campaign's leads as the database holds them, in the list order."""
     with db.cursor() as cursor:
         cursor.execute(
-            f"SELECT {LEAD_COLUMNS} FROM leads WHERE campaign_id = %s "
+            f"SELECT {', '.join(LEAD_KEYS)} FROM leads WHERE campaign_id = %s "
             "AND (%s::lead_status IS NULL OR status = %s::lead_status) ORDER BY created_at, id",
             (campaign_id, status, status),
         )
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def as_json(row: dict) -> dict:
-    """A database row as the API shows the lead."""
-    derived = " ".join(part for part in (row["first_name"], row["last_name"]) if part)
-    return {
-        "id": str(row["id"]),
-        "campaign_id": str(row["campaign_id"]),
-        "status": row["status"],
-        "email": row["email"],
-        "linkedin_url": row["linkedin_url"],
-        "first_name": row["first_name"],
-        "last_name": row["last_name"],
-        "name": row["name"] or derived or None,
-        "company": row["company"],
-        "position": row["position"],
-        "headline": row["headline"],
-        "custom_fields": row["custom_fields"],
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }
 
 
 def cursor_after(campaign_id: str, row: dict, status: str | None) -> str:
@@ -102,7 +67,7 @@ def expected_pages(campaign_id: str, rows: list[dict], limit: int, status: str |
         more = start + limit < len(rows)
         pages.append(
             {
-                "prospects": [as_json(row) for row in chunk],
+                "prospects": [as_listed(row) for row in chunk],
                 "total": len(rows),
                 "page": 1 if start == 0 else None,
                 "limit": limit,
@@ -110,14 +75,6 @@ def expected_pages(campaign_id: str, rows: list[dict], limit: int, status: str |
             }
         )
     return pages
-
-
-def set_statuses(db, campaign_id: str, statuses: list[str]) -> None:
-    """Give the campaign's leads, in list order, these statuses (the API never sets them)."""
-    rows = roster_rows(db, campaign_id)
-    with db.cursor() as cursor:
-        for row, status in zip(rows, statuses, strict=True):
-            cursor.execute("UPDATE leads SET status = %s WHERE id = %s", (status, row["id"]))
 
 
 def raw_cursor(payload_fields: tuple, checksum_ok: bool = True) -> str:
@@ -135,7 +92,7 @@ class TestCursorPaging:
         campaign_id = email_campaign["id"]
         # Three batches: leads of one batch share created_at, so ties are broken by id.
         for batch in (range(0, 4), range(4, 7), range(7, 10)):
-            add_leads(api, campaign_id, [f"lead{n}@example.com" for n in batch])
+            add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in batch])
         rows = roster_rows(db, campaign_id)
 
         responses = walk_by_cursor(api, campaign_id, limit)
@@ -151,8 +108,8 @@ class TestCursorPaging:
     @pytest.mark.parametrize("limit", [1, 2, 4])
     def test_status_filter_pages_only_that_status(self, api, email_campaign, db, status, limit):
         campaign_id = email_campaign["id"]
-        add_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(12)])
-        set_statuses(db, campaign_id, ["pending", "sent", "bounced", "sent"] * 3)
+        ids = add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(12)])
+        set_statuses(db, dict(zip(ids, ["pending", "sent", "bounced", "sent"] * 3, strict=True)))
         rows = roster_rows(db, campaign_id, status)
 
         responses = walk_by_cursor(api, campaign_id, limit, status)
@@ -195,7 +152,7 @@ class TestCursorPaging:
     @pytest.mark.parametrize("page", [1, 2, 3])
     def test_a_numbered_page_hands_a_cursor_to_the_next(self, api, email_campaign, db, page):
         campaign_id = email_campaign["id"]
-        add_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(7)])
+        add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(7)])
         rows = roster_rows(db, campaign_id)
 
         numbered = api.get(leads_url(campaign_id, limit=3, page=page))
@@ -208,7 +165,7 @@ class TestCursorPaging:
         chunk = rows[(page - 1) * 3 : page * 3]
         assert numbered.status_code == 200
         assert numbered.json == {
-            "prospects": [as_json(row) for row in chunk],
+            "prospects": [as_listed(row) for row in chunk],
             "total": 7,
             "page": page,
             "limit": 3,
@@ -218,7 +175,7 @@ class TestCursorPaging:
             rest = rows[page * 3 : page * 3 + 3]
             assert following.status_code == 200
             assert following.json == {
-                "prospects": [as_json(row) for row in rest],
+                "prospects": [as_listed(row) for row in rest],
                 "total": 7,
                 "page": None,
                 "limit": 3,
@@ -228,7 +185,7 @@ class TestCursorPaging:
     @pytest.mark.parametrize("limit", [1, 3, 5])
     def test_the_limit_may_change_between_pages(self, api, email_campaign, db, limit):
         campaign_id = email_campaign["id"]
-        add_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(8)])
+        add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(8)])
         rows = roster_rows(db, campaign_id)
         first = api.get(leads_url(campaign_id, limit=2))
 
@@ -237,7 +194,7 @@ class TestCursorPaging:
         chunk = rows[2 : 2 + limit]
         assert second.status_code == 200
         assert second.json == {
-            "prospects": [as_json(row) for row in chunk],
+            "prospects": [as_listed(row) for row in chunk],
             "total": 8,
             "page": None,
             "limit": limit,
@@ -249,13 +206,13 @@ class TestPagingWhileTheRosterChanges:
     @pytest.mark.parametrize("limit", [1, 2, 3, 4, 8])
     def test_added_leads_cause_no_skip_or_repeat(self, api, email_campaign, db, limit):
         campaign_id = email_campaign["id"]
-        originals = add_leads(api, campaign_id, [f"old{n}@example.com" for n in range(9)])
+        originals = add_named_leads(api, campaign_id, [f"old{n}@example.com" for n in range(9)])
         added: list[str] = []
 
         def add_two(page_number: int) -> None:
             if page_number <= 3:
                 added.extend(
-                    add_leads(
+                    add_named_leads(
                         api, campaign_id, [f"new{page_number}-{n}@example.com" for n in (0, 1)]
                     )
                 )
@@ -272,7 +229,7 @@ class TestPagingWhileTheRosterChanges:
     @pytest.mark.parametrize("limit", [1, 2, 3])
     def test_removed_leads_cause_no_skip_or_repeat(self, api, email_campaign, db, limit):
         campaign_id = email_campaign["id"]
-        ids = add_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(9)])
+        ids = add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(9)])
         removed: list[str] = []
 
         def remove_last_seen(page_number: int) -> None:
@@ -292,7 +249,7 @@ class TestPagingWhileTheRosterChanges:
 
     def test_leads_older_than_the_cursor_are_not_listed_after_it(self, api, email_campaign, db):
         campaign_id = email_campaign["id"]
-        ids = add_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(4)])
+        ids = add_named_leads(api, campaign_id, [f"lead{n}@example.com" for n in range(4)])
         first = api.get(leads_url(campaign_id, limit=2))
         with db.cursor() as cursor:
             cursor.execute(
@@ -307,7 +264,7 @@ class TestPagingWhileTheRosterChanges:
         rows = roster_rows(db, campaign_id)
         assert second.status_code == 200
         assert second.json == {
-            "prospects": [as_json(row) for row in rows[3:5]],
+            "prospects": [as_listed(row) for row in rows[3:5]],
             "total": 5,
             "page": None,
             "limit": 2,
@@ -319,7 +276,7 @@ class TestPagingWhileTheRosterChanges:
 class TestBadCursors:
     @pytest.fixture
     def campaign_id(self, api, email_campaign) -> str:
-        add_leads(api, email_campaign["id"], [f"lead{n}@example.com" for n in range(3)])
+        add_named_leads(api, email_campaign["id"], [f"lead{n}@example.com" for n in range(3)])
         return email_campaign["id"]
 
     @pytest.fixture
@@ -387,7 +344,7 @@ class TestBadCursors:
 
         # The control case of the test above: the layout it builds is the service's.
         assert response.status_code == 200
-        assert response.json["prospects"] == [as_json(row) for row in rows[1:]]
+        assert response.json["prospects"] == [as_listed(row) for row in rows[1:]]
 
     @pytest.mark.parametrize("page", ["1", "2", "0", "x"])
     def test_page_and_cursor_together_is_400(self, api, campaign_id, good_cursor, page):
@@ -403,7 +360,7 @@ class TestBadCursors:
 
     def test_cursor_of_another_campaign_is_400(self, api, campaign_id, good_cursor):
         other = api.create_campaign("Other campaign", "email")
-        add_leads(api, other["id"], ["lead0@example.com", "lead1@example.com"])
+        add_named_leads(api, other["id"], ["lead0@example.com", "lead1@example.com"])
 
         response = api.get(leads_url(other["id"], cursor=good_cursor))
 

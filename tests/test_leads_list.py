@@ -6,47 +6,25 @@ import math
 import re
 from uuid import UUID
 
-import psycopg2.extras
 import pytest
-from psycopg2 import sql
 
-from tests.conftest import APP_TABLES
-from tests.roster_api import LEAD_STATUSES
-
-# The lead object of the contract, keys in the contract's order.
-LEAD_KEYS = [
-    "id",
-    "campaign_id",
-    "status",
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-    "custom_fields",
-    "created_at",
-    "updated_at",
-]
-MAX_PAGE = 9007199254740991
-NOT_FOUND = {"code": 404, "status": "Not Found", "message": "Campaign not found."}
-MISSING_UUID = "00000000-0000-4000-8000-000000000000"
-STATUS_CHOICES = ", ".join(LEAD_STATUSES)
-
-
-def leads_url(campaign_id: str, query: str = "") -> str:
-    return f"/api/campaigns/{campaign_id}/leads{query}"
-
-
-def bad_query(field: str, message: str) -> dict:
-    return {
-        "code": 400,
-        "status": "Bad Request",
-        "message": f"{field}: {message.rstrip('.')}",
-        "errors": {"query": {field: [message]}},
-    }
+from tests.contract import (
+    LEAD_KEYS,
+    LEAD_STATUSES,
+    LIMIT_RANGE,
+    MAX_PAGE,
+    MISSING_UUID,
+    NOT_FOUND,
+    PAGE_RANGE,
+    STATUS_CHOICES,
+    as_listed,
+    bad_query,
+    database_state,
+    leads_url,
+    move_to,
+    set_statuses,
+    stored_leads,
+)
 
 
 def page_body(response, prospects: list, *, total: int, page: int, limit: int) -> dict:
@@ -67,18 +45,6 @@ def page_body(response, prospects: list, *, total: int, page: int, limit: int) -
     }
 
 
-def table_contents(db) -> dict[str, list[str]]:
-    """Every row of every table as text: equal snapshots mean nothing was written."""
-    contents = {}
-    with db.cursor() as cursor:
-        for table in APP_TABLES:
-            cursor.execute(
-                sql.SQL("SELECT t::text FROM {} AS t ORDER BY 1").format(sql.Identifier(table))
-            )
-            contents[table] = [row[0] for row in cursor.fetchall()]
-    return contents
-
-
 def add(api, campaign_id: str, rows: list[dict]) -> None:
     response = api.post(leads_url(campaign_id), json={"prospects": rows})
     assert response.status_code == 200, response.json
@@ -89,58 +55,19 @@ def emails(start: int, count: int) -> list[dict]:
     return [{"email": f"lead{n:04d}@example.com"} for n in range(start, start + count)]
 
 
-def stored_leads(db, campaign_id: str) -> list[dict]:
-    """The campaign's leads as stored, in no particular order."""
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            "SELECT id::text, campaign_id::text, status::text, email, linkedin_url, first_name,"
-            " last_name, name, company, position, headline, custom_fields, created_at, updated_at"
-            " FROM leads WHERE campaign_id = %s",
-            (campaign_id,),
-        )
-        return [dict(row) for row in cursor.fetchall()]
-
-
-def as_listed(row: dict) -> dict:
-    """A stored lead as the contract shows it: name derived when not given."""
-    derived = " ".join(part for part in (row["first_name"], row["last_name"]) if part)
-    return {
-        **row,
-        "name": row["name"] or derived or None,
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }
-
-
 def expected_listing(db, campaign_id: str, status: str | None = None) -> list[dict]:
     """Oldest first, ties by id (computed here, not by the database's ORDER BY)."""
-    rows = [row for row in stored_leads(db, campaign_id) if status in (None, row["status"])]
+    rows = [
+        row for row in stored_leads(db, campaign_id, LEAD_KEYS) if status in (None, row["status"])
+    ]
     rows.sort(key=lambda row: (row["created_at"], UUID(row["id"])))
     return [as_listed(row) for row in rows]
 
 
 def listed_ids(api, campaign_id: str, query: str = "") -> list[str]:
-    response = api.get(leads_url(campaign_id, query))
+    response = api.get(leads_url(campaign_id) + query)
     assert response.status_code == 200, response.json
     return [lead["id"] for lead in response.json["prospects"]]
-
-
-def set_statuses(db, statuses_by_id: dict[str, str]) -> None:
-    with db.cursor() as cursor:
-        for lead_id, status in statuses_by_id.items():
-            cursor.execute("UPDATE leads SET status = %s WHERE id = %s", (status, lead_id))
-
-
-def move_to(api, campaign_id: str, status: str) -> None:
-    path = {
-        "draft": [],
-        "active": ["launch"],
-        "paused": ["launch", "pause"],
-        "completed": ["launch", "complete"],
-    }[status]
-    for transition in path:
-        response = api.post(f"/api/campaigns/{campaign_id}/{transition}")
-        assert response.status_code == 200, response.json
 
 
 @pytest.fixture
@@ -151,7 +78,7 @@ def roster(api, db, email_campaign) -> str:
     add(api, campaign_id, emails(0, 20))
     add(api, campaign_id, emails(20, 30))
     add(api, campaign_id, emails(50, 7))
-    leads = sorted(stored_leads(db, campaign_id), key=lambda row: row["email"])
+    leads = sorted(stored_leads(db, campaign_id, LEAD_KEYS), key=lambda row: row["email"])
     set_statuses(
         db, {lead["id"]: LEAD_STATUSES[n % len(LEAD_STATUSES)] for n, lead in enumerate(leads)}
     )
@@ -285,7 +212,7 @@ class TestPaging:
         expected = expected_listing(db, email_campaign["id"])
 
         first = api.get(leads_url(email_campaign["id"]))
-        second = api.get(leads_url(email_campaign["id"], "?page=2"))
+        second = api.get(leads_url(email_campaign["id"], page=2))
 
         assert first.json == page_body(first, expected[:100], total=101, page=1, limit=100)
         assert second.json == page_body(second, expected[100:], total=101, page=2, limit=100)
@@ -297,7 +224,7 @@ class TestPaging:
 
         seen = []
         for page in range(1, pages + 2):
-            response = api.get(leads_url(roster, f"?page={page}&limit={limit}"))
+            response = api.get(leads_url(roster, page=page, limit=limit))
             assert response.status_code == 200
             assert response.json == page_body(
                 response,
@@ -319,7 +246,7 @@ class TestPaging:
 
         seen = []
         for page in (1, 2, 3, 4):
-            response = api.get(leads_url(roster, f"?status={status}&limit=2&page={page}"))
+            response = api.get(leads_url(roster, status=status, limit=2, page=page))
             assert response.json == page_body(
                 response, expected[(page - 1) * 2 : page * 2], total=6, page=page, limit=2
             )
@@ -341,7 +268,7 @@ class TestPaging:
     def test_boundary_values_are_accepted(self, api, db, roster, query, page, limit):
         expected = expected_listing(db, roster)
 
-        response = api.get(leads_url(roster, query))
+        response = api.get(leads_url(roster) + query)
 
         assert response.status_code == 200
         assert response.json == page_body(
@@ -349,26 +276,22 @@ class TestPaging:
         )
 
 
-RANGE_PAGE = f"Must be greater than or equal to 1 and less than or equal to {MAX_PAGE}."
-RANGE_LIMIT = "Must be greater than or equal to 1 and less than or equal to 200."
-
-
 class TestQueryValidation:
     @pytest.mark.parametrize(
         ("query", "field", "message"),
         [
-            ("?limit=0", "limit", RANGE_LIMIT),
-            ("?limit=201", "limit", RANGE_LIMIT),
-            ("?limit=-1", "limit", RANGE_LIMIT),
+            ("?limit=0", "limit", LIMIT_RANGE),
+            ("?limit=201", "limit", LIMIT_RANGE),
+            ("?limit=-1", "limit", LIMIT_RANGE),
             ("?limit=abc", "limit", "Not a valid integer."),
             ("?limit=", "limit", "Not a valid integer."),
             ("?limit=1.5", "limit", "Not a valid integer."),
             ("?limit=1e2", "limit", "Not a valid integer."),
-            ("?page=0", "page", RANGE_PAGE),
-            ("?page=-1", "page", RANGE_PAGE),
+            ("?page=0", "page", PAGE_RANGE),
+            ("?page=-1", "page", PAGE_RANGE),
             ("?page=abc", "page", "Not a valid integer."),
-            (f"?page={MAX_PAGE + 1}", "page", RANGE_PAGE),
-            ("?page=99999999999999999999999", "page", RANGE_PAGE),
+            (f"?page={MAX_PAGE + 1}", "page", PAGE_RANGE),
+            ("?page=99999999999999999999999", "page", PAGE_RANGE),
             ("?status=unknown", "status", f"Must be one of: {STATUS_CHOICES}."),
             ("?status=PENDING", "status", f"Must be one of: {STATUS_CHOICES}."),
             ("?status=", "status", f"Must be one of: {STATUS_CHOICES}."),
@@ -378,27 +301,27 @@ class TestQueryValidation:
         ],
     )
     def test_out_of_range_or_unknown_values_are_400(self, api, db, roster, query, field, message):
-        before = table_contents(db)
+        before = database_state(db)
 
-        response = api.get(leads_url(roster, query))
+        response = api.get(leads_url(roster) + query)
 
         assert response.status_code == 400
         assert response.json == bad_query(field, message)
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
     def test_every_bad_parameter_is_named(self, api, roster):
-        response = api.get(leads_url(roster, "?page=0&limit=500&status=nope"))
+        response = api.get(leads_url(roster, page=0, limit=500, status="nope"))
 
         assert response.status_code == 400
         assert response.json == {
             "code": 400,
             "status": "Bad Request",
-            "message": f"page: {RANGE_PAGE.rstrip('.')}; limit: {RANGE_LIMIT.rstrip('.')}; "
+            "message": f"page: {PAGE_RANGE.rstrip('.')}; limit: {LIMIT_RANGE.rstrip('.')}; "
             f"status: Must be one of: {STATUS_CHOICES}",
             "errors": {
                 "query": {
-                    "page": [RANGE_PAGE],
-                    "limit": [RANGE_LIMIT],
+                    "page": [PAGE_RANGE],
+                    "limit": [LIMIT_RANGE],
                     "status": [f"Must be one of: {STATUS_CHOICES}."],
                 }
             },
@@ -413,7 +336,7 @@ class TestStatusFilter:
         expected = expected_listing(db, roster, status)
         assert len(expected) in (5, 6)
 
-        response = api.get(leads_url(roster, f"?status={status}"))
+        response = api.get(leads_url(roster, status=status))
 
         assert response.status_code == 200
         assert response.json == page_body(
@@ -427,7 +350,7 @@ class TestStatusFilter:
 
         def totals() -> dict[str, int]:
             return {
-                status: api.get(leads_url(campaign_id, f"?status={status}&limit=1")).json["total"]
+                status: api.get(leads_url(campaign_id, status=status, limit=1)).json["total"]
                 for status in ("pending", "sent", "replied")
             }
 
@@ -497,7 +420,7 @@ class TestOrder:
                 " WHERE campaign_id = %s",
                 (email_campaign["id"],),
             )
-        ids = [lead["id"] for lead in stored_leads(db, email_campaign["id"])]
+        ids = [lead["id"] for lead in stored_leads(db, email_campaign["id"], LEAD_KEYS)]
 
         assert listed_ids(api, email_campaign["id"]) == sorted(ids, key=UUID)
         assert (
@@ -508,15 +431,15 @@ class TestOrder:
 class TestCampaignStatuses:
     @pytest.mark.parametrize("status", ["draft", "active", "paused", "completed"])
     def test_listing_works_in_every_campaign_status_and_writes_nothing(
-        self, api, db, roster, status
+        self, api, db, email_campaign, roster, status
     ):
-        move_to(api, roster, status)
+        move_to(api, email_campaign, status)
         expected = expected_listing(db, roster)
-        before = table_contents(db)
+        before = database_state(db)
 
         responses = [
             api.get(leads_url(roster)),
-            api.get(leads_url(roster, "?status=sent&limit=2&page=2")),
+            api.get(leads_url(roster, status="sent", limit=2, page=2)),
         ]
 
         assert [response.status_code for response in responses] == [200, 200]
@@ -524,7 +447,7 @@ class TestCampaignStatuses:
         assert responses[1].json == page_body(
             responses[1], expected_listing(db, roster, "sent")[2:4], total=6, page=2, limit=2
         )
-        assert table_contents(db) == before
+        assert database_state(db) == before
 
 
 class TestAccess:
@@ -542,7 +465,7 @@ class TestAccess:
             "uuid prefix": email_campaign["id"][:-1],
         }[which]
 
-        response = api.get(leads_url(campaign_id, query))
+        response = api.get(leads_url(campaign_id) + query)
 
         assert response.status_code == 404
         assert response.json == NOT_FOUND

@@ -5,12 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import psycopg2.extras
 import pytest
 
-from tests.roster_api import add_leads, database_state, error_body, leads_url, move_to
+from tests.contract import (
+    IDENTITY_FIELD,
+    JSON,
+    NOT_AN_OBJECT,
+    add_leads,
+    database_state,
+    error_body,
+    leads_url,
+    move_to,
+    stored_lead,
+)
 
-IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 ANN = {
     "email": "ann@example.com",
     "linkedin_url": "https://www.linkedin.com/in/ann-lee",
@@ -28,17 +36,11 @@ BOB = {
 }
 
 
-def lead_row(db, lead_id: str) -> dict:
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute("SELECT * FROM leads WHERE id = %s", (lead_id,))
-        return cursor.fetchone()
-
-
 def expected_row(lead: dict, stored_name: str | None, identity_field: str) -> dict:
     """The leads row behind an API lead: `name` holds only an explicitly given name."""
     return {
-        "id": uuid.UUID(lead["id"]),
-        "campaign_id": uuid.UUID(lead["campaign_id"]),
+        "id": lead["id"],
+        "campaign_id": lead["campaign_id"],
         "identity": lead[identity_field],
         "status": lead["status"],
         "email": lead["email"],
@@ -84,18 +86,20 @@ def assert_updated(
     """PATCH `updates` and check the response, the listing and the row: exactly `changes`
     applied, updated_at moved, created_at kept, the other leads untouched."""
     others_before = [row for row in database_state(db)["leads"] if str(row["id"]) != lead["id"]]
-    response = api.patch(leads_url(campaign), json={"prospect_id": lead["id"], "updates": updates})
+    response = api.patch(
+        leads_url(campaign["id"]), json={"prospect_id": lead["id"], "updates": updates}
+    )
     assert response.status_code == 200, response.json
     updated_at = response.json["prospect"]["updated_at"]
     expected = {**lead, **changes, "updated_at": updated_at}
     assert response.json == {"prospect": expected}
     assert datetime.fromisoformat(updated_at) > datetime.fromisoformat(lead["updated_at"])
-    assert lead_row(db, lead["id"]) == expected_row(
+    assert stored_lead(db, lead["id"]) == expected_row(
         expected, stored_name, IDENTITY_FIELD[campaign["type"]]
     )
     others_after = [row for row in database_state(db)["leads"] if str(row["id"]) != lead["id"]]
     assert others_after == others_before
-    listed = {item["id"]: item for item in api.get(leads_url(campaign)).json["prospects"]}
+    listed = {item["id"]: item for item in api.get(leads_url(campaign["id"])).json["prospects"]}
     assert listed[lead["id"]] == expected
     return expected
 
@@ -290,7 +294,7 @@ class TestUpdateIdentity:
             api, db, campaign, ann, {field: new[campaign["type"]]}, {field: new[campaign["type"]]}
         )
         assert_updated(api, db, campaign, bob, {field: ann[field]}, {field: ann[field]})
-        assert lead_row(db, moved["id"])["identity"] == new[campaign["type"]]
+        assert stored_lead(db, moved["id"])["identity"] == new[campaign["type"]]
 
     @pytest.mark.parametrize(
         ("campaign_type", "spelling"),
@@ -299,21 +303,20 @@ class TestUpdateIdentity:
             ("linkedin", "http://de.linkedin.com/in/Bob/recent-activity/all/"),
         ],
     )
-    def test_identity_of_another_lead_is_409(self, api, db, campaign, roster, spelling):
+    def test_identity_of_another_lead_is_409(self, rejected, campaign, roster, spelling):
         ann, bob = roster
         field = IDENTITY_FIELD[campaign["type"]]
-        before = database_state(db)
-        response = api.patch(
-            leads_url(campaign),
+        rejected(
+            "PATCH",
+            leads_url(campaign["id"]),
+            409,
+            error_body(
+                409,
+                f"Lead {bob['id']} in this campaign already has {field} {bob[field]}.",
+                {"json": {"updates": {field: [f"Already used by lead {bob['id']}."]}}},
+            ),
             json={"prospect_id": ann["id"], "updates": {field: spelling, "company": "Changed"}},
         )
-        assert response.status_code == 409
-        assert response.json == error_body(
-            409,
-            f"Lead {bob['id']} in this campaign already has {field} {bob[field]}.",
-            {"json": {"updates": {field: [f"Already used by lead {bob['id']}."]}}},
-        )
-        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("campaign_type", "updates", "message"),
@@ -370,19 +373,16 @@ class TestUpdateIdentity:
             ),
         ],
     )
-    def test_invalid_or_cleared_identity_is_400(self, api, db, campaign, roster, updates, message):
+    def test_invalid_or_cleared_identity_is_400(self, rejected, campaign, roster, updates, message):
         ann, _ = roster
         (field,) = updates
-        before = database_state(db)
-        response = api.patch(
-            leads_url(campaign),
+        rejected(
+            "PATCH",
+            leads_url(campaign["id"]),
+            400,
+            error_body(400, f"updates: {message}", {"json": {"updates": {field: [message]}}}),
             json={"prospect_id": ann["id"], "updates": {**updates, "company": "Changed"}},
         )
-        assert response.status_code == 400
-        assert response.json == error_body(
-            400, f"updates: {message}", {"json": {"updates": {field: [message]}}}
-        )
-        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("campaign_type", "invalid"),
@@ -523,46 +523,44 @@ class TestUpdateRejected:
             ),
         ],
     )
-    def test_rejected_and_nothing_changes(self, api, db, campaign, roster, body, message, errors):
+    def test_rejected_and_nothing_changes(self, rejected, campaign, roster, body, message, errors):
         ann, _ = roster
-        before = database_state(db)
-        response = api.patch(leads_url(campaign), json={"prospect_id": ann["id"], **body})
-        assert response.status_code == 400
-        assert response.json == error_body(400, message, errors)
-        assert database_state(db) == before
-
-    def test_empty_object(self, api, db, campaign, roster):
-        before = database_state(db)
-        response = api.patch(leads_url(campaign), json={})
-        assert response.status_code == 400
-        assert response.json == error_body(
+        rejected(
+            "PATCH",
+            leads_url(campaign["id"]),
             400,
-            "prospect_id, updates: Missing data for required field",
-            {
-                "json": {
-                    "prospect_id": ["Missing data for required field."],
-                    "updates": ["Missing data for required field."],
-                }
-            },
+            error_body(400, message, errors),
+            json={"prospect_id": ann["id"], **body},
         )
-        assert database_state(db) == before
+
+    def test_empty_object(self, rejected, campaign, roster):
+        rejected(
+            "PATCH",
+            leads_url(campaign["id"]),
+            400,
+            error_body(
+                400,
+                "prospect_id, updates: Missing data for required field",
+                {
+                    "json": {
+                        "prospect_id": ["Missing data for required field."],
+                        "updates": ["Missing data for required field."],
+                    }
+                },
+            ),
+            json={},
+        )
 
     @pytest.mark.parametrize("body", [b"[]", b'"updates"', b"null", b"1", b"true"])
-    def test_body_that_is_not_an_object(self, api, db, campaign, roster, body):
-        before = database_state(db)
-        response = api.patch(
-            leads_url(campaign), data=body, headers={"Content-Type": "application/json"}
-        )
-        assert response.status_code == 400
-        assert response.json == error_body(
-            400, "Invalid input type", {"json": {"_schema": ["Invalid input type."]}}
-        )
-        assert database_state(db) == before
+    def test_body_that_is_not_an_object(self, rejected, campaign, roster, body):
+        rejected("PATCH", leads_url(campaign["id"]), 400, NOT_AN_OBJECT, data=body, headers=JSON)
 
 
 class TestUpdateNotFound:
     @pytest.mark.parametrize("where", ["nowhere", "same-workspace", "other-workspace"])
-    def test_lead_outside_the_campaign_is_404(self, api, other_api, db, campaign, roster, where):
+    def test_lead_outside_the_campaign_is_404(
+        self, rejected, api, other_api, campaign, roster, where
+    ):
         if where == "nowhere":
             lead_id = str(uuid.uuid4())
         elif where == "same-workspace":
@@ -571,39 +569,38 @@ class TestUpdateNotFound:
         else:
             foreign = other_api.create_campaign("Foreign", campaign["type"])
             lead_id = add_leads(other_api, foreign, [ANN])[0]["id"]
-        before = database_state(db)
-        response = api.patch(
-            leads_url(campaign), json={"prospect_id": lead_id, "updates": {"company": "Changed"}}
+        rejected(
+            "PATCH",
+            leads_url(campaign["id"]),
+            404,
+            error_body(404, "Lead not found in this campaign."),
+            json={"prospect_id": lead_id, "updates": {"company": "Changed"}},
         )
-        assert response.status_code == 404
-        assert response.json == error_body(404, "Lead not found in this campaign.")
-        assert database_state(db) == before
 
-    def test_deleted_lead_is_404(self, api, db, campaign, roster):
+    def test_deleted_lead_is_404(self, rejected, api, campaign, roster):
         ann, _ = roster
-        response = api.delete(leads_url(campaign), json={"prospect_ids": [ann["id"]]})
+        response = api.delete(leads_url(campaign["id"]), json={"prospect_ids": [ann["id"]]})
         assert response.status_code == 200, response.json
-        before = database_state(db)
-        response = api.patch(
-            leads_url(campaign), json={"prospect_id": ann["id"], "updates": {"company": "X"}}
+        rejected(
+            "PATCH",
+            leads_url(campaign["id"]),
+            404,
+            error_body(404, "Lead not found in this campaign."),
+            json={"prospect_id": ann["id"], "updates": {"company": "X"}},
         )
-        assert response.status_code == 404
-        assert response.json == error_body(404, "Lead not found in this campaign.")
-        assert database_state(db) == before
 
 
 class TestUpdateFrozenRoster:
     @pytest.mark.parametrize("status", ["active", "paused", "completed"])
-    def test_only_draft_campaigns_are_editable(self, api, db, campaign, roster, status):
+    def test_only_draft_campaigns_are_editable(self, rejected, api, campaign, roster, status):
         ann, _ = roster
         move_to(api, campaign, status)
-        before = database_state(db)
-        response = api.patch(
-            leads_url(campaign), json={"prospect_id": ann["id"], "updates": {"company": "Late"}}
-        )
-        assert response.status_code == 400
-        assert response.json == error_body(
+        rejected(
+            "PATCH",
+            leads_url(campaign["id"]),
             400,
-            f"Campaign is {status} — the roster is frozen once a campaign leaves draft.",
+            error_body(
+                400, f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
+            ),
+            json={"prospect_id": ann["id"], "updates": {"company": "Late"}},
         )
-        assert database_state(db) == before

@@ -18,11 +18,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
-from psycopg2 import sql
 from yoyo import read_migrations
 
 from leads.db.migrations import (
@@ -32,6 +30,7 @@ from leads.db.migrations import (
     apply_migrations,
     function_files,
 )
+from tests.contract import create_database, drop_database
 
 SCHEMA_FILE = SQL_DIR / "schema.sql"
 ALL_MIGRATIONS = sorted(migration.id for migration in read_migrations(str(MIGRATIONS_DIR)))
@@ -152,32 +151,15 @@ def applied_rows(url: str) -> list[tuple]:
         connection.close()
 
 
-def _database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _admin(server_url: str, statement: sql.Composable) -> None:
-    connection = psycopg2.connect(_database(server_url, "postgres"))
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
 @contextmanager
 def new_database(server_url: str) -> Iterator[str]:
     """A database of its own, with nothing in it, dropped afterwards."""
     name = f"leads_migrations_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = create_database(server_url, name)
     try:
-        yield _database(server_url, name)
+        yield url
     finally:
-        _admin(
-            server_url,
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-        )
+        drop_database(server_url, name)
 
 
 @pytest.fixture

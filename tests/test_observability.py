@@ -20,9 +20,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from leads.domain import campaigns
 from leads.web.request_log import REQUEST_LOGGER, logging_config, skip_unused_record_fields
-from tests.conftest import held_connection
-
-MISSING_UUID = "00000000-0000-4000-8000-000000000000"
+from tests.contract import MISSING_UUID, held_connection
 
 
 def json_formatter() -> logging.Formatter:

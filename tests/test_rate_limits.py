@@ -20,7 +20,7 @@ from app import create_app
 from leads.config import DEFAULT_RATE_LIMIT, ConfigError, Settings
 from leads.web import rate_limits
 from leads.web.rate_limits import KEY_PREFIX, FixedWindowMemoryStorage
-from tests.conftest import ApiClient, make_token
+from tests.contract import ApiClient, make_token
 
 REDIS_URI = "redis://127.0.0.1:6379/0"
 # Nothing listens on port 1: the storage is "down".

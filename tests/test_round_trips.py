@@ -14,7 +14,7 @@ from leads.db import pool as leads_db
 from leads.db.pool import DictRowCursor
 from leads.db.queries import QUERIES
 from schemas.leads import LeadsListQuerySchema
-from tests.roster_api import add_leads
+from tests.contract import add_leads
 
 
 def label(statement: str) -> str:

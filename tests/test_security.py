@@ -14,8 +14,7 @@ import pytest
 from app import create_app
 from leads.db.queries import QUERIES, QUERIES_FILE
 from leads.web import auth
-from tests.conftest import ApiClient, make_token
-from tests.roster_api import error_body
+from tests.contract import ApiClient, internal_error, make_token
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -153,9 +152,7 @@ class TestNoInternalDetailIn5xx:
             response = api.get("/api/campaigns")
         request_id = response.headers["X-Request-ID"]
         assert response.status_code == 500
-        assert response.json == error_body(
-            500, f"Internal server error; quote request id {request_id} when reporting it."
-        )
+        assert response.json == internal_error(request_id)
         text = response.get_data(as_text=True)
         for leak in ("secret_column", "SELEKT", "division", "api_tokens", "psycopg2", "line "):
             assert leak not in text

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 import psycopg2
 import pytest
 
-from tests.conftest import ApiClient
-from tests.stats_checks import assert_stats_match_roster, identity, spelling
+from tests.contract import IDENTITY_FIELD, ApiClient, assert_stats_match_roster, identity, spelling
 
 DURATION = 12.0  # seconds of traffic
 WRITERS = 5
@@ -92,7 +91,7 @@ class Writer:
 
     def add(self, client: ApiClient, campaign: dict) -> None:
         type_ = campaign["type"]
-        field_name = "email" if type_ == "email" else "linkedin_url"
+        field_name = IDENTITY_FIELD[type_]
         rows, expected = [], []
         seen_in_batch: dict[str, int] = {}
         for index in range(self.rng.randint(1, 12)):
@@ -135,7 +134,7 @@ class Writer:
             return
         lead = self.rng.choice(list(own.values()))
         type_ = campaign["type"]
-        field_name = "email" if type_ == "email" else "linkedin_url"
+        field_name = IDENTITY_FIELD[type_]
         if self.rng.random() < 0.5:
             updates = {"company": f"c-{uuid.uuid4().hex[:8]}"}
             new_key = lead.identity

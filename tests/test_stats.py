@@ -10,26 +10,26 @@ from datetime import datetime
 
 import pytest
 
-from tests.roster_api import LEAD_STATUSES
-from tests.stats_checks import (
+from tests.contract import (
+    IDENTITY_FIELD,
+    LEAD_KEYS,
+    LEAD_STATUSES,
     STATS_KEYS,
+    as_listed,
     assert_stats_match_roster,
     identity,
+    leads_url,
     maintained_counts,
     pending_stats,
     recalculate,
     recount,
     spelling,
     stats_of,
+    stored_lead,
     stored_stats,
 )
 
-IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 ZERO_COUNTS = {status: 0 for status in LEAD_STATUSES}
-
-
-def leads_path(campaign: dict) -> str:
-    return f"/api/campaigns/{campaign['id']}/leads"
 
 
 class TestNewCampaign:
@@ -52,7 +52,7 @@ class TestNewCampaign:
 
 def stats_from(api, campaign: dict, where: str) -> dict:
     """A campaign's stats as one of the endpoints that carry them answers."""
-    path = leads_path(campaign)
+    path = leads_url(campaign["id"])
     row = {IDENTITY_FIELD[campaign["type"]]: identity(campaign["type"], "lead1")}
     if where == "create":
         return campaign["stats"]
@@ -121,25 +121,6 @@ class RosterModel:
         return next(key for key, (known, _) in self.leads.items() if known == lead_id)
 
 
-def lead_as_listed(db, lead_id: str) -> dict:
-    """The lead as the API shows it, read from the database (for leads without first or
-    last name, whose shown name is the stored one)."""
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT id::text, campaign_id::text, status::text, email, linkedin_url, first_name,"
-            " last_name, name, company, position, headline, custom_fields, created_at,"
-            " updated_at FROM leads WHERE id = %s",
-            (lead_id,),
-        )
-        columns = [column.name for column in cursor.description]
-        lead = dict(zip(columns, cursor.fetchone(), strict=True))
-    return {
-        **lead,
-        "created_at": lead["created_at"].isoformat(),
-        "updated_at": lead["updated_at"].isoformat(),
-    }
-
-
 def roster_rows(db, campaign_id: str) -> dict[str, tuple[str, str]]:
     with db.cursor() as cursor:
         cursor.execute(
@@ -176,7 +157,7 @@ class StatsScenario:
         numbers = [self.rng.randrange(self.PEOPLE) for _ in range(self.rng.randint(1, 25))]
         rows = [{self.field: spelling(self.rng, self.type, f"lead{n}")} for n in numbers]
 
-        response = self.api.post(leads_path(self.campaign), json={"prospects": rows})
+        response = self.api.post(leads_url(self.campaign["id"]), json={"prospects": rows})
 
         assert response.status_code == 200, response.json
         body = response.json
@@ -223,7 +204,7 @@ class StatsScenario:
         requested = chosen + self.rng.sample(strangers, self.rng.randint(0 if chosen else 1, 2))
         self.rng.shuffle(requested)
 
-        response = self.api.delete(leads_path(self.campaign), json={"prospect_ids": requested})
+        response = self.api.delete(leads_url(self.campaign["id"]), json={"prospect_ids": requested})
 
         assert response.status_code == 200, response.json
         for lead_id in chosen:
@@ -234,7 +215,7 @@ class StatsScenario:
         }
 
     def delete_all(self) -> None:
-        response = self.api.delete(leads_path(self.campaign), json={"all": True})
+        response = self.api.delete(leads_url(self.campaign["id"]), json={"all": True})
 
         assert response.status_code == 200, response.json
         deleted = len(self.model.leads)
@@ -252,12 +233,12 @@ class StatsScenario:
         company = f"Company {self.rng.randrange(10**6)}"
 
         response = self.api.patch(
-            leads_path(self.campaign),
+            leads_url(self.campaign["id"]),
             json={"prospect_id": lead_id, "updates": {"company": company}},
         )
 
         assert response.status_code == 200, response.json
-        assert response.json == {"prospect": lead_as_listed(self.db, lead_id)}
+        assert response.json == {"prospect": as_listed(stored_lead(self.db, lead_id, LEAD_KEYS))}
         assert response.json["prospect"]["company"] == company
 
     # Status changes, in SQL, as the sending engine makes them.
@@ -333,7 +314,7 @@ class StatsScenario:
             "prospects_by_status": counts,
         }
         status = self.rng.choice(LEAD_STATUSES)
-        listed = self.api.get(f"{leads_path(self.campaign)}?status={status}&limit=1")
+        listed = self.api.get(leads_url(self.campaign["id"], status=status, limit=1))
         assert listed.json["total"] == counts[status]
 
         # The other campaign of the workspace is untouched.
@@ -364,7 +345,7 @@ class TestStatsStayExact:
         bystander = api.create_campaign("Bystander", campaign_type)
         field = IDENTITY_FIELD[campaign_type]
         seeded = api.post(
-            leads_path(bystander),
+            leads_url(bystander["id"]),
             json={"prospects": [{field: identity(campaign_type, f"lead{n}")} for n in range(10)]},
         )
         assert seeded.status_code == 200, seeded.json
@@ -412,7 +393,7 @@ class TestStatusMovesKeepCounts:
     def test_counts_follow_one_update(self, api, db, moves):
         campaign = api.create_campaign("Moves", "email")
         added = api.post(
-            leads_path(campaign),
+            leads_url(campaign["id"]),
             json={"prospects": [{"email": identity("email", f"lead{n}")} for n in range(5)]},
         )
         assert added.status_code == 200, added.json

@@ -12,7 +12,7 @@ import psycopg2.extras
 import pytest
 
 from tests.cli.conftest import LEADS_BIN, Fault
-from tests.roster_api import LEAD_STATUSES
+from tests.contract import LEAD_STATUSES
 
 ROWS = 25_000
 BATCH = 1_000

@@ -5,15 +5,15 @@ from __future__ import annotations
 import psycopg2.extras
 import pytest
 
-from tests.roster_api import LEAD_STATUSES, database_state, leads_url, move_to
-
-TRANSITIONS = {
-    "launch": (("draft",), "active"),
-    "pause": (("active",), "paused"),
-    "resume": (("paused",), "active"),
-    "complete": (("active", "paused"), "completed"),
-}
-STATUSES = ("draft", "active", "paused", "completed")
+from tests.contract import (
+    CAMPAIGN_STATUSES,
+    LEAD_STATUSES,
+    TRANSITIONS,
+    database_state,
+    leads_url,
+    move_to,
+    usage_error,
+)
 
 
 def stored_campaigns(db) -> list[dict]:
@@ -130,11 +130,7 @@ class TestCreate:
         before = database_state(db)
         result = invoke("campaign", "create", *args)
         assert (result.exit_code, result.stdout) == (2, "")
-        assert result.stderr == (
-            "Usage: leads campaign create [OPTIONS]\n"
-            "Try 'leads campaign create --help' for help.\n\n"
-            f"Error: {message}\n"
-        )
+        assert result.stderr == usage_error("leads campaign create", message)
         assert database_state(db) == before
 
 
@@ -144,7 +140,9 @@ class TestList:
         first = api.create_campaign("Alpha", "email")
         second = api.create_campaign('Beta, "quoted"', "linkedin")
         other_api.create_campaign("Not ours", "email")
-        api.post(leads_url(first), json={"prospects": [{"email": "a@x.io"}, {"email": "b@x.io"}]})
+        api.post(
+            leads_url(first["id"]), json={"prospects": [{"email": "a@x.io"}, {"email": "b@x.io"}]}
+        )
         move_to(api, second, "paused")
         return api.get("/api/campaigns").json["campaigns"]
 
@@ -203,7 +201,7 @@ class TestList:
 
 class TestShow:
     def test_json_is_the_api_body(self, invoke, api, email_campaign):
-        api.post(leads_url(email_campaign), json={"prospects": [{"email": "a@x.io"}]})
+        api.post(leads_url(email_campaign["id"]), json={"prospects": [{"email": "a@x.io"}]})
         result = invoke("campaign", "show", "--id", email_campaign["id"])
         assert (result.exit_code, result.stderr) == (0, "")
         expected = api.get(f"/api/campaigns/{email_campaign['id']}").json
@@ -273,7 +271,7 @@ class TestTransitions:
         [
             (name, start)
             for name, (starts, _) in TRANSITIONS.items()
-            for start in STATUSES
+            for start in CAMPAIGN_STATUSES
             if start not in starts
         ],
     )

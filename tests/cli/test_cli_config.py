@@ -8,17 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.roster_api import database_state
-
-
-def usage_error(command: str, message: str) -> str:
-    return f"Usage: {command} [OPTIONS]\nTry '{command} --help' for help.\n\nError: {message}\n"
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.contract import database_state, free_port, usage_error
 
 
 class TestInstalledCommand:
@@ -125,7 +115,7 @@ class TestConfiguration:
     )
     def test_flags_override_the_environment(self, run_leads, api, token, live_server, env, flags):
         api.create_campaign("Spring")
-        values = {"token": token, "url": live_server.url, "closed": closed_port()}
+        values = {"token": token, "url": live_server.url, "closed": free_port()}
         env = {key: value and value.format(**values) for key, value in env.items()}
         flags = [flag.format(**values) for flag in flags]
         result = run_leads(*flags, "campaign", "list", env=env)
@@ -177,7 +167,7 @@ class TestApiErrors:
 
     @pytest.mark.parametrize("retries", [0, 2])
     def test_an_unreachable_api_is_exit_1_after_the_retries(self, run_leads, retries):
-        port = closed_port()
+        port = free_port()
         result = run_leads(
             "--retries",
             str(retries),

@@ -12,14 +12,20 @@ import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import psycopg2.extras
 import pytest
 
 from leads_client.api_client import normalize_base_url, parse_retry_after
 from leads_client.importer import idempotency_key
 from leads_client.rows import custom_key, slug
 from tests.cli.conftest import LEADS_BIN, Fault
-from tests.roster_api import database_state, leads_url, move_to
+from tests.contract import (
+    STORED_FIELDS,
+    database_state,
+    leads_url,
+    move_to,
+    stored_leads,
+    usage_error,
+)
 
 SUMMARY = {
     "rows": 0,
@@ -30,41 +36,24 @@ SUMMARY = {
     "dry_run": False,
     "complete": True,
 }
-STORED_COLUMNS = (
-    "identity",
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-    "custom_fields",
-)
 
 
 def summary(**changes) -> dict:
     return {**SUMMARY, **changes}
 
 
-def stored_leads(db, campaign: dict) -> list[dict]:
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(STORED_COLUMNS)} FROM leads WHERE campaign_id = %s "
-            "ORDER BY created_at, id",
-            (campaign["id"],),
-        )
-        return [dict(row) for row in cursor.fetchall()]
+def imported_fields(db, campaign: dict) -> list[dict]:
+    """The campaign's leads as stored, oldest first: the columns an import writes."""
+    return stored_leads(db, campaign["id"], STORED_FIELDS)
 
 
 def stored_identities(db, campaign: dict) -> list[str]:
-    return [lead["identity"] for lead in stored_leads(db, campaign)]
+    return [lead["identity"] for lead in imported_fields(db, campaign)]
 
 
 def lead(**fields) -> dict:
     """A stored lead; its identity is its email unless given."""
-    row = dict.fromkeys(STORED_COLUMNS)
+    row = dict.fromkeys(STORED_FIELDS)
     row["custom_fields"] = {}
     row.update(fields)
     row["identity"] = fields.get("identity", row["email"])
@@ -86,7 +75,7 @@ def add(invoke, campaign: dict, *args: str, **kwargs):
 
 def api_reason(api, campaign: dict, prospect: dict) -> str:
     """What the API says about one bad row, as the summary words it: field: message."""
-    response = api.post(f"{leads_url(campaign)}?dry_run=true", json={"prospects": [prospect]})
+    response = api.post(f"{leads_url(campaign['id'])}?dry_run=true", json={"prospects": [prospect]})
     assert response.status_code == 400, response.json
     (problems,) = response.json["errors"]["json"]["prospects"].values()
     return "; ".join(
@@ -96,11 +85,7 @@ def api_reason(api, campaign: dict, prospect: dict) -> str:
     )
 
 
-USAGE = (
-    "Usage: leads campaign lead add [OPTIONS]\n"
-    "Try 'leads campaign lead add --help' for help.\n\n"
-    "Error: {}\n"
-)
+ADD_COMMAND = "leads campaign lead add"
 
 
 class TestInputs:
@@ -115,7 +100,7 @@ class TestInputs:
         result = add(invoke, email_campaign, "--prospects", argument)
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == summary(rows=3, imported=2, duplicates=1)
-        assert stored_leads(db, email_campaign) == [
+        assert imported_fields(db, email_campaign) == [
             lead(email="ada@example.com", first_name="Ada", custom_fields={"tier": 1}),
             lead(
                 email="grace@example.com",
@@ -163,7 +148,7 @@ class TestInputs:
         result = add(invoke, email_campaign, "--file", path)
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == summary(rows=2, imported=2)
-        assert stored_leads(db, email_campaign) == [
+        assert imported_fields(db, email_campaign) == [
             lead(
                 email="ada@example.com",
                 first_name="Ada",
@@ -193,7 +178,7 @@ class TestInputs:
         result = add(invoke, email_campaign, "--file", path)
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == summary(rows=2, imported=2)
-        assert stored_leads(db, email_campaign) == [
+        assert imported_fields(db, email_campaign) == [
             lead(email="a@x.io", custom_fields={"score": 4.5, "tags": ["x", "y"], "vip": True}),
             lead(email="b@x.io", custom_fields={"nested": {"deep": [1, 2]}}),
         ]
@@ -215,7 +200,7 @@ class TestInputs:
             duplicates=1,
             rejected=[{"line": 4, "reason": "linkedin_url is required for linkedin campaigns"}],
         )
-        assert stored_leads(db, linkedin_campaign) == [
+        assert imported_fields(db, linkedin_campaign) == [
             lead(
                 identity="https://www.linkedin.com/in/ada-l",
                 linkedin_url="https://www.linkedin.com/in/ada-l",
@@ -229,7 +214,7 @@ class TestInputs:
         result = add(invoke, email_campaign, "--file", path, "--delimiter", ";")
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == summary(rows=1, imported=1)
-        assert stored_leads(db, email_campaign) == [lead(email="a@x.io", company="Acme, Inc.")]
+        assert imported_fields(db, email_campaign) == [lead(email="a@x.io", company="Acme, Inc.")]
 
     def test_standard_input(self, run_leads, db, email_campaign):
         result = run_leads(
@@ -257,7 +242,7 @@ class TestInputs:
             "reason": "email is required for email campaigns",
         }
         assert result.json["rejected"][1]["line"] == 8
-        assert stored_leads(db, email_campaign) == [
+        assert imported_fields(db, email_campaign) == [
             lead(email="a@x.io", headline="first line\r\nsecond line"),
             lead(email="b@x.io", headline="one\ntwo\nthree"),
         ]
@@ -267,7 +252,7 @@ class TestInputs:
     ):
         source = api.create_campaign("Source", "email")
         response = api.post(
-            leads_url(source),
+            leads_url(source["id"]),
             json={
                 "prospects": [
                     {"email": "a@x.io", "first_name": "A", "custom_fields": {"k": "v", "n": 1}},
@@ -285,7 +270,7 @@ class TestInputs:
 
         def listed(campaign):
             skip = {"id", "campaign_id", "created_at", "updated_at"}
-            leads = api.get(leads_url(campaign)).json["prospects"]
+            leads = api.get(leads_url(campaign["id"])).json["prospects"]
             return [{k: v for k, v in item.items() if k not in skip} for item in leads]
 
         assert listed(email_campaign) == listed(source)
@@ -323,7 +308,7 @@ class TestRejectedRows:
     def test_rows_are_reported_with_their_lines_and_the_rest_imported(
         self, invoke, api, db, email_campaign, tmp_path, injector, batch_size
     ):
-        api.post(leads_url(email_campaign), json={"prospects": [{"email": "existing@x.io"}]})
+        api.post(leads_url(email_campaign["id"]), json={"prospects": [{"email": "existing@x.io"}]})
         path = write(tmp_path, "leads.csv", self.CSV)
         result = add(invoke, email_campaign, "--file", path, "--batch-size", batch_size)
         assert (result.exit_code, result.stderr) == (1, "")
@@ -425,10 +410,10 @@ class TestRejectedRows:
                 "(Expecting property name enclosed in double quotes at column 2)",
             }
         ]
-        assert stored_leads(db, email_campaign) == [lead(email="a@x.io", custom_fields={"a": 1})]
+        assert imported_fields(db, email_campaign) == [lead(email="a@x.io", custom_fields={"a": 1})]
 
     def test_table_summary(self, invoke, api, email_campaign, tmp_path):
-        api.post(leads_url(email_campaign), json={"prospects": [{"email": "existing@x.io"}]})
+        api.post(leads_url(email_campaign["id"]), json={"prospects": [{"email": "existing@x.io"}]})
         path = write(tmp_path, "leads.csv", self.CSV)
         result = add(invoke, email_campaign, "--file", path, "--format", "table")
         rejections = self.expected_rejections(api, email_campaign)
@@ -481,7 +466,7 @@ class TestDryRun:
     def test_reports_what_the_real_run_then_does_and_writes_nothing(
         self, invoke, api, db, email_campaign, tmp_path, injector, batch_size
     ):
-        api.post(leads_url(email_campaign), json={"prospects": [{"email": "existing@x.io"}]})
+        api.post(leads_url(email_campaign["id"]), json={"prospects": [{"email": "existing@x.io"}]})
         path = write(tmp_path, "leads.csv", self.CSV)
         before = database_state(db)
         dry = add(invoke, email_campaign, "--file", path, "--batch-size", batch_size, "--dry-run")
@@ -822,7 +807,7 @@ class TestUsageErrors:
             message = message.replace(f"{{{name}}}", path)
         result = add(invoke, email_campaign, *args)
         assert (result.exit_code, result.stdout) == (2, "")
-        assert result.stderr == USAGE.format(message)
+        assert result.stderr == usage_error(ADD_COMMAND, message)
         assert injector.requests == []
         assert database_state(db) == before
 
@@ -834,8 +819,8 @@ class TestUsageErrors:
         result = add(invoke, email_campaign, "--file", path, "--batch-size", "2")
         assert result.exit_code == 2
         assert result.json == summary(rows=4, imported=4, complete=False)
-        assert result.stderr == USAGE.format(
-            "Invalid value for --file: line 7: not valid CSV (',' expected after '\"')"
+        assert result.stderr == usage_error(
+            ADD_COMMAND, "Invalid value for --file: line 7: not valid CSV (',' expected after '\"')"
         )
         assert stored_identities(db, email_campaign) == [f"l{i}@x.io" for i in range(4)]
 

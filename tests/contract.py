@@ -1,0 +1,451 @@
+"""What the tests share, stated once: the contract's values and error bodies, the client and the
+steps that set a roster up through the API, and reads of what the database holds."""
+
+from __future__ import annotations
+
+import http
+import random
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg2
+import psycopg2.extras
+from psycopg2 import sql
+
+from leads.db.pool import transaction
+from leads.domain import statuses
+from leads.web import auth
+
+# The contract's values, stated here rather than imported from the service; the lead statuses
+# alone are the service's, and tests/test_stats.py pins them to the contract's list.
+LEAD_STATUSES = statuses.LEAD_STATUSES
+CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
+# The field that holds a lead's identity, by campaign type.
+IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
+# A lead's text fields, and its profile: what a client sends, and may update.
+TEXT_FIELDS = (
+    "email",
+    "linkedin_url",
+    "first_name",
+    "last_name",
+    "name",
+    "company",
+    "position",
+    "headline",
+)
+PROFILE_FIELDS = (*TEXT_FIELDS, "custom_fields")
+# The lead object, keys in the contract's order.
+LEAD_KEYS = ["id", "campaign_id", "status", *PROFILE_FIELDS, "created_at", "updated_at"]
+# The contract's key order of a stats object.
+STATS_KEYS = ["total", *LEAD_STATUSES, "contacted", "last_synced_at"]
+# Each transition: the statuses it may start from, and the status it leads to.
+TRANSITIONS = {
+    "launch": (("draft",), "active"),
+    "pause": (("active",), "paused"),
+    "resume": (("paused",), "active"),
+    "complete": (("active", "paused"), "completed"),
+}
+# How to reach each campaign status through the API, from draft.
+TRANSITIONS_TO = {
+    "draft": [],
+    "active": ["launch"],
+    "paused": ["launch", "pause"],
+    "completed": ["launch", "complete"],
+}
+# The status filter's choices, as the API's errors list them.
+STATUS_CHOICES = ", ".join(LEAD_STATUSES)
+# The largest page number (JSON's largest exact integer) and the errors for out-of-range paging.
+MAX_PAGE = 9007199254740991
+PAGE_RANGE = f"Must be greater than or equal to 1 and less than or equal to {MAX_PAGE}."
+LIMIT_RANGE = "Must be greater than or equal to 1 and less than or equal to 200."
+# How long a test waits for one of its threads: far above what any of them needs.
+THREAD_TIMEOUT = 30  # seconds
+# A well-formed id that names nothing.
+MISSING_UUID = "00000000-0000-4000-8000-000000000000"
+# The header of a JSON body sent as raw data.
+JSON = {"Content-Type": "application/json"}
+
+
+def error_body(code: int, message: str, errors: dict | None = None) -> dict:
+    """The contract's error shape."""
+    body = {"code": code, "status": http.HTTPStatus(code).phrase, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def bad_request(message: str, errors: dict | None = None) -> dict:
+    return error_body(400, message, errors)
+
+
+def bad_query(field: str, message: str) -> dict:
+    """The 400 for one bad query parameter."""
+    return bad_request(f"{field}: {message.rstrip('.')}", {"query": {field: [message]}})
+
+
+# The 400 of a JSON body that is not an object.
+NOT_AN_OBJECT = bad_request("Invalid input type", {"json": {"_schema": ["Invalid input type."]}})
+NOT_FOUND = error_body(404, "Campaign not found.")
+UNSUPPORTED = error_body(415, "Request bodies must be JSON (Content-Type: application/json).")
+UNAVAILABLE = error_body(503, "The database is unavailable; retry later.")
+# Content types other than JSON, each a 415 on a write (None: no Content-Type at all).
+NOT_JSON_CONTENT_TYPES = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/xml",
+    "application/octet-stream",
+    "text/json",
+    None,
+]
+# The 404 of a path that matches no route.
+NO_ROUTE = error_body(
+    404,
+    "The requested URL was not found on the server. If you entered the URL manually please "
+    "check your spelling and try again.",
+)
+# The 413 of an app whose body limit is set to 1,024 bytes.
+TOO_LARGE = error_body(
+    413,
+    "The request body is larger than this service's limit of 1,024 bytes; "
+    "split it into smaller requests.",
+)
+
+
+def internal_error(request_id: str) -> dict:
+    """The 500 that quotes the request's id, and nothing of what went wrong."""
+    return error_body(
+        500, f"Internal server error; quote request id {request_id} when reporting it."
+    )
+
+
+def usage_error(command: str, message: str) -> str:
+    """What the `leads` command writes to stderr for a usage error of `command`."""
+    return f"Usage: {command} [OPTIONS]\nTry '{command} --help' for help.\n\nError: {message}\n"
+
+
+def leads_url(campaign_id: str, **query) -> str:
+    """The campaign's roster, with these query parameters (in this order)."""
+    params = "&".join(f"{key}={quote(str(value), safe='')}" for key, value in query.items())
+    return f"/api/campaigns/{campaign_id}/leads" + (f"?{params}" if params else "")
+
+
+# The servers and databases the tests run on.
+
+APP_TABLES = (
+    "workspaces",
+    "api_tokens",
+    "campaigns",
+    "leads",
+    "campaign_lead_counts",
+    "idempotency_keys",
+)
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listened on when asked."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` with its database replaced by `name`."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@contextmanager
+def connected(url: str) -> Iterator[psycopg2.extensions.connection]:
+    """An autocommit connection to `url`, closed on leaving."""
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@contextmanager
+def open_transaction(url: str) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor in a transaction on a connection of its own, rolled back and closed on
+    leaving: for holding a lock while the service runs."""
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Create the database `name` on the server of `server_url`; return its URL."""
+    with connected(with_database(server_url, "postgres")) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop the database `name` from the server of `server_url`, if there, sessions and all."""
+    with connected(with_database(server_url, "postgres")) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextmanager
+def held_connection(pool) -> Iterator[None]:
+    """Hold one of the pool's connections in an open transaction, as a request does."""
+    with pool.slot():
+        connection, generation, cursor = pool.begin_with("SELECT 1", None, read_only=True)
+        cursor.close()
+        try:
+            yield
+        finally:
+            pool.release(connection, generation)
+
+
+def make_token(pool, workspace: str) -> str:
+    with transaction(pool) as tx:
+        return auth.create_token(tx, workspace)
+
+
+# The API, as a client sees it.
+
+
+class ApiClient:
+    """Flask's test client with a workspace token on every request."""
+
+    def __init__(self, app, token: str) -> None:
+        self._client = app.test_client()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def request(self, method: str, path: str, **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self._client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+    def create_campaign(self, name: str = "Spring outreach", type_: str = "email") -> dict:
+        response = self.post("/api/campaigns", json={"name": name, "type": type_})
+        assert response.status_code == 201, response.json
+        return response.json["campaign"]
+
+
+def add_leads(api, campaign: dict, rows: list[dict]) -> list[dict]:
+    """Add rows that are all new and return every lead as the API lists it (oldest first)."""
+    response = api.post(leads_url(campaign["id"]), json={"prospects": rows})
+    assert response.status_code == 200, response.json
+    assert response.json["imported"] == len(rows), response.json
+    listing = api.get(leads_url(campaign["id"], limit=200))
+    assert listing.status_code == 200, listing.json
+    return listing.json["prospects"]
+
+
+def move_to(api, campaign: dict, status: str) -> dict:
+    """Walk the campaign to `status` with the transition routes; return it as last answered."""
+    current = campaign
+    for transition in TRANSITIONS_TO[status]:
+        response = api.post(f"/api/campaigns/{campaign['id']}/{transition}")
+        assert response.status_code == 200, response.json
+        current = response.json["campaign"]
+    assert current["status"] == status
+    return current
+
+
+# What the database holds.
+
+
+def database_state(db) -> dict[str, list[dict]]:
+    """Every row of every application table, in a stable order: equal states mean nothing
+    was written."""
+    state = {}
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+        for table in APP_TABLES:
+            cursor.execute(sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(sql.Identifier(table)))
+            state[table] = cursor.fetchall()
+    return state
+
+
+# Every column of a lead, and those a client's writes set (its identity and profile).
+LEAD_COLUMNS = ("identity", *LEAD_KEYS)
+STORED_FIELDS = ("identity", *PROFILE_FIELDS)
+
+
+def _lead_columns(columns: Sequence[str]) -> sql.Composable:
+    """A select list of these lead columns; ids and the status read as text, as the API shows
+    them."""
+    return sql.SQL(", ").join(
+        sql.SQL("{0}::text AS {0}").format(sql.Identifier(column))
+        if column in ("id", "campaign_id", "status")
+        else sql.Identifier(column)
+        for column in columns
+    )
+
+
+def stored_leads(db, campaign_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> list[dict]:
+    """The campaign's leads as stored, oldest first (ties by id): these columns of each."""
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+        cursor.execute(
+            sql.SQL(
+                "SELECT {} FROM leads WHERE campaign_id = %s ORDER BY created_at, leads.id"
+            ).format(_lead_columns(columns)),
+            (campaign_id,),
+        )
+        return [dict(row) for row in cursor.fetchall()]
+
+
+def stored_lead_ids(db, campaign_id: str) -> list[str]:
+    """The ids of the campaign's leads as stored, oldest first (ties by id)."""
+    return [lead["id"] for lead in stored_leads(db, campaign_id, ["id"])]
+
+
+def stored_lead(db, lead_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> dict | None:
+    """One lead as stored (None when there is none): these columns of it."""
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+        cursor.execute(
+            sql.SQL("SELECT {} FROM leads WHERE leads.id = %s").format(_lead_columns(columns)),
+            (lead_id,),
+        )
+        row = cursor.fetchone()
+    return None if row is None else dict(row)
+
+
+def ids_by_identity(db, campaign_id: str) -> dict[str, str]:
+    """The campaign's lead ids by the identity each is stored under."""
+    return {
+        lead["identity"]: lead["id"] for lead in stored_leads(db, campaign_id, ["identity", "id"])
+    }
+
+
+def as_listed(row: dict) -> dict:
+    """A stored lead (its LEAD_KEYS columns) as the API shows it: ids as text, the name
+    derived from the first and last name when none was given, times in ISO 8601."""
+    derived = " ".join(part for part in (row["first_name"], row["last_name"]) if part)
+    return {
+        **row,
+        "id": str(row["id"]),
+        "campaign_id": str(row["campaign_id"]),
+        "name": row["name"] or derived or None,
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+def set_statuses(db, statuses_by_id: dict[str, str]) -> None:
+    """Give these leads these statuses, in SQL, as the sending engine does: the API never
+    sets a lead's status."""
+    with db.cursor() as cursor:
+        for lead_id, status in statuses_by_id.items():
+            cursor.execute("UPDATE leads SET status = %s WHERE id = %s", (status, lead_id))
+
+
+# Campaign stats, checked against the roster itself.
+
+
+def _per_status(db, query: str, campaign_id: str) -> dict[str, int]:
+    """Leads per status (all ten, in enum order) from a query's (status, count) rows."""
+    with db.cursor() as cursor:
+        cursor.execute(query, (campaign_id,))
+        counted = dict(cursor.fetchall())
+    return {status: counted.get(status, 0) for status in LEAD_STATUSES}
+
+
+def recount(db, campaign_id: str) -> dict[str, int]:
+    """Leads per status, counted from the roster itself."""
+    return _per_status(
+        db,
+        "SELECT status::text, count(*) FROM leads WHERE campaign_id = %s GROUP BY status",
+        campaign_id,
+    )
+
+
+def maintained_counts(db, campaign_id: str) -> dict[str, int]:
+    """Leads per status as the triggers keep them in campaign_lead_counts."""
+    return _per_status(
+        db,
+        "SELECT status::text, lead_count FROM campaign_lead_counts WHERE campaign_id = %s",
+        campaign_id,
+    )
+
+
+def stats_of(counts: dict[str, int], last_synced_at: str) -> dict:
+    """The stats object for these per-status counts."""
+    total = sum(counts.values())
+    return {
+        "total": total,
+        **counts,
+        "contacted": total - counts["pending"] - counts["cancelled"],
+        "last_synced_at": last_synced_at,
+    }
+
+
+def pending_stats(total: int, last_synced_at: str) -> dict:
+    """The stats of a roster whose `total` leads are all pending."""
+    counts = {status: 0 for status in LEAD_STATUSES} | {"pending": total}
+    return stats_of(counts, last_synced_at)
+
+
+def stored_stats(db, campaign_id: str) -> dict:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT stats FROM campaigns WHERE id = %s", (campaign_id,))
+        return cursor.fetchone()[0]
+
+
+def recalculate(db, campaign_id: str) -> tuple[dict, datetime]:
+    """What recalculate_campaign_stats returns, with the time of its transaction."""
+    with db.cursor() as cursor:
+        cursor.execute("SELECT recalculate_campaign_stats(%s), now()", (campaign_id,))
+        return cursor.fetchone()
+
+
+def assert_stats_match_roster(db, campaign_id: str, answered: dict | None = None) -> None:
+    """The stored stats and the maintained counts both equal a full recount; so do the stats
+    a response `answered`, when given."""
+    counts = recount(db, campaign_id)
+    stats = stored_stats(db, campaign_id)
+    assert stats == stats_of(counts, stats["last_synced_at"])
+    assert maintained_counts(db, campaign_id) == counts
+    if answered is not None:
+        assert answered == stats
+
+
+# People to add, and the ways to write them.
+
+
+def identity(campaign_type: str, who: str) -> str:
+    """The key `who` is stored under in a campaign of this type."""
+    if campaign_type == "email":
+        return f"{who}@example.com"
+    return f"https://www.linkedin.com/in/{who}"
+
+
+def spelling(rng: random.Random, campaign_type: str, who: str) -> str:
+    """One of the ways to write `who`'s identity that normalize to identity(type, who)."""
+    if campaign_type == "email":
+        return rng.choice(
+            [f"{who}@example.com", f" {who.upper()}@Example.COM", f"{who}@EXAMPLE.com\t"]
+        )
+    return rng.choice(
+        [
+            f"linkedin.com/in/{who}",
+            f"https://uk.linkedin.com/in/{who.upper()}/",
+            f"http://www.linkedin.com/in/{who}?trk=soak#x",
+            f"m.linkedin.com/in/{who}/recent-activity/all/",
+        ]
+    )
