@@ -21,18 +21,7 @@ from leads.errors import (
     RosterFrozen,
     validation_message,
 )
-
-IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
-PROFILE_FIELDS = (
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-)
+from leads_contract.values import IDENTITY_FIELD, TEXT_FIELDS
 
 
 def campaign_type(pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID) -> str:
@@ -276,7 +265,7 @@ def update_lead(
             "campaign_id": campaign_id,
             "identity": changed["identity"],
             "custom_fields": json.dumps(changed["custom_fields"]),
-            **{field: changed[field] for field in PROFILE_FIELDS},
+            **{field: changed[field] for field in TEXT_FIELDS},
         }
         try:
             with tx.savepoint("update_lead"):
