@@ -309,7 +309,7 @@ class Bench:
             by_size[size] = alternate(
                 Row(
                     "1",
-                    f"POST 1000 new leads, roster {size:,}",
+                    f"POST {BATCH} new leads, roster {size:,}",
                     target=2.0,
                     next_goal=1.5,
                 ),
@@ -390,15 +390,8 @@ class Bench:
                 def baseline(run: int, query=query, params=params, expected=expected) -> float:
                     return self.db.statement_floor(query, params, expected)
 
-                self.rows.append(
-                    alternate(
-                        Row("3", f"GET {PAGE}, {what}", target=2.0),
-                        service,
-                        baseline,
-                        runs,
-                        self.plan.warmup,
-                    )
-                )
+                row = Row("3", f"GET {PAGE}, {what}", target=2.0)
+                self.rows.append(alternate(row, service, baseline, runs, self.plan.warmup))
 
     def measure_page_anatomy(self, client: Client) -> None:
         """Where the first page's time goes, four ways taken in turn: the service; the
@@ -457,15 +450,8 @@ class Bench:
             params = {"campaign_id": campaign_id, "ids": next_ids()}
             return self.db.statement_floor(DELETE_FLOOR, params, DELETE_IDS)
 
-        self.rows.append(
-            alternate(
-                Row("4", f"DELETE {DELETE_IDS} ids, roster {size:,}", target=1.5),
-                service,
-                baseline,
-                self.plan.delete_runs,
-                self.plan.warmup,
-            )
-        )
+        row = Row("4", f"DELETE {DELETE_IDS} ids, roster {size:,}", target=1.5)
+        self.rows.append(alternate(row, service, baseline, self.plan.delete_runs, self.plan.warmup))
         self.extra["roster_after_deletes"] = self.db.lead_count(campaign_id)
 
     def measure_wipes(self, client: Client) -> None:
