@@ -24,6 +24,7 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY app.py gunicorn.conf.py ./
 COPY leads ./leads
+COPY leads_contract ./leads_contract
 COPY schemas ./schemas
 USER 10001:10001
 

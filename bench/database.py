@@ -21,6 +21,7 @@ from leads.db.embedded import resolve_database_url
 from leads.db.migrations import apply_migrations
 from leads.db.pool import ConnectionPool, transaction
 from leads.web import auth
+from leads_contract.values import CUSTOM_FIELDS, TEXT_FIELDS
 
 # Seeded leads: 70 % pending, 20 % sent, 10 % replied; created in 2020, one per
 # millisecond, so the list order is the seed order. Ids are time-ordered like the service's
@@ -45,19 +46,7 @@ FROM generate_series(1, %(count)s) AS n
 # The columns a POST writes, in the order of stored_rows' tuples and of the statements
 # below; status, created_at and updated_at are the table's defaults, for the service's
 # writes as for the floors'.
-INSERTED_COLUMNS = (
-    "id",
-    "identity",
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-    "custom_fields",
-)
+INSERTED_COLUMNS = ("id", "identity", *TEXT_FIELDS, CUSTOM_FIELDS)
 
 # The floor of a POST: the batch, already normalized and given ids, copied into a staging
 # table and moved into the real table in one statement, where the same indexes, triggers,
@@ -325,36 +314,20 @@ class BenchDatabase:
 
     def unnest_floor(self, campaign_id: str, columns: dict[str, list]) -> float:
         """The old POST floor: `columns` (see unnest_columns) adapted by psycopg2."""
-        connection = self.connection
-        started = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute(UNNEST_FLOOR, {"campaign_id": campaign_id, **columns})
-            inserted = cursor.rowcount
-        connection.commit()
-        elapsed = time.perf_counter() - started
-        assert inserted == len(columns["id"]), inserted
-        return elapsed
+        params = {"campaign_id": campaign_id, **columns}
+        return self.statement_floor(UNNEST_FLOOR, params, len(columns["id"]))
 
-    def page_floor(self, query: str, params: dict, expected_rows: int) -> float:
+    def statement_floor(self, query: str, params: dict, expected_rows: int) -> float:
+        """One statement and its commit: the rows of a query fetched, those of a write
+        counted; either way there must be `expected_rows`."""
         connection = self.connection
         started = time.perf_counter()
         with connection.cursor() as cursor:
             cursor.execute(query, params)
-            rows = cursor.fetchall()
+            rows = cursor.rowcount if cursor.description is None else len(cursor.fetchall())
         connection.commit()
         elapsed = time.perf_counter() - started
-        assert len(rows) == expected_rows, len(rows)
-        return elapsed
-
-    def delete_floor(self, query: str, params: dict, expected_rows: int) -> float:
-        connection = self.connection
-        started = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute(query, params)
-            deleted = cursor.rowcount
-        connection.commit()
-        elapsed = time.perf_counter() - started
-        assert deleted == expected_rows, deleted
+        assert rows == expected_rows, rows
         return elapsed
 
 

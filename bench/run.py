@@ -48,15 +48,19 @@ from bench.database import (
 )
 from bench.server import BenchError, Client, Gunicorn, one_shot, run_wrk
 from leads.domain.ids import new_lead_ids
+from leads_contract.values import MAX_IDS_PER_DELETE, MAX_LEADS_PER_ADD, MAX_PAGE_SIZE
 
 RESULTS_DIR = Path(__file__).parent / "results"
-BATCH = 1000
-PAGE = 200
+BATCH = MAX_LEADS_PER_ADD
+PAGE = MAX_PAGE_SIZE
+DELETE_IDS = MAX_IDS_PER_DELETE
 STATUS_FILTER = "sent"  # 20 % of the seeded leads
 
 
 @dataclass(frozen=True)
 class Plan:
+    """How much the bench measures: the roster sizes, and how many runs of each measurement."""
+
     sizes: tuple[int, ...]
     post_runs: int
     page_runs: int
@@ -66,34 +70,15 @@ class Plan:
     wrk_rounds: int
     wrk_seconds: int
     memory_posts: int
-    warmup: int = 2
+    warmup: int
 
 
-# The cheap measurements get many runs: on a shared machine their medians move from run to
-# run, the less the more runs they are taken over.
-FULL = Plan(
-    sizes=(0, 100_000, 1_000_000),
-    post_runs=101,
-    page_runs=201,
-    deep_page_runs=7,
-    delete_runs=101,
-    wipe_runs=3,
-    wrk_rounds=3,
-    wrk_seconds=8,
-    memory_posts=500,
-)
-QUICK = Plan(
-    sizes=(0, 10_000, 100_000),
-    post_runs=5,
-    page_runs=5,
-    deep_page_runs=3,
-    delete_runs=5,
-    wipe_runs=1,
-    wrk_rounds=1,
-    wrk_seconds=3,
-    memory_posts=50,
-    warmup=1,
-)
+# One plan a line, in the order of Plan's fields. The cheap measurements get many runs: on a
+# shared machine their medians move from run to run, the less the more runs they are taken
+# over. --quick only checks the bench itself.
+#            sizes                    post page deep delete wipe wrk  wrk s memory warmup
+FULL = Plan((0, 100_000, 1_000_000),  101, 201, 7,   101,   3,   3,   8,    500,   2)  # fmt: skip
+QUICK = Plan((0, 10_000, 100_000),    5,   5,   3,   5,     1,   1,   3,    50,    1)  # fmt: skip
 
 
 @dataclass
@@ -324,7 +309,7 @@ class Bench:
             by_size[size] = alternate(
                 Row(
                     "1",
-                    f"POST 1000 new leads, roster {size:,}",
+                    f"POST {BATCH} new leads, roster {size:,}",
                     target=2.0,
                     next_goal=1.5,
                 ),
@@ -403,17 +388,10 @@ class Bench:
                     return elapsed
 
                 def baseline(run: int, query=query, params=params, expected=expected) -> float:
-                    return self.db.page_floor(query, params, expected)
+                    return self.db.statement_floor(query, params, expected)
 
-                self.rows.append(
-                    alternate(
-                        Row("3", f"GET {PAGE}, {what}", target=2.0),
-                        service,
-                        baseline,
-                        runs,
-                        self.plan.warmup,
-                    )
-                )
+                row = Row("3", f"GET {PAGE}, {what}", target=2.0)
+                self.rows.append(alternate(row, service, baseline, runs, self.plan.warmup))
 
     def measure_page_anatomy(self, client: Client) -> None:
         """Where the first page's time goes, four ways taken in turn: the service; the
@@ -433,8 +411,8 @@ class Bench:
                 raise BenchError("the bare endpoint does not send the page's bytes")
             ways = {
                 "service": lambda run: client.request("GET", path)[0],
-                "floor": lambda run: self.db.page_floor(PAGE_BY_OFFSET, params, PAGE),
-                "floor, every column as text": lambda run: self.db.page_floor(
+                "floor": lambda run: self.db.statement_floor(PAGE_BY_OFFSET, params, PAGE),
+                "floor, every column as text": lambda run: self.db.statement_floor(
                     PAGE_AS_TEXT, params, PAGE
                 ),
                 "bare Flask, same bytes": lambda run: bare_client.request("GET", "/page")[0],
@@ -453,34 +431,27 @@ class Bench:
         size = self.plan.sizes[-1]
         campaign_id = self.campaigns[size]
         number = self.campaign_numbers[size]
-        log(f"DELETE of 500 ids at roster {size:,}")
+        log(f"DELETE of {DELETE_IDS} ids at roster {size:,}")
         # Seeded ids are computable: a shuffled slice of them per run, never twice.
         picks = iter(random.Random(5).sample(range(1, size + 1), size))
         path = f"/api/campaigns/{campaign_id}/leads"
 
         def next_ids() -> list[str]:
-            return [str(seeded_lead_id(number, next(picks))) for _ in range(500)]
+            return [str(seeded_lead_id(number, next(picks))) for _ in range(DELETE_IDS)]
 
         def service(run: int) -> float:
             body = json.dumps({"prospect_ids": next_ids()}).encode()
             elapsed, data = client.request("DELETE", path, body)
-            if json.loads(data)["deleted"] != 500:
-                raise BenchError("the DELETE did not remove 500 leads")
+            if json.loads(data)["deleted"] != DELETE_IDS:
+                raise BenchError(f"the DELETE did not remove {DELETE_IDS} leads")
             return elapsed
 
         def baseline(run: int) -> float:
             params = {"campaign_id": campaign_id, "ids": next_ids()}
-            return self.db.delete_floor(DELETE_FLOOR, params, 500)
+            return self.db.statement_floor(DELETE_FLOOR, params, DELETE_IDS)
 
-        self.rows.append(
-            alternate(
-                Row("4", f"DELETE 500 ids, roster {size:,}", target=1.5),
-                service,
-                baseline,
-                self.plan.delete_runs,
-                self.plan.warmup,
-            )
-        )
+        row = Row("4", f"DELETE {DELETE_IDS} ids, roster {size:,}", target=1.5)
+        self.rows.append(alternate(row, service, baseline, self.plan.delete_runs, self.plan.warmup))
         self.extra["roster_after_deletes"] = self.db.lead_count(campaign_id)
 
     def measure_wipes(self, client: Client) -> None:
@@ -505,7 +476,7 @@ class Bench:
 
         def baseline(run: int) -> float:
             seed()
-            return self.db.delete_floor(DELETE_ALL_FLOOR, {"campaign_id": campaign_id}, size)
+            return self.db.statement_floor(DELETE_ALL_FLOOR, {"campaign_id": campaign_id}, size)
 
         self.rows.append(alternate(row, service, baseline, self.plan.wipe_runs, 0))
 

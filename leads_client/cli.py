@@ -27,12 +27,7 @@ from leads_client.api_client import (
     normalize_base_url,
     path_segment,
 )
-from leads_client.importer import (
-    IDENTITY_FIELD,
-    MAX_BATCH_SIZE,
-    ImportSummary,
-    LeadImporter,
-)
+from leads_client.importer import ImportSummary, LeadImporter
 from leads_client.rows import (
     InputError,
     SourceRow,
@@ -41,24 +36,15 @@ from leads_client.rows import (
     read_json_array,
     read_json_lines,
 )
-
-# The contract's lead statuses. Stated here rather than imported from leads.domain.statuses: the
-# client talks HTTP only and loads nothing of the service (tests/cli/test_cli_config.py).
-LEAD_STATUSES = (
-    "pending",
-    "sent",
-    "connection_sent",
-    "connected",
-    "message_sent",
-    "replied",
-    "bounced",
-    "completed",
-    "timed_out",
-    "cancelled",
+from leads_contract.values import (
+    IDENTITY_FIELD,
+    LEAD_STATUSES,
+    MAX_IDS_PER_DELETE,
+    MAX_LEADS_PER_ADD,
+    MAX_PAGE_SIZE,
 )
+
 DEFAULT_API_URL = "http://127.0.0.1:8000"
-MAX_LIST_LIMIT = 200  # the API's largest page
-MAX_IDS_PER_REMOVE = 500  # the API's limit per request
 INPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -288,7 +274,7 @@ def list_leads(
         return
 
     tail: dict[str, Any] = {"total": 0}
-    leads = _every_lead(client, campaign_id, params, limit or MAX_LIST_LIMIT, tail)
+    leads = _every_lead(client, campaign_id, params, limit or MAX_PAGE_SIZE, tail)
     if output_format == "json":
         output.write_json_leads(out, leads, tail)
     elif output_format == "csv":
@@ -344,8 +330,8 @@ def _every_lead(
 )
 @click.option(
     "--batch-size",
-    type=click.IntRange(1, MAX_BATCH_SIZE),
-    default=MAX_BATCH_SIZE,
+    type=click.IntRange(1, MAX_LEADS_PER_ADD),
+    default=MAX_LEADS_PER_ADD,
     show_default=True,
     help="Leads per request.",
 )
@@ -593,8 +579,8 @@ def remove_leads(
         body = client.delete(path, body={"all": True})
     else:
         body = {"deleted": 0, "stats": None}
-        for start in range(0, len(ids), MAX_IDS_PER_REMOVE):
-            chunk_ids = ids[start : start + MAX_IDS_PER_REMOVE]
+        for start in range(0, len(ids), MAX_IDS_PER_DELETE):
+            chunk_ids = ids[start : start + MAX_IDS_PER_DELETE]
             chunk = client.delete(path, body={"prospect_ids": chunk_ids})
             body = {"deleted": body["deleted"] + chunk["deleted"], "stats": chunk["stats"]}
     if resolve_format(output_format) == "json":

@@ -22,9 +22,8 @@ from leads_client.api_client import (
     response_json,
 )
 from leads_client.rows import SourceRow, has_value
+from leads_contract.values import IDENTITY_FIELD, MAX_LEADS_PER_ADD
 
-MAX_BATCH_SIZE = 1000  # the API's limit per request
-IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 # A batch whose Idempotency-Key is still being served answers 409: wait and resend.
 ADD_RETRY_STATUSES = RETRYABLE_STATUSES | {409}
 
@@ -68,7 +67,7 @@ class LeadImporter:
         client: ApiClient,
         campaign: Mapping[str, Any],
         *,
-        batch_size: int = MAX_BATCH_SIZE,
+        batch_size: int = MAX_LEADS_PER_ADD,
         dry_run: bool = False,
         on_batch: Callable[[int, ImportSummary], None] | None = None,
         key_salt: str = "",

@@ -10,14 +10,14 @@ from typing import IO, Any
 from tabulate import tabulate
 
 from leads_client.importer import ImportSummary
-from leads_client.rows import CUSTOM_FIELDS, LEAD_FIELDS
+from leads_contract.values import CUSTOM_FIELDS, TEXT_FIELDS
 
 # The lead object's keys, in the API's order.
 LEAD_COLUMNS = (
     "id",
     "campaign_id",
     "status",
-    *LEAD_FIELDS,
+    *TEXT_FIELDS,
     CUSTOM_FIELDS,
     "created_at",
     "updated_at",

@@ -19,18 +19,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-LEAD_FIELDS = (
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-)
-READ_ONLY_FIELDS = ("id", "campaign_id", "status", "created_at", "updated_at")
-CUSTOM_FIELDS = "custom_fields"
+from leads_contract import strict_json
+from leads_contract.values import CUSTOM_FIELDS, READ_ONLY_FIELDS, TEXT_FIELDS
+
 CUSTOM_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 CUSTOM_KEY_MAX_LENGTH = 64
 
@@ -114,11 +105,11 @@ class ColumnMapping:
             name = name or ""
             key = slug(name)
             target = ALIASES.get(key, key)
-            if target in LEAD_FIELDS or target == CUSTOM_FIELDS:
+            if target in TEXT_FIELDS or target == CUSTOM_FIELDS:
                 if target in field_columns:
                     raise InputError(f"{field_columns[target]!r} and {name!r} both map to {target}")
                 field_columns[target] = name
-                targets.append(("field", target) if target in LEAD_FIELDS else (CUSTOM_FIELDS,))
+                targets.append(("field", target) if target in TEXT_FIELDS else (CUSTOM_FIELDS,))
             elif target in READ_ONLY_FIELDS:
                 targets.append(("ignore",))
             else:
@@ -260,29 +251,12 @@ def row_from_object(position: int, value: Any) -> SourceRow:
         return SourceRow(position, problem=str(error))
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def parse_json(text: str) -> Any:
     """Strict JSON, as the API parses it: no NaN/Infinity, no duplicate keys."""
     try:
-        return json.loads(
-            text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant
-        )
+        return strict_json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"{error.msg} at column {error.colno}") from None
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
 
 
 def has_value(lead: Mapping[str, Any], field_name: str) -> bool:

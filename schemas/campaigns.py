@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from leads.domain.statuses import CAMPAIGN_STATUSES, CAMPAIGN_TYPES, LEAD_STATUSES
+from leads_contract.values import CAMPAIGN_STATUSES, CAMPAIGN_TYPES, LEAD_STATUSES
 from schemas.fields import TrimmedString
 
 CAMPAIGN_NAME_MAX_LENGTH = 200

@@ -39,6 +39,10 @@ def check_storable_text(value: str) -> None:
 class TrimmedString(fields.String):
     """A string trimmed of surrounding white space; empty or blank counts as absent (null)."""
 
+    default_error_messages = {"blank": "Field may not be blank."}
+    # The error of a blank value where null is not allowed.
+    blank_error = "blank"
+
     def __init__(self, max_length: int | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("allow_none", True)
         if max_length is not None:
@@ -53,8 +57,12 @@ class TrimmedString(fields.String):
         if not text:
             # allow_none=False (a campaign name) must not let a blank string through as null.
             if not self.allow_none:
-                raise ValidationError("Field may not be blank.")
+                raise self.make_error(self.blank_error)
             return None
+        return self.load_trimmed(text)
+
+    def load_trimmed(self, text: str) -> str | None:
+        """The value of a trimmed, non-blank string."""
         if self.max_length is not None and len(text) > self.max_length:
             raise ValidationError(f"Longer than maximum length {self.max_length}.")
         return text
@@ -69,7 +77,7 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-class IdentityField(fields.String):
+class IdentityField(TrimmedString):
     """An identity (email or linkedin_url), trimmed and normalized; blank counts as null.
 
     Each subclass names its normalizer. A schema says how strict the field is:
@@ -78,23 +86,15 @@ class IdentityField(fields.String):
     instead of refusing it (the other identity of a new lead).
     """
 
+    blank_error = "null"
     max_length: int
     normalize: Callable[[str], str]  # raises InvalidIdentity
 
     def __init__(self, *, invalid_as_null: bool = False, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_none", True)
-        kwargs.setdefault("metadata", {})["maxLength"] = self.max_length
-        super().__init__(**kwargs)
+        super().__init__(max_length=self.max_length, **kwargs)
         self.invalid_as_null = invalid_as_null
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        check_storable_text(text)
-        text = text.strip()
-        if not text:
-            if not self.allow_none:
-                raise self.make_error("null")
-            return None
+    def load_trimmed(self, text: str) -> str | None:
         try:
             return self.normalize(text)
         except InvalidIdentity as error:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from leads.domain.cursors import InvalidCursor, decode_cursor
-from leads.domain.statuses import LEAD_STATUSES
+from leads_contract.values import (
+    LEAD_STATUSES,
+    MAX_IDS_PER_DELETE,
+    MAX_LEADS_PER_ADD,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    READ_ONLY_FIELDS,
+)
 from schemas.campaigns import StatsSchema
 from schemas.fields import (
     CustomFields,
@@ -14,14 +21,6 @@ from schemas.fields import (
     StrictBoolean,
     TrimmedString,
 )
-
-MAX_LEADS_PER_ADD = 1000
-MAX_IDS_PER_DELETE = 500
-MAX_PAGE = 9007199254740991
-MAX_LIMIT = 200
-
-# Keys of a lead that exist but are never editable through the API.
-READ_ONLY_LEAD_KEYS = ("id", "campaign_id", "status", "created_at", "updated_at")
 
 
 class LeadFieldsSchema(Schema):
@@ -125,7 +124,7 @@ class LeadUpdatesSchema(LeadFieldsSchema):
     def refuse_read_only_and_empty(self, data, **kwargs):
         if not isinstance(data, dict):
             return data
-        read_only = {key: [f"{key} is not editable."] for key in READ_ONLY_LEAD_KEYS if key in data}
+        read_only = {key: [f"{key} is not editable."] for key in READ_ONLY_FIELDS if key in data}
         if read_only:
             raise ValidationError(read_only)
         if not data:
@@ -225,7 +224,7 @@ class LeadsListQuerySchema(Schema):
         validate=validate.Range(min=1, max=MAX_PAGE),
         metadata={"description": "Page number (OFFSET paging). Not with `cursor`."},
     )
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_LIMIT))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
     status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
     cursor = LeadCursorField(
         metadata={

@@ -16,38 +16,23 @@ import psycopg2.extras
 from psycopg2 import sql
 
 from leads.db.pool import transaction
-from leads.domain import statuses
 from leads.web import auth
-
-# The contract's values, stated here rather than imported from the service; the lead statuses
-# alone are the service's, and tests/test_stats.py pins them to the contract's list.
-LEAD_STATUSES = statuses.LEAD_STATUSES
-CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
-# The field that holds a lead's identity, by campaign type.
-IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
-# A lead's text fields, and its profile: what a client sends, and may update.
-TEXT_FIELDS = (
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
+from leads_contract.values import (
+    CUSTOM_FIELDS,
+    LEAD_STATUSES,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    TEXT_FIELDS,
 )
-PROFILE_FIELDS = (*TEXT_FIELDS, "custom_fields")
+
+# The contract's values come from leads_contract, which the service and the client share;
+# tests/test_stats.py pins the lead statuses to the contract's list.
+# A lead's profile: what a client sends, and may update.
+PROFILE_FIELDS = (*TEXT_FIELDS, CUSTOM_FIELDS)
 # The lead object, keys in the contract's order.
 LEAD_KEYS = ["id", "campaign_id", "status", *PROFILE_FIELDS, "created_at", "updated_at"]
 # The contract's key order of a stats object.
 STATS_KEYS = ["total", *LEAD_STATUSES, "contacted", "last_synced_at"]
-# Each transition: the statuses it may start from, and the status it leads to.
-TRANSITIONS = {
-    "launch": (("draft",), "active"),
-    "pause": (("active",), "paused"),
-    "resume": (("paused",), "active"),
-    "complete": (("active", "paused"), "completed"),
-}
 # How to reach each campaign status through the API, from draft.
 TRANSITIONS_TO = {
     "draft": [],
@@ -57,10 +42,9 @@ TRANSITIONS_TO = {
 }
 # The status filter's choices, as the API's errors list them.
 STATUS_CHOICES = ", ".join(LEAD_STATUSES)
-# The largest page number (JSON's largest exact integer) and the errors for out-of-range paging.
-MAX_PAGE = 9007199254740991
+# The errors for out-of-range paging.
 PAGE_RANGE = f"Must be greater than or equal to 1 and less than or equal to {MAX_PAGE}."
-LIMIT_RANGE = "Must be greater than or equal to 1 and less than or equal to 200."
+LIMIT_RANGE = f"Must be greater than or equal to 1 and less than or equal to {MAX_PAGE_SIZE}."
 # How long a test waits for one of its threads: far above what any of them needs.
 THREAD_TIMEOUT = 30  # seconds
 # A well-formed id that names nothing.

@@ -8,13 +8,12 @@ from datetime import datetime
 import psycopg2.extras
 import pytest
 
+from leads_contract.values import CAMPAIGN_STATUSES, LEAD_STATUSES
+from leads_contract.values import CAMPAIGN_TRANSITIONS as TRANSITIONS
 from tests.contract import (
-    CAMPAIGN_STATUSES,
     JSON,
-    LEAD_STATUSES,
     NO_ROUTE,
     NOT_AN_OBJECT,
-    TRANSITIONS,
     add_leads,
     database_state,
     error_body,

@@ -20,9 +20,8 @@ from typing import Any
 import psycopg2
 import pytest
 
+from leads_contract.values import IDENTITY_FIELD, LEAD_STATUSES
 from tests.contract import (
-    IDENTITY_FIELD,
-    LEAD_STATUSES,
     STATS_KEYS,
     THREAD_TIMEOUT,
     ApiClient,

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from app import create_app
+from leads_contract.values import TEXT_FIELDS
 from tests.contract import (
     JSON,
     LIMIT_RANGE,
@@ -18,7 +19,6 @@ from tests.contract import (
     NOT_JSON_CONTENT_TYPES,
     PAGE_RANGE,
     STATUS_CHOICES,
-    TEXT_FIELDS,
     TOO_LARGE,
     UNSUPPORTED,
     ApiClient,

@@ -8,8 +8,8 @@ import pytest
 
 from app import create_app
 from leads.config import DEFAULT_MAX_BODY_BYTES
+from leads_contract.values import IDENTITY_FIELD
 from tests.contract import (
-    IDENTITY_FIELD,
     MISSING_UUID,
     NOT_FOUND,
     PROFILE_FIELDS,

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from leads.domain.cursors import LeadCursor, encode_cursor
-from tests.contract import LEAD_KEYS, LEAD_STATUSES, as_listed, bad_query, leads_url, set_statuses
+from leads_contract.values import LEAD_STATUSES
+from tests.contract import LEAD_KEYS, as_listed, bad_query, leads_url, set_statuses
 
 INVALID_CURSOR = "Not a valid cursor: pass the next_cursor of a previous page unchanged."
 BAD_CURSOR_BODY = bad_query("cursor", INVALID_CURSOR)

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
+from leads_contract.values import LEAD_STATUSES
 from tests.contract import (
     JSON,
-    LEAD_STATUSES,
     NOT_AN_OBJECT,
     add_leads,
     database_state,

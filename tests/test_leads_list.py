@@ -8,11 +8,10 @@ from uuid import UUID
 
 import pytest
 
+from leads_contract.values import LEAD_STATUSES, MAX_PAGE
 from tests.contract import (
     LEAD_KEYS,
-    LEAD_STATUSES,
     LIMIT_RANGE,
-    MAX_PAGE,
     MISSING_UUID,
     NOT_FOUND,
     PAGE_RANGE,

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
+from leads_contract.values import IDENTITY_FIELD
 from tests.contract import (
-    IDENTITY_FIELD,
     JSON,
     NOT_AN_OBJECT,
     add_leads,

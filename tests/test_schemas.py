@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from leads.db.pool import transaction
-from leads.domain.statuses import CAMPAIGN_TYPES
+from leads_contract.values import CAMPAIGN_TYPES
 from schemas.fields import CUSTOM_FIELDS_MAX_BYTES, CustomFields, _check_json_value
 from schemas.leads import (
     LEAD_UPDATE_SCHEMAS,

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import psycopg2
 import pytest
 
-from tests.contract import IDENTITY_FIELD, ApiClient, assert_stats_match_roster, identity, spelling
+from leads_contract.values import IDENTITY_FIELD
+from tests.contract import ApiClient, assert_stats_match_roster, identity, spelling
 
 DURATION = 12.0  # seconds of traffic
 WRITERS = 5

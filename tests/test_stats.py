@@ -10,10 +10,9 @@ from datetime import datetime
 
 import pytest
 
+from leads_contract.values import IDENTITY_FIELD, LEAD_STATUSES
 from tests.contract import (
-    IDENTITY_FIELD,
     LEAD_KEYS,
-    LEAD_STATUSES,
     STATS_KEYS,
     as_listed,
     assert_stats_match_roster,

@@ -1,1 +1,1 @@
-"""The roster's rules and operations: identity, dedup, campaigns, cursors, ids, statuses."""
+"""The roster's rules and operations: identity, dedup, campaigns, cursors, ids."""

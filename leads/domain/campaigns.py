@@ -7,8 +7,8 @@ from uuid import UUID
 import psycopg2.errors
 
 from leads.db.pool import ConnectionPool, Transaction, read_all, transaction
-from leads.domain.statuses import CAMPAIGN_TRANSITIONS
 from leads.errors import BadRequest, CampaignNotFound, Conflict
+from leads_contract.values import CAMPAIGN_TRANSITIONS
 
 
 def parse_campaign_id(value: str) -> UUID:

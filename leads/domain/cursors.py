@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from leads.domain.statuses import LEAD_STATUSES
+from leads_contract.values import LEAD_STATUSES
 
 CURSOR_VERSION = 1
 # version, campaign id, created_at (microseconds since the Unix epoch), lead id, status

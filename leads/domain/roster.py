@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from uuid import UUID
 
 import orjson
 import psycopg2.errors
 
-from leads.db.pool import ConnectionPool, Transaction, read_all, read_one, transaction
-from leads.domain.campaigns import lock_campaign
+from leads.db.pool import ConnectionPool, read_all, read_one, transaction
 from leads.domain.cursors import LeadCursor, encode_cursor
 from leads.domain.ids import new_lead_ids
 from leads.errors import (
@@ -21,18 +22,7 @@ from leads.errors import (
     RosterFrozen,
     validation_message,
 )
-
-IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
-PROFILE_FIELDS = (
-    "email",
-    "linkedin_url",
-    "first_name",
-    "last_name",
-    "name",
-    "company",
-    "position",
-    "headline",
-)
+from leads_contract.values import IDENTITY_FIELD, TEXT_FIELDS
 
 
 def campaign_type(pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID) -> str:
@@ -46,11 +36,25 @@ def campaign_type(pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID) -
     return campaign["type"]
 
 
-def lock_draft_campaign(tx: Transaction, workspace_id: UUID, campaign_id: UUID) -> dict:
-    campaign = lock_campaign(tx, workspace_id, campaign_id)
-    if campaign["status"] != "draft":
-        raise RosterFrozen(campaign["status"])
-    return campaign
+# The errors of the SQL function lock_draft_campaign (leads/sql/functions/), which every
+# write of a roster runs first.
+CAMPAIGN_NOT_FOUND = "LD404"
+ROSTER_FROZEN = "LD400"
+
+
+@contextmanager
+def draft_roster() -> Iterator[None]:
+    """Turn lock_draft_campaign's refusals, raised by the database inside the block, into
+    the API's: CampaignNotFound, and RosterFrozen with the campaign's status. The
+    transaction the block ran in has rolled back: nothing was written."""
+    try:
+        yield
+    except psycopg2.Error as error:
+        if error.pgcode == CAMPAIGN_NOT_FOUND:
+            raise CampaignNotFound() from None
+        if error.pgcode == ROSTER_FROZEN:
+            raise RosterFrozen(error.diag.message_detail) from None
+        raise
 
 
 def list_leads(
@@ -190,12 +194,10 @@ def add_leads(
     lead_id_of = dict(zip(first_index_of, ids, strict=True))
     insert_rows = _insert_rows(unique_rows, ids, identity_field)
 
-    with transaction(pool, commit=not dry_run) as tx:
-        added = _draft_written(
-            tx.fetch_one(
-                "add_leads",
-                {"workspace_id": workspace_id, "campaign_id": campaign_id, "rows": insert_rows},
-            )
+    with draft_roster(), transaction(pool, commit=not dry_run) as tx:
+        added = tx.fetch_one(
+            "add_leads",
+            {"workspace_id": workspace_id, "campaign_id": campaign_id, "rows": insert_rows},
         )
     existing = added["existing"]  # identity -> the id of the lead the roster held
     lead_id_of.update(existing)
@@ -230,17 +232,6 @@ def add_leads(
     return response
 
 
-def _draft_written(outcome: dict | None) -> dict:
-    """The row of a roster's write function (add_campaign_leads, delete_campaign_leads):
-    CampaignNotFound when it found no campaign in the workspace, RosterFrozen when the
-    campaign is not a draft (the function wrote nothing then)."""
-    if outcome is None:
-        raise CampaignNotFound()
-    if outcome["campaign_status"] != "draft":
-        raise RosterFrozen(outcome["campaign_status"])
-    return outcome
-
-
 def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
     """The rows as one JSON array of objects, read by json_to_recordset in
     add_campaign_leads (leads/sql/functions/add_campaign_leads.sql).
@@ -263,8 +254,10 @@ def update_lead(
     pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID, lead_id: UUID, updates: dict
 ) -> dict:
     """Change some fields of one lead; a new identity that another lead holds is a 409."""
-    with transaction(pool) as tx:
-        campaign = lock_draft_campaign(tx, workspace_id, campaign_id)
+    with draft_roster(), transaction(pool) as tx:
+        campaign = tx.fetch_one(
+            "lock_draft_campaign", {"workspace_id": workspace_id, "campaign_id": campaign_id}
+        )
         identity_field = IDENTITY_FIELD[campaign["type"]]
         lead = tx.fetch_one("get_lead_for_update", {"lead_id": lead_id, "campaign_id": campaign_id})
         if lead is None:
@@ -276,7 +269,7 @@ def update_lead(
             "campaign_id": campaign_id,
             "identity": changed["identity"],
             "custom_fields": json.dumps(changed["custom_fields"]),
-            **{field: changed[field] for field in PROFILE_FIELDS},
+            **{field: changed[field] for field in TEXT_FIELDS},
         }
         try:
             with tx.savepoint("update_lead"):
@@ -302,11 +295,9 @@ def delete_leads(
 ) -> dict:
     """Remove the given leads (ids not in this campaign are skipped), or all when None;
     the number removed and the campaign's stats after it."""
-    with transaction(pool) as tx:
-        outcome = _draft_written(
-            tx.fetch_one(
-                "delete_leads",
-                {"workspace_id": workspace_id, "campaign_id": campaign_id, "lead_ids": lead_ids},
-            )
+    with draft_roster(), transaction(pool) as tx:
+        outcome = tx.fetch_one(
+            "delete_leads",
+            {"workspace_id": workspace_id, "campaign_id": campaign_id, "lead_ids": lead_ids},
         )
     return {"deleted": outcome["deleted"], "stats": outcome["stats"]}

@@ -6,9 +6,9 @@ from flask import current_app, g
 from flask.views import MethodView
 
 from leads.domain import campaigns
-from leads.domain.statuses import CAMPAIGN_TRANSITIONS
 from leads.web.api import Blueprint, protect
 from leads.web.documented_errors import documents_errors, idempotent_write
+from leads_contract.values import CAMPAIGN_TRANSITIONS
 from schemas.campaigns import (
     CampaignCreateSchema,
     CampaignDetailSchema,

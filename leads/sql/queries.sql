@@ -96,7 +96,7 @@ ORDER BY page.ordinality;
 -- The campaign's lock, the draft check, the insert, the ids of the rows the roster held
 -- already and the stats in one round trip (leads/sql/functions/add_campaign_leads.sql says
 -- what comes back). The rows come as one JSON array.
-SELECT added.campaign_status, added.existing, added.stats
+SELECT added.existing, added.stats
 FROM add_campaign_leads(
     p_workspace_id => %(workspace_id)s,
     p_campaign_id => %(campaign_id)s,
@@ -114,6 +114,14 @@ SELECT id, campaign_id, status, email, linkedin_url, first_name, last_name,
        company, position, headline, custom_fields, created_at, updated_at
 FROM leads
 WHERE id = %(lead_id)s AND campaign_id = %(campaign_id)s;
+
+-- name: lock_draft_campaign
+-- The roster's lock and the draft check (leads/sql/functions/lock_draft_campaign.sql), for
+-- a write that is not one function call: the update of a lead.
+SELECT lock_draft_campaign(
+    p_workspace_id => %(workspace_id)s,
+    p_campaign_id => %(campaign_id)s
+) AS type;
 
 -- name: get_lead_for_update
 SELECT id, identity, email, linkedin_url, first_name, last_name, name, company, position,
@@ -134,7 +142,7 @@ WHERE id = %(lead_id)s AND campaign_id = %(campaign_id)s;
 -- The campaign's lock, the draft check, the delete and the stats in one round trip
 -- (leads/sql/functions/delete_campaign_leads.sql says what comes back). Every lead of the
 -- campaign when lead_ids is null.
-SELECT deleted.campaign_status, deleted.deleted, deleted.stats
+SELECT deleted.deleted, deleted.stats
 FROM delete_campaign_leads(
     p_workspace_id => %(workspace_id)s,
     p_campaign_id => %(campaign_id)s,

@@ -104,4 +104,5 @@ CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 \ir functions/count_updated_leads.sql
 \ir functions/delete_campaign_leads.sql
 \ir functions/list_campaign_leads.sql
+\ir functions/lock_draft_campaign.sql
 \ir functions/recalculate_campaign_stats.sql

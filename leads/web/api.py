@@ -5,7 +5,6 @@ from __future__ import annotations
 import http
 import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
 import flask_smorest
 from apispec import BasePlugin
@@ -16,46 +15,19 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from leads.errors import ApiError, handle_http_exception
 from leads.web.auth import authenticate_request
+from leads_contract import strict_json
 from schemas.errors import ErrorSchema
 
 BEARER_SCHEME = "bearerAuth"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
-    result = dict(pairs)  # built in C; only a short dict means a key came twice
-    if len(result) != len(pairs):
-        seen = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise ValueError(f"duplicate key {key!r}")
-            seen.add(key)
-    return result
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_strict_json(body: bytes) -> Any:
-    """JSON as RFC 8259 says: UTF-8, no NaN/Infinity, no duplicate keys, bounded nesting."""
-    try:
-        return json.loads(
-            # Decoded here: json.loads(bytes) would also take UTF-16 and UTF-32. A leading
-            # byte order mark is ignored, as RFC 8259 allows.
-            body.decode("utf-8-sig"),
-            object_pairs_hook=_reject_duplicate_keys,
-            parse_constant=_reject_constant,
-        )
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
-
 class LeadsParser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
     def load_json(self, req, schema):
-        """The JSON body, parsed strictly (parse_strict_json), or `missing` without one.
+        """The JSON body, parsed by the contract's rules (leads_contract.strict_json), or
+        `missing` without one.
 
         webargs' own `load_json` parses with plain json.loads through hooks it keeps
         private, so the public method is overridden whole: a parser's `load_<location>`
@@ -68,7 +40,7 @@ class LeadsParser(FlaskParser):
             return missing
         refuse_truncated_stream(req, body)
         try:
-            return parse_strict_json(body)
+            return strict_json.loads(body)
         except (ValueError, UnicodeDecodeError) as error:
             abort(400, messages={"json": [f"Invalid JSON body: {_reason(error)}."]})
 

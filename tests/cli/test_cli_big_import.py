@@ -11,8 +11,8 @@ import subprocess
 import psycopg2.extras
 import pytest
 
+from leads_contract.values import LEAD_STATUSES
 from tests.cli.conftest import LEADS_BIN, Fault
-from tests.contract import LEAD_STATUSES
 
 ROWS = 25_000
 BATCH = 1_000

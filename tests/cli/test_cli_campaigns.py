@@ -5,10 +5,9 @@ from __future__ import annotations
 import psycopg2.extras
 import pytest
 
+from leads_contract.values import CAMPAIGN_STATUSES, LEAD_STATUSES
+from leads_contract.values import CAMPAIGN_TRANSITIONS as TRANSITIONS
 from tests.contract import (
-    CAMPAIGN_STATUSES,
-    LEAD_STATUSES,
-    TRANSITIONS,
     database_state,
     leads_url,
     move_to,

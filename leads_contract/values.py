@@ -1,0 +1,48 @@
+"""The contract's values (docs/API.md): statuses, transitions, lead fields, limits."""
+
+# Lead and campaign statuses, in the order the API lists them (that of the database enums).
+LEAD_STATUSES = (
+    "pending",
+    "sent",
+    "connection_sent",
+    "connected",
+    "message_sent",
+    "replied",
+    "bounced",
+    "completed",
+    "timed_out",
+    "cancelled",
+)
+CAMPAIGN_TYPES = ("email", "linkedin")
+CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
+
+# transition name -> (statuses it may start from, status it leads to)
+CAMPAIGN_TRANSITIONS = {
+    "launch": (("draft",), "active"),
+    "pause": (("active",), "paused"),
+    "resume": (("paused",), "active"),
+    "complete": (("active", "paused"), "completed"),
+}
+
+# The field that holds a lead's identity, by campaign type.
+IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
+# A lead's text fields: what a client sends and may update, besides its custom fields.
+TEXT_FIELDS = (
+    "email",
+    "linkedin_url",
+    "first_name",
+    "last_name",
+    "name",
+    "company",
+    "position",
+    "headline",
+)
+CUSTOM_FIELDS = "custom_fields"
+# Keys of a lead that the API sends but never takes.
+READ_ONLY_FIELDS = ("id", "campaign_id", "status", "created_at", "updated_at")
+
+# Limits per request.
+MAX_LEADS_PER_ADD = 1000
+MAX_IDS_PER_DELETE = 500
+MAX_PAGE_SIZE = 200
+MAX_PAGE = 9007199254740991  # JSON's largest exact integer
