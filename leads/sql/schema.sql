@@ -79,6 +79,10 @@ CREATE TABLE campaign_lead_counts (
     PRIMARY KEY (campaign_id, status)
 );
 
+-- A move of leads in campaign_lead_counts: the leads of one campaign and status gained
+-- (delta > 0) or lost (delta < 0) by one statement (see functions/move_lead_counts.sql).
+CREATE TYPE lead_count_move AS (campaign_id uuid, status lead_status, delta bigint);
+
 -- Responses of writes sent with an Idempotency-Key, recorded in the transaction of the
 -- write itself, so that a retry replays the response instead of writing again.
 CREATE TABLE idempotency_keys (
@@ -105,4 +109,5 @@ CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 \ir functions/delete_campaign_leads.sql
 \ir functions/list_campaign_leads.sql
 \ir functions/lock_draft_campaign.sql
+\ir functions/move_lead_counts.sql
 \ir functions/recalculate_campaign_stats.sql

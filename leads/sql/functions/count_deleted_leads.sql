@@ -1,15 +1,12 @@
--- Takes the leads a DELETE removed off campaign_lead_counts, once per statement (see
--- count_inserted_leads.sql). Those leads were counted, so their rows exist.
+-- The leads a DELETE removed, counted out once per statement (see move_lead_counts.sql).
 CREATE OR REPLACE FUNCTION count_deleted_leads() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE campaign_lead_counts AS counts
-    SET lead_count = counts.lead_count - gone.lead_count
+    PERFORM move_lead_counts(array_agg(ROW(campaign_id, status, -removed)::lead_count_move))
     FROM (
-        SELECT campaign_id, status, count(*) AS lead_count
+        SELECT campaign_id, status, count(*) AS removed
         FROM deleted_leads GROUP BY campaign_id, status
-    ) AS gone
-    WHERE counts.campaign_id = gone.campaign_id AND counts.status = gone.status;
+    ) AS moves;
     RETURN NULL;
 END;
 $$;

@@ -79,6 +79,10 @@ CREATE TABLE campaign_lead_counts (
     PRIMARY KEY (campaign_id, status)
 );
 
+-- A move of leads in campaign_lead_counts: the leads of one campaign and status gained
+-- (delta > 0) or lost (delta < 0) by one statement (see functions/move_lead_counts.sql).
+CREATE TYPE lead_count_move AS (campaign_id uuid, status lead_status, delta bigint);
+
 -- Responses of writes sent with an Idempotency-Key, recorded in the transaction of the
 -- write itself, so that a retry replays the response instead of writing again.
 CREATE TABLE idempotency_keys (
