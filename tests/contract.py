@@ -181,6 +181,18 @@ def open_transaction(url: str) -> Iterator[psycopg2.extensions.cursor]:
         connection.close()
 
 
+@contextmanager
+def committed(url: str) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor in a transaction on a connection of its own, committed on leaving (rolled
+    back on an error), then closed."""
+    connection = psycopg2.connect(url)
+    try:
+        with connection, connection.cursor() as cursor:
+            yield cursor
+    finally:
+        connection.close()
+
+
 def create_database(server_url: str, name: str) -> str:
     """Create the database `name` on the server of `server_url`; return its URL."""
     with connected(with_database(server_url, "postgres")) as connection:

@@ -30,7 +30,7 @@ from leads.db.migrations import (
     apply_migrations,
     function_files,
 )
-from tests.contract import create_database, drop_database
+from tests.contract import committed, create_database, drop_database
 
 SCHEMA_FILE = SQL_DIR / "schema.sql"
 ALL_MIGRATIONS = sorted(migration.id for migration in read_migrations(str(MIGRATIONS_DIR)))
@@ -106,17 +106,13 @@ SCHEMA_SECTIONS = {
 
 
 def schema_snapshot(url: str) -> str:
-    connection = psycopg2.connect(url)
-    try:
-        with connection, connection.cursor() as cursor:
-            parts = []
-            for section, query in SCHEMA_SECTIONS.items():
-                cursor.execute(query)
-                lines = [row[0].rstrip() for row in cursor.fetchall()]
-                parts.append(f"-- {section}\n" + "\n".join(lines))
-            return "\n\n".join(parts) + "\n"
-    finally:
-        connection.close()
+    with committed(url) as cursor:
+        parts = []
+        for section, query in SCHEMA_SECTIONS.items():
+            cursor.execute(query)
+            lines = [row[0].rstrip() for row in cursor.fetchall()]
+            parts.append(f"-- {section}\n" + "\n".join(lines))
+        return "\n\n".join(parts) + "\n"
 
 
 def schema_file_statements(path: Path = SCHEMA_FILE) -> str:
@@ -130,25 +126,17 @@ def schema_file_statements(path: Path = SCHEMA_FILE) -> str:
 
 
 def run_sql(url: str, statements: str) -> None:
-    connection = psycopg2.connect(url)
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(statements)
-    finally:
-        connection.close()
+    with committed(url) as cursor:
+        cursor.execute(statements)
 
 
 def applied_rows(url: str) -> list[tuple]:
-    connection = psycopg2.connect(url)
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT migration_id, migration_hash, applied_at_utc FROM _yoyo_migration "
-                "ORDER BY migration_id"
-            )
-            return cursor.fetchall()
-    finally:
-        connection.close()
+    with committed(url) as cursor:
+        cursor.execute(
+            "SELECT migration_id, migration_hash, applied_at_utc FROM _yoyo_migration "
+            "ORDER BY migration_id"
+        )
+        return cursor.fetchall()
 
 
 @contextmanager
@@ -202,30 +190,20 @@ class TestSchema:
             text = migration.read_text(encoding="utf-8")
             assert not re.search(r"CREATE (OR REPLACE )?FUNCTION", text, re.I), migration
         apply_migrations(empty_database)
-        connection = psycopg2.connect(empty_database)
-        try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT p.proname FROM pg_proc p"
-                    " JOIN pg_namespace n ON n.oid = p.pronamespace"
-                    " WHERE n.nspname = 'public' ORDER BY 1"
-                )
-                assert [row[0] for row in cursor.fetchall()] == sorted(defined)
-        finally:
-            connection.close()
+        with committed(empty_database) as cursor:
+            cursor.execute(
+                "SELECT p.proname FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = 'public' ORDER BY 1"
+            )
+            assert [row[0] for row in cursor.fetchall()] == sorted(defined)
 
     def test_the_list_function_keeps_generic_plans(self, empty_database):
         # tests/test_list_plans.py says why; here, that the setting is part of the function.
         apply_migrations(empty_database)
-        connection = psycopg2.connect(empty_database)
-        try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT proconfig FROM pg_proc WHERE proname = 'list_campaign_leads'"
-                )
-                assert cursor.fetchall() == [(["plan_cache_mode=force_generic_plan"],)]
-        finally:
-            connection.close()
+        with committed(empty_database) as cursor:
+            cursor.execute("SELECT proconfig FROM pg_proc WHERE proname = 'list_campaign_leads'")
+            assert cursor.fetchall() == [(["plan_cache_mode=force_generic_plan"],)]
 
     def test_every_run_makes_the_functions_the_files_again(self, empty_database, expected_schema):
         # As after a change of a function's file: no migration is pending, yet the database
@@ -254,13 +232,9 @@ class TestSchema:
     def test_the_snapshot_sees_a_change(self, empty_database):
         apply_migrations(empty_database)
         before = schema_snapshot(empty_database)
-        connection = psycopg2.connect(empty_database)
-        try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute("ALTER TABLE leads ALTER COLUMN company DROP NOT NULL")
-                cursor.execute("ALTER TABLE leads ADD COLUMN extra text")
-        finally:
-            connection.close()
+        with committed(empty_database) as cursor:
+            cursor.execute("ALTER TABLE leads ALTER COLUMN company DROP NOT NULL")
+            cursor.execute("ALTER TABLE leads ADD COLUMN extra text")
         after = schema_snapshot(empty_database)
         assert after != before
         assert "leads.extra text" in after
@@ -303,14 +277,8 @@ class TestConcurrentStarts:
 
     def test_a_lock_row_left_by_a_killed_start_does_not_block(self, empty_database):
         apply_migrations(empty_database)
-        connection = psycopg2.connect(empty_database)
-        try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute(
-                    "INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, now(), 999999)"
-                )
-        finally:
-            connection.close()
+        with committed(empty_database) as cursor:
+            cursor.execute("INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, now(), 999999)")
         started = time.monotonic()
         assert apply_migrations(empty_database) == []
         assert time.monotonic() - started < 5  # yoyo alone would wait 10 s, then fail
