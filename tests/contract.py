@@ -20,7 +20,8 @@ from leads.domain import statuses
 from leads.web import auth
 
 # The contract's values, stated here rather than imported from the service; the lead statuses
-# alone are the service's, and tests/test_stats.py pins them to the contract's list.
+# alone are the service's, and tests/test_stats.py pins their order to the database enum and to
+# the stats objects docs/API.md shows.
 LEAD_STATUSES = statuses.LEAD_STATUSES
 CAMPAIGN_STATUSES = ("draft", "active", "paused", "completed")
 # The field that holds a lead's identity, by campaign type.
@@ -84,6 +85,19 @@ def bad_request(message: str, errors: dict | None = None) -> dict:
 def bad_query(field: str, message: str) -> dict:
     """The 400 for one bad query parameter."""
     return bad_request(f"{field}: {message.rstrip('.')}", {"query": {field: [message]}})
+
+
+def bad_body(path: str, message: str) -> dict:
+    """The 400 for one bad field of a JSON body; `path` is dotted ("updates.company")."""
+    errors: dict | list = [message]
+    for key in reversed(path.split(".")):
+        errors = {key: errors}
+    return bad_request(f"{path}: {message.rstrip('.')}", {"json": errors})
+
+
+def invalid_json(reason: str) -> dict:
+    """The 400 of a body that is not valid JSON, for this reason."""
+    return bad_request(f"Invalid JSON body: {reason}", {"json": [f"Invalid JSON body: {reason}."]})
 
 
 # The 400 of a JSON body that is not an object.

@@ -25,6 +25,7 @@ from tests.contract import (
     database_state,
     error_body,
     internal_error,
+    invalid_json,
 )
 
 UNREACHABLE_DATABASE = "postgresql://postgres@127.0.0.1:1/nowhere"
@@ -176,43 +177,109 @@ class TestMalformedJson:
         [
             pytest.param(b'{"a": ', "Expecting value at line 1 column 7", id="truncated"),
             pytest.param(
+                b"{",
+                "Expecting property name enclosed in double quotes at line 1 column 2",
+                id="unclosed",
+            ),
+            pytest.param(
+                b'{"prospects": [}', "Expecting value at line 1 column 16", id="bad-array"
+            ),
+            pytest.param(b"nul", "Expecting value at line 1 column 1", id="bare-word"),
+            pytest.param(
                 b"{'a': 1}",
                 "Expecting property name enclosed in double quotes at line 1 column 2",
                 id="single-quotes",
             ),
+            pytest.param(
+                b'{"a": 1,}',
+                "Expecting property name enclosed in double quotes at line 1 column 9",
+                id="trailing-comma",
+            ),
             pytest.param(b'{"a": 1} {}', "Extra data at line 1 column 10", id="trailing-data"),
+            pytest.param(b"{} x", "Extra data at line 1 column 4", id="extra-data"),
             pytest.param(b'{"a": 1, "a": 2}', "duplicate key 'a'", id="duplicate-key"),
             pytest.param(
                 b'{"x": [{"b": 1, "b": 1}]}', "duplicate key 'b'", id="nested-duplicate-key"
             ),
+            pytest.param(b"NaN", "NaN is not valid JSON", id="bare-nan"),
             pytest.param(b'{"a": NaN}', "NaN is not valid JSON", id="nan"),
             pytest.param(b'{"a": Infinity}', "Infinity is not valid JSON", id="infinity"),
             pytest.param(b'{"a": -Infinity}', "-Infinity is not valid JSON", id="minus-infinity"),
             pytest.param(b'{"a": "\xff"}', "the body is not valid UTF-8", id="not-utf8"),
-            pytest.param(b"[" * 100_000 + b"]" * 100_000, "nested too deeply", id="deep"),
+            pytest.param(b'{"a": "\xc0\xaf"}', "the body is not valid UTF-8", id="overlong-utf8"),
+            pytest.param(
+                b'{"a": "\xed\xa0\x80"}', "the body is not valid UTF-8", id="utf8-surrogate"
+            ),
+            pytest.param('{"a": 1}'.encode("utf-16"), "the body is not valid UTF-8", id="utf16"),
+            pytest.param(b"[" * 100_000 + b"]" * 100_000, "nested too deeply", id="deep-arrays"),
+            pytest.param(
+                b'{"a": ' * 50_000 + b"1" + b"}" * 50_000, "nested too deeply", id="deep-objects"
+            ),
         ],
     )
-    def test_malformed_body_is_400_and_writes_nothing(self, api, db, roster, index, raw, reason):
+    def test_malformed_body_is_400_and_writes_nothing(self, rejected, roster, index, raw, reason):
         method, path, _ = roster["writes"][index]
-        before = database_state(db)
-        response = api.request(method, path, data=raw, headers=JSON)
-        assert response.status_code == 400
-        message = f"Invalid JSON body: {reason}"
-        assert response.json == error_body(400, message, {"json": [f"{message}."]})
-        assert database_state(db) == before
+        rejected(method, path, 400, invalid_json(reason), data=raw, headers=JSON)
 
-    def test_duplicate_keys_in_a_lead_are_400(self, api, db, roster):
-        path = roster["writes"][1][1]
-        before = database_state(db)
-        response = api.post(
+    def test_a_utf16_body_declared_as_such_is_400(self, rejected, roster):
+        method, path, body = roster["writes"][1]
+        rejected(
+            method,
             path,
-            data=b'{"prospects": [{"email": "a@example.com", "email": "b@example.com"}]}',
+            400,
+            invalid_json("the body is not valid UTF-8"),
+            data=json.dumps(body).encode("utf-16"),
+            headers={"Content-Type": "application/json; charset=utf-16"},
+        )
+
+    def test_a_byte_order_mark_is_ignored(self, api, roster):
+        method, path, _ = roster["writes"][1]
+        response = api.request(
+            method,
+            path,
+            data=b'\xef\xbb\xbf{"prospects": [{"email": "grace@example.com"}]}',
             headers=JSON,
         )
-        message = "Invalid JSON body: duplicate key 'email'"
-        assert response.status_code == 400
-        assert response.json == error_body(400, message, {"json": [f"{message}."]})
-        assert database_state(db) == before
+        assert response.status_code == 200
+        assert response.json["imported"] == 1
+
+
+class TestDuplicateKeys:
+    @pytest.mark.parametrize(
+        ("index", "raw", "key"),
+        [
+            (0, '{"name": "a", "name": "b", "type": "email"}', "name"),
+            (1, '{"prospects": [], "prospects": [{"email": "b@example.com"}]}', "prospects"),
+            (1, '{"prospects": [{"email": "b@example.com", "email": "c@x.co"}]}', "email"),
+            (
+                1,
+                '{"prospects": [{"email": "b@x.co", "custom_fields": {"a": {"b": 1, "b": 2}}}]}',
+                "b",
+            ),
+            (2, '{"prospect_id": "LEAD", "prospect_id": "LEAD", "updates": {}}', "prospect_id"),
+            (2, '{"prospect_id": "LEAD", "updates": {"name": "a", "name": "b"}}', "name"),
+            (3, '{"all": true, "all": true}', "all"),
+        ],
+        ids=[
+            "in a campaign",
+            "top level",
+            "in a row",
+            "in custom_fields",
+            "patch",
+            "in updates",
+            "delete",
+        ],
+    )
+    def test_duplicate_keys_are_400(self, rejected, roster, index, raw, key):
+        method, path, _ = roster["writes"][index]
+        rejected(
+            method,
+            path,
+            400,
+            invalid_json(f"duplicate key {key!r}"),
+            data=raw.replace("LEAD", roster["lead"]["id"]),
+            headers=JSON,
+        )
 
 
 class TestUnknownRoutesAndMethods:

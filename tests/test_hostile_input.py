@@ -15,22 +15,16 @@ from tests.contract import (
     NO_ROUTE,
     NOT_AN_OBJECT,
     NOT_FOUND,
-    NOT_JSON_CONTENT_TYPES,
     PAGE_RANGE,
     STATUS_CHOICES,
     TEXT_FIELDS,
     TOO_LARGE,
-    UNSUPPORTED,
     ApiClient,
     bad_request,
     database_state,
     error_body,
     make_token,
 )
-
-
-def invalid_json(reason: str) -> dict:
-    return bad_request(f"Invalid JSON body: {reason}", {"json": [f"Invalid JSON body: {reason}."]})
 
 
 def row_error(index: int, field: str, message: str) -> dict:
@@ -67,107 +61,6 @@ BODY_WRITES = [
     ("DELETE", "/api/campaigns/{campaign}/leads"),
 ]
 BODY_WRITE_IDS = [f"{method} {path}" for method, path in BODY_WRITES]
-
-
-class TestMalformedJson:
-    @pytest.mark.parametrize(("method", "path"), BODY_WRITES, ids=BODY_WRITE_IDS)
-    @pytest.mark.parametrize(
-        ("raw", "reason"),
-        [
-            (b"{", "Expecting property name enclosed in double quotes at line 1 column 2"),
-            (b'{"prospects": [}', "Expecting value at line 1 column 16"),
-            (b"nul", "Expecting value at line 1 column 1"),
-            (b"{} x", "Extra data at line 1 column 4"),
-            (b"{'a': 1}", "Expecting property name enclosed in double quotes at line 1 column 2"),
-            (b'{"a": 1,}', "Expecting property name enclosed in double quotes at line 1 column 9"),
-            (b"NaN", "NaN is not valid JSON"),
-            (b'{"a": Infinity}', "Infinity is not valid JSON"),
-            (b'{"a": -Infinity}', "-Infinity is not valid JSON"),
-            (b'{"a": "\xff"}', "the body is not valid UTF-8"),
-            (b'{"a": "\xc0\xaf"}', "the body is not valid UTF-8"),  # overlong "/"
-            (b'{"a": "\xed\xa0\x80"}', "the body is not valid UTF-8"),  # an encoded surrogate
-            ('{"a": 1}'.encode("utf-16"), "the body is not valid UTF-8"),
-            (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-            (b'{"a": ' * 50_000 + b"1" + b"}" * 50_000, "nested too deeply"),
-        ],
-        ids=[
-            "unclosed",
-            "bad array",
-            "bare word",
-            "extra data",
-            "single quotes",
-            "trailing comma",
-            "NaN",
-            "Infinity",
-            "-Infinity",
-            "invalid UTF-8",
-            "overlong UTF-8",
-            "UTF-8 surrogate",
-            "UTF-16",
-            "deep arrays",
-            "deep objects",
-        ],
-    )
-    def test_malformed_json_is_400(self, rejected, campaign, method, path, raw, reason):
-        rejected(
-            method,
-            path.format(campaign=campaign["id"]),
-            400,
-            invalid_json(reason),
-            data=raw,
-            headers=JSON,
-        )
-
-    def test_a_byte_order_mark_is_ignored(self, api, campaign):
-        response = api.post(
-            f"/api/campaigns/{campaign['id']}/leads",
-            data=b'\xef\xbb\xbf{"prospects": [{"email": "grace@example.com"}]}',
-            headers=JSON,
-        )
-        assert response.status_code == 200
-        assert response.json["imported"] == 1
-
-
-class TestDuplicateKeys:
-    @pytest.mark.parametrize(
-        ("method", "raw", "key"),
-        [
-            ("POST", '{"prospects": [], "prospects": [{"email": "b@example.com"}]}', "prospects"),
-            ("POST", '{"prospects": [{"email": "b@example.com", "email": "c@x.co"}]}', "email"),
-            (
-                "POST",
-                '{"prospects": [{"email": "b@x.co", "custom_fields": {"a": {"b": 1, "b": 2}}}]}',
-                "b",
-            ),
-            (
-                "PATCH",
-                '{"prospect_id": "LEAD", "prospect_id": "LEAD", "updates": {}}',
-                "prospect_id",
-            ),
-            ("PATCH", '{"prospect_id": "LEAD", "updates": {"name": "a", "name": "b"}}', "name"),
-            ("DELETE", '{"all": true, "all": true}', "all"),
-        ],
-        ids=["top level", "in a row", "in custom_fields", "patch", "in updates", "delete"],
-    )
-    def test_duplicate_keys_are_400(self, rejected, campaign, method, raw, key):
-        rejected(
-            method,
-            f"/api/campaigns/{campaign['id']}/leads",
-            400,
-            invalid_json(f"duplicate key {key!r}"),
-            data=raw.replace("LEAD", campaign["lead_id"]),
-            headers=JSON,
-        )
-
-    def test_in_a_campaign(self, rejected):
-        rejected(
-            "POST",
-            "/api/campaigns",
-            400,
-            invalid_json("duplicate key 'name'"),
-            data='{"name": "a", "name": "b", "type": "email"}',
-            headers=JSON,
-        )
 
 
 class TestWrongTypes:
@@ -604,42 +497,6 @@ class TestNulAndInvalidUnicode:
             bad_request(f"name: {message.rstrip('.')}", {"json": {"name": [message]}}),
             data=json.dumps({"name": f"a{character}", "type": "email"}),
             headers=JSON,
-        )
-
-
-class TestContentTypes:
-    @pytest.mark.parametrize(("method", "path"), BODY_WRITES, ids=BODY_WRITE_IDS)
-    @pytest.mark.parametrize("content_type", NOT_JSON_CONTENT_TYPES)
-    def test_non_json_bodies_are_415(self, rejected, campaign, method, path, content_type):
-        headers = {} if content_type is None else {"Content-Type": content_type}
-        rejected(
-            method,
-            path.format(campaign=campaign["id"]),
-            415,
-            UNSUPPORTED,
-            data=b'{"prospects": [{"email": "b@example.com"}]}',
-            headers=headers,
-        )
-
-    @pytest.mark.parametrize("transition", ["launch", "pause", "resume", "complete"])
-    def test_transitions_with_a_non_json_body_are_415(self, rejected, campaign, transition):
-        rejected(
-            "POST",
-            f"/api/campaigns/{campaign['id']}/{transition}",
-            415,
-            UNSUPPORTED,
-            data=b"go",
-            headers={"Content-Type": "text/plain"},
-        )
-
-    def test_a_utf16_body_declared_as_such_is_400(self, rejected, campaign):
-        rejected(
-            "POST",
-            f"/api/campaigns/{campaign['id']}/leads",
-            400,
-            invalid_json("the body is not valid UTF-8"),
-            data='{"prospects": [{"email": "b@example.com"}]}'.encode("utf-16"),
-            headers={"Content-Type": "application/json; charset=utf-16"},
         )
 
 

@@ -12,6 +12,8 @@ from tests.contract import (
     JSON,
     NOT_AN_OBJECT,
     add_leads,
+    bad_body,
+    bad_request,
     database_state,
     error_body,
     leads_url,
@@ -402,19 +404,23 @@ class TestUpdateIdentity:
 
 class TestUpdateRejected:
     @pytest.mark.parametrize(
-        ("body", "message", "errors"),
+        ("body", "error"),
         [
             pytest.param(
                 {"updates": {}},
-                "updates must hold at least one field",
-                {"json": {"updates": {"_schema": ["updates must hold at least one field."]}}},
+                bad_request(
+                    "updates must hold at least one field",
+                    {"json": {"updates": {"_schema": ["updates must hold at least one field."]}}},
+                ),
                 id="empty-updates",
             ),
             *[
                 pytest.param(
                     {"updates": {key: value, "company": "Changed"}},
-                    f"updates: {key} is not editable",
-                    {"json": {"updates": {key: [f"{key} is not editable."]}}},
+                    bad_request(
+                        f"updates: {key} is not editable",
+                        {"json": {"updates": {key: [f"{key} is not editable."]}}},
+                    ),
                     id=f"read-only-{key}",
                 )
                 for key, value in [
@@ -427,109 +433,99 @@ class TestUpdateRejected:
             ],
             pytest.param(
                 {"updates": {"status": "pending", "id": None}},
-                "updates: id is not editable; updates: status is not editable",
-                {
-                    "json": {
-                        "updates": {
-                            "id": ["id is not editable."],
-                            "status": ["status is not editable."],
+                bad_request(
+                    "updates: id is not editable; updates: status is not editable",
+                    {
+                        "json": {
+                            "updates": {
+                                "id": ["id is not editable."],
+                                "status": ["status is not editable."],
+                            }
                         }
-                    }
-                },
+                    },
+                ),
                 id="read-only-several",
             ),
             pytest.param(
                 {"updates": {"company": "Changed", "nickname": "Annie"}},
-                "updates.nickname: Unknown field",
-                {"json": {"updates": {"nickname": ["Unknown field."]}}},
+                bad_body("updates.nickname", "Unknown field."),
                 id="unknown-update-key",
             ),
             pytest.param(
                 {"updates": {"company": "Changed"}, "force": True},
-                "force: Unknown field",
-                {"json": {"force": ["Unknown field."]}},
+                bad_body("force", "Unknown field."),
                 id="unknown-top-level-key",
             ),
             pytest.param(
                 {"prospect_id": "not-a-uuid", "updates": {"company": "Changed"}},
-                "prospect_id: Not a valid UUID",
-                {"json": {"prospect_id": ["Not a valid UUID."]}},
+                bad_body("prospect_id", "Not a valid UUID."),
                 id="non-uuid-prospect-id",
             ),
             pytest.param(
                 {"prospect_id": 42, "updates": {"company": "Changed"}},
-                "prospect_id: Not a valid UUID",
-                {"json": {"prospect_id": ["Not a valid UUID."]}},
+                bad_body("prospect_id", "Not a valid UUID."),
                 id="numeric-prospect-id",
             ),
             pytest.param(
                 {"prospect_id": None, "updates": {"company": "Changed"}},
-                "prospect_id: Field may not be null",
-                {"json": {"prospect_id": ["Field may not be null."]}},
+                bad_body("prospect_id", "Field may not be null."),
                 id="null-prospect-id",
             ),
             pytest.param(
                 {"prospect_id": None},
-                "prospect_id: Field may not be null; updates: Missing data for required field",
-                {
-                    "json": {
-                        "prospect_id": ["Field may not be null."],
-                        "updates": ["Missing data for required field."],
-                    }
-                },
+                bad_request(
+                    "prospect_id: Field may not be null; updates: Missing data for required field",
+                    {
+                        "json": {
+                            "prospect_id": ["Field may not be null."],
+                            "updates": ["Missing data for required field."],
+                        }
+                    },
+                ),
                 id="null-id-missing-updates",
             ),
             pytest.param(
                 {"updates": None},
-                "updates: Field may not be null",
-                {"json": {"updates": ["Field may not be null."]}},
+                bad_body("updates", "Field may not be null."),
                 id="null-updates",
             ),
             pytest.param(
                 {"updates": [{"company": "Changed"}]},
-                "updates: Invalid input type",
-                {"json": {"updates": {"_schema": ["Invalid input type."]}}},
+                bad_request(
+                    "updates: Invalid input type",
+                    {"json": {"updates": {"_schema": ["Invalid input type."]}}},
+                ),
                 id="list-updates",
             ),
             pytest.param(
                 {"updates": {"first_name": "x" * 201}},
-                "updates.first_name: Longer than maximum length 200",
-                {"json": {"updates": {"first_name": ["Longer than maximum length 200."]}}},
+                bad_body("updates.first_name", "Longer than maximum length 200."),
                 id="first-name-too-long",
             ),
             pytest.param(
                 {"updates": {"company": 5}},
-                "updates.company: Not a valid string",
-                {"json": {"updates": {"company": ["Not a valid string."]}}},
+                bad_body("updates.company", "Not a valid string."),
                 id="company-not-a-string",
             ),
             pytest.param(
                 {"updates": {"custom_fields": {"bad key": 1}}},
-                "updates.custom_fields: Key 'bad key' must match ^[A-Za-z0-9_]{1,64}$",
-                {
-                    "json": {
-                        "updates": {
-                            "custom_fields": ["Key 'bad key' must match ^[A-Za-z0-9_]{1,64}$."]
-                        }
-                    }
-                },
+                bad_body("updates.custom_fields", "Key 'bad key' must match ^[A-Za-z0-9_]{1,64}$."),
                 id="custom-fields-bad-key",
             ),
             pytest.param(
                 {"updates": {"custom_fields": ["not", "an", "object"]}},
-                "updates.custom_fields: Not a valid mapping",
-                {"json": {"updates": {"custom_fields": ["Not a valid mapping."]}}},
+                bad_body("updates.custom_fields", "Not a valid mapping."),
                 id="custom-fields-not-object",
             ),
         ],
     )
-    def test_rejected_and_nothing_changes(self, rejected, campaign, roster, body, message, errors):
+    def test_rejected_and_nothing_changes(self, rejected, campaign, roster, body, error):
         ann, _ = roster
         rejected(
             "PATCH",
             leads_url(campaign["id"]),
             400,
-            error_body(400, message, errors),
+            error,
             json={"prospect_id": ann["id"], **body},
         )
 
