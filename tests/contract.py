@@ -308,6 +308,13 @@ def database_state(db) -> dict[str, list[dict]]:
     return state
 
 
+def query_rows(db, query: str | sql.Composable, params: Sequence = ()) -> list[dict]:
+    """The rows a query returns, each as a dict of its columns."""
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+        cursor.execute(query, params)
+        return [dict(row) for row in cursor.fetchall()]
+
+
 # Every column of a lead, and those a client's writes set (its identity and profile).
 LEAD_COLUMNS = ("identity", *LEAD_KEYS)
 STORED_FIELDS = ("identity", *PROFILE_FIELDS)
@@ -326,14 +333,13 @@ def _lead_columns(columns: Sequence[str]) -> sql.Composable:
 
 def stored_leads(db, campaign_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> list[dict]:
     """The campaign's leads as stored, oldest first (ties by id): these columns of each."""
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            sql.SQL(
-                "SELECT {} FROM leads WHERE campaign_id = %s ORDER BY created_at, leads.id"
-            ).format(_lead_columns(columns)),
-            (campaign_id,),
-        )
-        return [dict(row) for row in cursor.fetchall()]
+    return query_rows(
+        db,
+        sql.SQL("SELECT {} FROM leads WHERE campaign_id = %s ORDER BY created_at, leads.id").format(
+            _lead_columns(columns)
+        ),
+        (campaign_id,),
+    )
 
 
 def stored_lead_ids(db, campaign_id: str) -> list[str]:
@@ -343,13 +349,12 @@ def stored_lead_ids(db, campaign_id: str) -> list[str]:
 
 def stored_lead(db, lead_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> dict | None:
     """One lead as stored (None when there is none): these columns of it."""
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            sql.SQL("SELECT {} FROM leads WHERE leads.id = %s").format(_lead_columns(columns)),
-            (lead_id,),
-        )
-        row = cursor.fetchone()
-    return None if row is None else dict(row)
+    rows = query_rows(
+        db,
+        sql.SQL("SELECT {} FROM leads WHERE leads.id = %s").format(_lead_columns(columns)),
+        (lead_id,),
+    )
+    return rows[0] if rows else None
 
 
 def ids_by_identity(db, campaign_id: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import psycopg2.extras
 import pytest
 
 from tests.contract import (
@@ -20,6 +19,7 @@ from tests.contract import (
     error_body,
     move_to,
     pending_stats,
+    query_rows,
 )
 
 # (from status, transition) -> the status it leads to; every other pair is refused.
@@ -29,15 +29,15 @@ REQUIRED_STATUS = {name: " or ".join(starts) for name, (starts, _) in TRANSITION
 
 
 def campaign_row(db, campaign_id: str) -> dict | None:
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            "SELECT campaigns.id, workspaces.name AS workspace, campaigns.name, campaigns.type,"
-            " campaigns.status, campaigns.stats, campaigns.created_at, campaigns.updated_at"
-            " FROM campaigns JOIN workspaces ON workspaces.id = campaigns.workspace_id"
-            " WHERE campaigns.id = %s",
-            (campaign_id,),
-        )
-        return cursor.fetchone()
+    rows = query_rows(
+        db,
+        "SELECT campaigns.id, workspaces.name AS workspace, campaigns.name, campaigns.type,"
+        " campaigns.status, campaigns.stats, campaigns.created_at, campaigns.updated_at"
+        " FROM campaigns JOIN workspaces ON workspaces.id = campaigns.workspace_id"
+        " WHERE campaigns.id = %s",
+        (campaign_id,),
+    )
+    return rows[0] if rows else None
 
 
 def as_row(campaign: dict, workspace: str) -> dict:

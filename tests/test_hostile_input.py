@@ -298,28 +298,6 @@ class TestWrongTypes:
 
 
 class TestHugeInput:
-    @pytest.mark.parametrize(
-        ("field", "limit"),
-        [
-            ("first_name", 200),
-            ("last_name", 200),
-            ("name", 200),
-            ("company", 300),
-            ("position", 300),
-            ("headline", 2000),
-        ],
-    )
-    @pytest.mark.parametrize("excess", [1, 1_000_000])
-    def test_strings_over_their_limit(self, rejected, campaign, field, limit, excess):
-        row = {"email": "b@example.com", field: "x" * (limit + excess)}
-        rejected(
-            "POST",
-            f"/api/campaigns/{campaign['id']}/leads",
-            400,
-            row_error(0, field, f"Longer than maximum length {limit}."),
-            json={"prospects": [row]},
-        )
-
     def test_a_huge_email(self, rejected, campaign):
         rejected(
             "POST",

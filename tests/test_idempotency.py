@@ -47,6 +47,13 @@ def recorded_keys(db) -> list[tuple[str, str, int]]:
         return cursor.fetchall()
 
 
+def create_campaign_keyed(api, name: str, type_: str = "email", key: str = KEY):
+    """POST /api/campaigns with this Idempotency-Key; the response."""
+    return api.post(
+        "/api/campaigns", json={"name": name, "type": type_}, headers={"Idempotency-Key": key}
+    )
+
+
 def lead_count(db, campaign_id: str) -> int:
     with db.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM leads WHERE campaign_id = %s", (campaign_id,))
@@ -268,11 +275,7 @@ class TestDifferentRequest:
         assert write.send(api).data == first.data
 
     def test_same_key_on_another_route_is_422(self, api, db, email_campaign):
-        created = api.post(
-            "/api/campaigns",
-            json={"name": "Keyed", "type": "email"},
-            headers={"Idempotency-Key": KEY},
-        )
+        created = create_campaign_keyed(api, "Keyed")
         assert created.status_code == 201
         before = database_state(db)
 
@@ -482,16 +485,8 @@ class TestWorkspaceScope:
         ).data == (theirs.data)
 
     def test_another_workspace_cannot_read_a_response_through_the_key(self, api, other_api, db):
-        ours = api.post(
-            "/api/campaigns",
-            json={"name": "Secret plan", "type": "email"},
-            headers={"Idempotency-Key": KEY},
-        )
-        theirs = other_api.post(
-            "/api/campaigns",
-            json={"name": "Their plan", "type": "linkedin"},
-            headers={"Idempotency-Key": KEY},
-        )
+        ours = create_campaign_keyed(api, "Secret plan")
+        theirs = create_campaign_keyed(other_api, "Their plan", "linkedin")
         assert theirs.status_code == 201
         assert theirs.json["campaign"]["name"] == "Their plan"
         assert b"Secret plan" not in theirs.data
@@ -523,11 +518,7 @@ class TestMalformedKey:
 
     @pytest.mark.parametrize("key", ["a" * 255, "!", "~" * 10, str(uuid.uuid4())])
     def test_edge_keys_are_accepted(self, api, db, key):
-        response = api.post(
-            "/api/campaigns",
-            json={"name": "Edge", "type": "email"},
-            headers={"Idempotency-Key": key},
-        )
+        response = create_campaign_keyed(api, "Edge", key=key)
         assert response.status_code == 201
         assert recorded_keys(db) == [("acme", key, 201)]
 
@@ -619,11 +610,7 @@ class TestFailedRequestsAreNotRecorded:
 
     def test_a_duplicate_campaign_name_is_not_recorded(self, api, db, email_campaign):
         before = database_state(db)
-        response = api.post(
-            "/api/campaigns",
-            json={"name": email_campaign["name"], "type": "email"},
-            headers={"Idempotency-Key": KEY},
-        )
+        response = create_campaign_keyed(api, email_campaign["name"])
         assert response.status_code == 409
         assert database_state(db) == before
 
