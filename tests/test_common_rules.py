@@ -17,6 +17,7 @@ from app import create_app
 from tests.contract import (
     JSON,
     NO_ROUTE,
+    NOT_AN_OBJECT,
     NOT_JSON_CONTENT_TYPES,
     TOO_LARGE,
     UNAVAILABLE,
@@ -234,6 +235,17 @@ class TestMalformedJson:
         )
         assert response.status_code == 200
         assert response.json["imported"] == 1
+
+
+class TestBodyIsAnObject:
+    @pytest.mark.parametrize("index", range(4), ids=WRITE_IDS)
+    @pytest.mark.parametrize(
+        "raw",
+        [b"[]", b'"x"', b'"Spring"', b'"updates"', b'"all"', b"1", b"3", b"null", b"true"],
+    )
+    def test_a_body_that_is_not_an_object_is_400(self, rejected, roster, index, raw):
+        method, path, _ = roster["writes"][index]
+        rejected(method, path, 400, NOT_AN_OBJECT, data=raw, headers=JSON)
 
 
 class TestDuplicateKeys:

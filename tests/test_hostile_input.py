@@ -13,11 +13,9 @@ from tests.contract import (
     JSON,
     LIMIT_RANGE,
     NO_ROUTE,
-    NOT_AN_OBJECT,
     NOT_FOUND,
     PAGE_RANGE,
     STATUS_CHOICES,
-    TEXT_FIELDS,
     TOO_LARGE,
     ApiClient,
     bad_request,
@@ -39,6 +37,18 @@ def updates_error(field: str, message: str) -> dict:
     return bad_request(
         f"updates.{field}: {message.rstrip('.')}", {"json": {"updates": {field: [message]}}}
     )
+
+
+@pytest.fixture
+def rejected_row(rejected, campaign):
+    """POST one row to the campaign; check the 400 that names its bad field, and that
+    nothing was written."""
+
+    def check(row: dict, field: str, message: str) -> None:
+        path = f"/api/campaigns/{campaign['id']}/leads"
+        rejected("POST", path, 400, row_error(0, field, message), json={"prospects": [row]})
+
+    return check
 
 
 @pytest.fixture
@@ -64,18 +74,6 @@ BODY_WRITE_IDS = [f"{method} {path}" for method, path in BODY_WRITES]
 
 
 class TestWrongTypes:
-    @pytest.mark.parametrize("body", [[], "x", 1, None, True], ids=repr)
-    @pytest.mark.parametrize(("method", "path"), BODY_WRITES, ids=BODY_WRITE_IDS)
-    def test_a_body_that_is_not_an_object(self, rejected, campaign, method, path, body):
-        rejected(
-            method,
-            path.format(campaign=campaign["id"]),
-            400,
-            NOT_AN_OBJECT,
-            data=json.dumps(body),
-            headers=JSON,
-        )
-
     @pytest.mark.parametrize(
         ("prospects", "expected"),
         [
@@ -143,26 +141,12 @@ class TestWrongTypes:
             json={"prospects": prospects},
         )
 
-    @pytest.mark.parametrize("field", TEXT_FIELDS)
-    @pytest.mark.parametrize("value", [1, 1.5, True, [], {}, ["x"]], ids=repr)
-    def test_wrong_types_of_every_field(self, rejected, campaign, field, value):
-        row = {"email": "b@example.com", field: value}
-        rejected(
-            "POST",
-            f"/api/campaigns/{campaign['id']}/leads",
-            400,
-            row_error(0, field, "Not a valid string."),
-            json={"prospects": [row]},
-        )
-
     @pytest.mark.parametrize("value", ["x", 1, True, [], [{"a": 1}]], ids=repr)
-    def test_custom_fields_must_be_an_object(self, rejected, campaign, value):
-        rejected(
-            "POST",
-            f"/api/campaigns/{campaign['id']}/leads",
-            400,
-            row_error(0, "custom_fields", "Not a valid mapping."),
-            json={"prospects": [{"email": "b@example.com", "custom_fields": value}]},
+    def test_custom_fields_must_be_an_object(self, rejected_row, value):
+        rejected_row(
+            {"email": "b@example.com", "custom_fields": value},
+            "custom_fields",
+            "Not a valid mapping.",
         )
 
     @pytest.mark.parametrize(
@@ -256,46 +240,6 @@ class TestWrongTypes:
     def test_wrong_types_in_a_delete(self, rejected, campaign, body, expected):
         rejected("DELETE", f"/api/campaigns/{campaign['id']}/leads", 400, expected, json=body)
 
-    @pytest.mark.parametrize(
-        ("body", "expected"),
-        [
-            (
-                {"name": 1, "type": "sms"},
-                bad_request(
-                    "name: Not a valid string; type: Must be one of: email, linkedin",
-                    {
-                        "json": {
-                            "name": ["Not a valid string."],
-                            "type": ["Must be one of: email, linkedin."],
-                        }
-                    },
-                ),
-            ),
-            (
-                {"name": None, "type": None},
-                bad_request(
-                    "name, type: Field may not be null",
-                    {
-                        "json": {
-                            "name": ["Field may not be null."],
-                            "type": ["Field may not be null."],
-                        }
-                    },
-                ),
-            ),
-            (
-                {"name": ["a"], "type": ["email"]},
-                bad_request(
-                    "name, type: Not a valid string",
-                    {"json": {"name": ["Not a valid string."], "type": ["Not a valid string."]}},
-                ),
-            ),
-        ],
-        ids=["number and unknown", "nulls", "lists"],
-    )
-    def test_wrong_types_in_a_campaign(self, rejected, body, expected):
-        rejected("POST", "/api/campaigns", 400, expected, json=body)
-
 
 class TestHugeInput:
     def test_a_huge_email(self, rejected, campaign):
@@ -310,37 +254,19 @@ class TestHugeInput:
             json={"prospects": [{"email": "a" * 1_000_000 + "@example.com"}]},
         )
 
-    def test_a_huge_campaign_name(self, rejected):
-        rejected(
-            "POST",
-            "/api/campaigns",
-            400,
-            bad_request(
-                "name: Longer than maximum length 200",
-                {"json": {"name": ["Longer than maximum length 200."]}},
-            ),
-            json={"name": "x" * 100_000, "type": "email"},
+    def test_huge_custom_fields(self, rejected_row):
+        rejected_row(
+            {"email": "b@example.com", "custom_fields": {"k": "x" * 1_000_000}},
+            "custom_fields",
+            "Must be at most 16384 bytes serialized, got 1000008.",
         )
 
-    def test_huge_custom_fields(self, rejected, campaign):
-        rejected(
-            "POST",
-            f"/api/campaigns/{campaign['id']}/leads",
-            400,
-            row_error(0, "custom_fields", "Must be at most 16384 bytes serialized, got 1000008."),
-            json={
-                "prospects": [{"email": "b@example.com", "custom_fields": {"k": "x" * 1_000_000}}]
-            },
-        )
-
-    def test_too_many_custom_fields(self, rejected, campaign):
+    def test_too_many_custom_fields(self, rejected_row):
         fields = {f"k{n}": n for n in range(10_000)}
-        rejected(
-            "POST",
-            f"/api/campaigns/{campaign['id']}/leads",
-            400,
-            row_error(0, "custom_fields", "Must hold at most 100 keys."),
-            json={"prospects": [{"email": "b@example.com", "custom_fields": fields}]},
+        rejected_row(
+            {"email": "b@example.com", "custom_fields": fields},
+            "custom_fields",
+            "Must hold at most 100 keys.",
         )
 
     def test_1001_rows(self, rejected, campaign):
@@ -371,16 +297,14 @@ class TestHugeInput:
 
 class TestDeepNesting:
     @pytest.mark.parametrize("depth", [5, 50, 500])
-    def test_custom_fields_nested_deeper_than_4(self, rejected, campaign, depth):
+    def test_custom_fields_nested_deeper_than_4(self, rejected_row, depth):
         value: object = 1
         for level in range(depth - 1):
             value = {"k": value} if level % 2 else [value]
-        rejected(
-            "POST",
-            f"/api/campaigns/{campaign['id']}/leads",
-            400,
-            row_error(0, "custom_fields", "Value of 'deep' is nested deeper than 4."),
-            json={"prospects": [{"email": "b@example.com", "custom_fields": {"deep": value}}]},
+        rejected_row(
+            {"email": "b@example.com", "custom_fields": {"deep": value}},
+            "custom_fields",
+            "Value of 'deep' is nested deeper than 4.",
         )
 
     def test_nested_rows(self, rejected, campaign):
@@ -403,16 +327,10 @@ class TestNulAndInvalidUnicode:
     TEXT_FIELDS = ["first_name", "last_name", "name", "company", "position", "headline"]
 
     @pytest.mark.parametrize("field", ["email", "linkedin_url", *TEXT_FIELDS])
-    def test_nul_in_a_field(self, rejected, campaign, field):
+    def test_nul_in_a_field(self, rejected_row, field):
         value = "b\x00@example.com" if field == "email" else "a\x00b"
         row = {"email": "b@example.com", field: value}
-        rejected(
-            "POST",
-            f"/api/campaigns/{campaign['id']}/leads",
-            400,
-            row_error(0, field, self.NUL),
-            json={"prospects": [row]},
-        )
+        rejected_row(row, field, self.NUL)
 
     @pytest.mark.parametrize("field", ["email", "linkedin_url", *TEXT_FIELDS])
     @pytest.mark.parametrize("surrogate", ["\ud800", "\udfff", "x\ud83d"], ids=ascii)

@@ -9,7 +9,6 @@ import pytest
 from tests.contract import (
     JSON,
     LEAD_STATUSES,
-    NOT_AN_OBJECT,
     add_leads,
     bad_body,
     bad_request,
@@ -293,13 +292,6 @@ class TestSelectorRules:
         assert response.status_code == 400
         assert response.json == NEITHER_OR_BOTH
         assert database_state(db) == before
-
-    @pytest.mark.parametrize("raw", [b"[]", b"null", b"true", b'"all"'])
-    def test_body_that_is_not_an_object(self, rejected, api, db, email_campaign, raw):
-        seed(api, db, email_campaign)
-        rejected(
-            "DELETE", leads_url(email_campaign["id"]), 400, NOT_AN_OBJECT, data=raw, headers=JSON
-        )
 
 
 class TestDeleteFrozenRoster:

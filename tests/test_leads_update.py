@@ -9,9 +9,7 @@ import pytest
 
 from tests.contract import (
     IDENTITY_FIELD,
-    JSON,
     LEAD_KEYS,
-    NOT_AN_OBJECT,
     add_leads,
     as_listed,
     bad_body,
@@ -529,10 +527,6 @@ class TestUpdateRejected:
             ),
             json={},
         )
-
-    @pytest.mark.parametrize("body", [b"[]", b'"updates"', b"null", b"1", b"true"])
-    def test_body_that_is_not_an_object(self, rejected, campaign, roster, body):
-        rejected("PATCH", leads_url(campaign["id"]), 400, NOT_AN_OBJECT, data=body, headers=JSON)
 
 
 class TestUpdateNotFound:
