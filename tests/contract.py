@@ -95,6 +95,12 @@ def bad_body(path: str, message: str) -> dict:
     return bad_request(f"{path}: {message.rstrip('.')}", {"json": errors})
 
 
+def bad_fields(message: str, **messages: str) -> dict:
+    """The 400 for several bad top-level fields of a JSON body: its message, and each
+    field's."""
+    return bad_request(message, {"json": {field: [text] for field, text in messages.items()}})
+
+
 def invalid_json(reason: str) -> dict:
     """The 400 of a body that is not valid JSON, for this reason."""
     return bad_request(f"Invalid JSON body: {reason}", {"json": [f"Invalid JSON body: {reason}."]})

@@ -14,7 +14,7 @@ from tests.contract import (
     TRANSITIONS,
     add_leads,
     bad_body,
-    bad_request,
+    bad_fields,
     database_state,
     error_body,
     move_to,
@@ -89,14 +89,10 @@ class TestCreateCampaign:
         [
             pytest.param(
                 {},
-                bad_request(
+                bad_fields(
                     "name, type: Missing data for required field",
-                    {
-                        "json": {
-                            "name": ["Missing data for required field."],
-                            "type": ["Missing data for required field."],
-                        }
-                    },
+                    name="Missing data for required field.",
+                    type="Missing data for required field.",
                 ),
                 id="empty",
             ),
@@ -163,35 +159,28 @@ class TestCreateCampaign:
             ),
             pytest.param(
                 {"name": 1, "type": "sms"},
-                bad_request(
+                bad_fields(
                     "name: Not a valid string; type: Must be one of: email, linkedin",
-                    {
-                        "json": {
-                            "name": ["Not a valid string."],
-                            "type": ["Must be one of: email, linkedin."],
-                        }
-                    },
+                    name="Not a valid string.",
+                    type="Must be one of: email, linkedin.",
                 ),
                 id="number-and-unknown-type",
             ),
             pytest.param(
                 {"name": None, "type": None},
-                bad_request(
+                bad_fields(
                     "name, type: Field may not be null",
-                    {
-                        "json": {
-                            "name": ["Field may not be null."],
-                            "type": ["Field may not be null."],
-                        }
-                    },
+                    name="Field may not be null.",
+                    type="Field may not be null.",
                 ),
                 id="nulls",
             ),
             pytest.param(
                 {"name": ["a"], "type": ["email"]},
-                bad_request(
+                bad_fields(
                     "name, type: Not a valid string",
-                    {"json": {"name": ["Not a valid string."], "type": ["Not a valid string."]}},
+                    name="Not a valid string.",
+                    type="Not a valid string.",
                 ),
                 id="lists",
             ),

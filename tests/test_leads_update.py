@@ -13,6 +13,7 @@ from tests.contract import (
     add_leads,
     as_listed,
     bad_body,
+    bad_fields,
     bad_request,
     database_state,
     error_body,
@@ -454,14 +455,10 @@ class TestUpdateRejected:
             ),
             pytest.param(
                 {"prospect_id": None},
-                bad_request(
+                bad_fields(
                     "prospect_id: Field may not be null; updates: Missing data for required field",
-                    {
-                        "json": {
-                            "prospect_id": ["Field may not be null."],
-                            "updates": ["Missing data for required field."],
-                        }
-                    },
+                    prospect_id="Field may not be null.",
+                    updates="Missing data for required field.",
                 ),
                 id="null-id-missing-updates",
             ),

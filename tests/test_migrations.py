@@ -42,6 +42,17 @@ ALL_MIGRATIONS = sorted(migration.id for migration in read_migrations(str(MIGRAT
 _OWN_RELATION = (
     "n.nspname = 'public' AND c.relname NOT LIKE '\\_yoyo%' AND c.relname <> 'yoyo_lock'"
 )
+
+
+def _on_own_relation(relation_id: str) -> str:
+    """The join and condition that keep a catalog's rows about the schema's own relations
+    (`c`), given the catalog's column that holds the relation's oid."""
+    return (
+        f"JOIN pg_class c ON c.oid = {relation_id}"
+        f" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_OWN_RELATION}"
+    )
+
+
 SCHEMA_SECTIONS = {
     "extensions": "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
     "types": """
@@ -65,32 +76,21 @@ SCHEMA_SECTIONS = {
                || CASE WHEN a.attidentity <> '' THEN ' IDENTITY ' || a.attidentity::text ELSE '' END
                || CASE WHEN a.attgenerated <> '' THEN ' GENERATED' ELSE '' END
         FROM pg_attribute a
-        JOIN pg_class c ON c.oid = a.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE {_OWN_RELATION} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        {_on_own_relation("a.attrelid")} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
           AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY c.relname, a.attnum""",
     "constraints": f"""
         SELECT c.relname || ' ' || k.conname || ' ' || pg_get_constraintdef(k.oid)
-        FROM pg_constraint k
-        JOIN pg_class c ON c.oid = k.conrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE {_OWN_RELATION} AND k.contype <> 'n'
+        FROM pg_constraint k {_on_own_relation("k.conrelid")} AND k.contype <> 'n'
         ORDER BY 1""",
     "indexes": f"""
         SELECT pg_get_indexdef(i.indexrelid)
-        FROM pg_index i
-        JOIN pg_class c ON c.oid = i.indrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE {_OWN_RELATION}
+        FROM pg_index i {_on_own_relation("i.indrelid")}
         ORDER BY 1""",
     "triggers": f"""
         SELECT pg_get_triggerdef(t.oid)
-        FROM pg_trigger t
-        JOIN pg_class c ON c.oid = t.tgrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE {_OWN_RELATION} AND NOT t.tgisinternal
+        FROM pg_trigger t {_on_own_relation("t.tgrelid")} AND NOT t.tgisinternal
         ORDER BY 1""",
     "functions": """
         SELECT pg_get_functiondef(p.oid)
