@@ -241,7 +241,19 @@ class TestBodyIsAnObject:
     @pytest.mark.parametrize("index", range(4), ids=WRITE_IDS)
     @pytest.mark.parametrize(
         "raw",
-        [b"[]", b'"x"', b'"Spring"', b'"updates"', b'"all"', b"1", b"3", b"null", b"true"],
+        # arrays, strings, numbers, null and booleans
+        [
+            b"[]",
+            b'[{"email": "a@example.com"}]',
+            b'"x"',
+            b'"Spring"',
+            b'"updates"',
+            b'"all"',
+            b"1",
+            b"3",
+            b"null",
+            b"true",
+        ],
     )
     def test_a_body_that_is_not_an_object_is_400(self, rejected, roster, index, raw):
         method, path, _ = roster["writes"][index]

@@ -120,46 +120,44 @@ class TestDeleteByIds:
         assert_deleted(api, db, email_campaign, body, 1, ids[1:])
 
     @pytest.mark.parametrize(
-        ("prospect_ids", "message", "errors"),
+        ("prospect_ids", "error"),
         [
             pytest.param(
                 [],
-                "prospect_ids: Length must be between 1 and 500",
-                {"json": {"prospect_ids": ["Length must be between 1 and 500."]}},
+                bad_body("prospect_ids", "Length must be between 1 and 500."),
                 id="zero-ids",
             ),
             pytest.param(
                 "FIRST+500",
-                "prospect_ids: Length must be between 1 and 500",
-                {"json": {"prospect_ids": ["Length must be between 1 and 500."]}},
+                bad_body("prospect_ids", "Length must be between 1 and 500."),
                 id="501-ids",
             ),
             pytest.param(
                 ["FIRST", "not-a-uuid", "FIRST", 7],
-                "prospect_ids[1], prospect_ids[3]: Not a valid UUID",
-                {
-                    "json": {
-                        "prospect_ids": {"1": ["Not a valid UUID."], "3": ["Not a valid UUID."]}
-                    }
-                },
+                bad_request(
+                    "prospect_ids[1], prospect_ids[3]: Not a valid UUID",
+                    {
+                        "json": {
+                            "prospect_ids": {"1": ["Not a valid UUID."], "3": ["Not a valid UUID."]}
+                        }
+                    },
+                ),
                 id="non-uuid-ids",
             ),
             pytest.param(
                 "FIRST",
-                "prospect_ids: Not a valid list",
-                {"json": {"prospect_ids": ["Not a valid list."]}},
+                bad_body("prospect_ids", "Not a valid list."),
                 id="not-a-list",
             ),
             pytest.param(
                 None,
-                "prospect_ids: Field may not be null",
-                {"json": {"prospect_ids": ["Field may not be null."]}},
+                bad_body("prospect_ids", "Field may not be null."),
                 id="null",
             ),
         ],
     )
     def test_bad_ids_are_400_and_delete_nothing(
-        self, rejected, api, db, email_campaign, prospect_ids, message, errors
+        self, rejected, api, db, email_campaign, prospect_ids, error
     ):
         ids = seed(api, db, email_campaign)
         if prospect_ids == "FIRST+500":
@@ -172,7 +170,7 @@ class TestDeleteByIds:
             "DELETE",
             leads_url(email_campaign["id"]),
             400,
-            error_body(400, message, errors),
+            error,
             json={"prospect_ids": prospect_ids},
         )
 
