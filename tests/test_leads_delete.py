@@ -144,16 +144,8 @@ class TestDeleteByIds:
                 ),
                 id="non-uuid-ids",
             ),
-            pytest.param(
-                "FIRST",
-                bad_body("prospect_ids", "Not a valid list."),
-                id="not-a-list",
-            ),
-            pytest.param(
-                None,
-                bad_body("prospect_ids", "Field may not be null."),
-                id="null",
-            ),
+            pytest.param("FIRST", bad_body("prospect_ids", "Not a valid list."), id="not-a-list"),
+            pytest.param(None, bad_body("prospect_ids", "Field may not be null."), id="null"),
         ],
     )
     def test_bad_ids_are_400_and_delete_nothing(
@@ -216,11 +208,7 @@ class TestSelectorRules:
         ("body", "error"),
         [
             pytest.param({}, NEITHER_OR_BOTH, id="none"),
-            pytest.param(
-                {"all": True, "prospect_ids": ["FIRST"]},
-                NEITHER_OR_BOTH,
-                id="both",
-            ),
+            pytest.param({"all": True, "prospect_ids": ["FIRST"]}, NEITHER_OR_BOTH, id="both"),
             pytest.param(
                 {"all": False, "prospect_ids": ["FIRST"]},
                 NEITHER_OR_BOTH,
@@ -239,11 +227,7 @@ class TestSelectorRules:
                 )
                 for value in ["true", "yes", 1, 1.0, [True], {"x": True}]
             ],
-            pytest.param(
-                {"all": None},
-                bad_body("all", "Field may not be null."),
-                id="all-null",
-            ),
+            pytest.param({"all": None}, bad_body("all", "Field may not be null."), id="all-null"),
             pytest.param(
                 {"all": True, "force": True},
                 bad_body("force", "Unknown field."),
