@@ -106,6 +106,11 @@ def invalid_json(reason: str) -> dict:
     return bad_request(f"Invalid JSON body: {reason}", {"json": [f"Invalid JSON body: {reason}."]})
 
 
+def frozen_roster(status: str) -> str:
+    """What the service says of a roster write to a campaign in this status (out of draft)."""
+    return f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
+
+
 # The 400 of a JSON body that is not an object.
 NOT_AN_OBJECT = bad_request("Invalid input type", {"json": {"_schema": ["Invalid input type."]}})
 NOT_FOUND = error_body(404, "Campaign not found.")

@@ -27,6 +27,8 @@ from tests.contract import (
     THREAD_TIMEOUT,
     ApiClient,
     assert_stats_match_roster,
+    bad_request,
+    frozen_roster,
     ids_by_identity,
     leads_url,
     pending_stats,
@@ -36,11 +38,7 @@ from tests.contract import (
     stored_stats,
 )
 
-FROZEN_BODY = {
-    "code": 400,
-    "status": "Bad Request",
-    "message": "Campaign is active — the roster is frozen once a campaign leaves draft.",
-}
+FROZEN_BODY = bad_request(frozen_roster("active"))
 
 
 def identity(campaign_type: str, n: int) -> str:

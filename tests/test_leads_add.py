@@ -20,6 +20,7 @@ from tests.contract import (
     bad_query,
     bad_request,
     database_state,
+    frozen_roster,
     ids_by_identity,
     leads_url,
     move_to,
@@ -1219,9 +1220,7 @@ class TestFrozenRoster:
         response = add(api, email_campaign["id"], [{"email": "new@example.com"}], query)
 
         assert response.status_code == 400
-        assert response.json == bad_request(
-            f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
-        )
+        assert response.json == bad_request(frozen_roster(status))
         assert database_state(db) == before
 
 

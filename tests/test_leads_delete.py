@@ -14,6 +14,7 @@ from tests.contract import (
     bad_request,
     database_state,
     error_body,
+    frozen_roster,
     leads_url,
     move_to,
     recount,
@@ -287,9 +288,7 @@ class TestDeleteFrozenRoster:
             "DELETE",
             leads_url(email_campaign["id"]),
             400,
-            error_body(
-                400, f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
-            ),
+            bad_request(frozen_roster(status)),
             json=body,
         )
 

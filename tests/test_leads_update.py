@@ -17,6 +17,7 @@ from tests.contract import (
     bad_request,
     database_state,
     error_body,
+    frozen_roster,
     leads_url,
     move_to,
     stored_lead,
@@ -569,8 +570,6 @@ class TestUpdateFrozenRoster:
             "PATCH",
             leads_url(campaign["id"]),
             400,
-            error_body(
-                400, f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
-            ),
+            bad_request(frozen_roster(status)),
             json={"prospect_id": ann["id"], "updates": {"company": "Late"}},
         )
