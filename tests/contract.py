@@ -284,6 +284,34 @@ class ApiClient:
         return response.json["campaign"]
 
 
+# Every authenticated route: (method, path, JSON body). {id} is a campaign, {lead} a lead.
+ROUTES = [
+    ("GET", "/api/campaigns", None),
+    ("POST", "/api/campaigns", {"name": "New", "type": "email"}),
+    ("GET", "/api/campaigns/{id}", None),
+    ("GET", "/api/campaigns/{id}/leads", None),
+    ("POST", "/api/campaigns/{id}/leads", {"prospects": [{"email": "new@example.com"}]}),
+    ("PATCH", "/api/campaigns/{id}/leads", {"prospect_id": "{lead}", "updates": {"company": "X"}}),
+    ("DELETE", "/api/campaigns/{id}/leads", {"all": True}),
+    ("POST", "/api/campaigns/{id}/launch", None),
+    ("POST", "/api/campaigns/{id}/pause", None),
+    ("POST", "/api/campaigns/{id}/resume", None),
+    ("POST", "/api/campaigns/{id}/complete", None),
+]
+
+
+def route_id(route) -> str:
+    return f"{route[0]} {route[1]}"
+
+
+def fill(route, campaign_id: str, lead_id: str) -> tuple[str, str, dict | None]:
+    """The route's method, path and body for this campaign and lead."""
+    method, path, body = route
+    if body is not None and body.get("prospect_id") == "{lead}":
+        body = {**body, "prospect_id": lead_id}
+    return method, path.format(id=campaign_id), body
+
+
 def add_leads(api, campaign: dict, rows: list[dict]) -> list[dict]:
     """Add rows that are all new and return every lead as the API lists it (oldest first)."""
     response = api.post(leads_url(campaign["id"]), json={"prospects": rows})

@@ -15,14 +15,17 @@ from tests.contract import (
     JSON,
     LIMIT_RANGE,
     MISSING_UUID,
+    ROUTES,
     ApiClient,
     add_leads,
     bad_query,
     database_state,
     error_body,
+    fill,
     make_token,
     move_to,
     query_rows,
+    route_id,
 )
 
 TOKEN = re.compile(r"^ld_[A-Za-z0-9_-]{43}$")
@@ -33,35 +36,10 @@ OVERSIZED = "The Authorization header is malformed."
 UNKNOWN = "The token is unknown or revoked."
 CAMPAIGN_NOT_FOUND = error_body(404, "Campaign not found.")
 
-# Every authenticated route: (method, path, JSON body). {id} is a campaign, {lead} a lead.
-ROUTES = [
-    ("GET", "/api/campaigns", None),
-    ("POST", "/api/campaigns", {"name": "New", "type": "email"}),
-    ("GET", "/api/campaigns/{id}", None),
-    ("GET", "/api/campaigns/{id}/leads", None),
-    ("POST", "/api/campaigns/{id}/leads", {"prospects": [{"email": "new@example.com"}]}),
-    ("PATCH", "/api/campaigns/{id}/leads", {"prospect_id": "{lead}", "updates": {"company": "X"}}),
-    ("DELETE", "/api/campaigns/{id}/leads", {"all": True}),
-    ("POST", "/api/campaigns/{id}/launch", None),
-    ("POST", "/api/campaigns/{id}/pause", None),
-    ("POST", "/api/campaigns/{id}/resume", None),
-    ("POST", "/api/campaigns/{id}/complete", None),
-]
 CAMPAIGN_ROUTES = [route for route in ROUTES if "{id}" in route[1]]
 # The status a campaign needs for each route to succeed for its owner, so that a 404 for
 # anyone else is the isolation at work, not a refused transition.
 STATUS_FOR = {"pause": "active", "resume": "paused", "complete": "active"}
-
-
-def route_id(route) -> str:
-    return f"{route[0]} {route[1]}"
-
-
-def fill(route, campaign_id: str, lead_id: str) -> tuple[str, str, dict | None]:
-    method, path, body = route
-    if body is not None and body.get("prospect_id") == "{lead}":
-        body = {**body, "prospect_id": lead_id}
-    return method, path.format(id=campaign_id), body
 
 
 @pytest.fixture
