@@ -107,18 +107,20 @@ class TestBatchSize:
         assert_stats_match_roster(db, campaign["id"], body["stats"])
 
     @pytest.mark.parametrize("count", [0, 1001])
-    def test_zero_or_more_than_a_thousand_rows_are_rejected(self, api, db, email_campaign, count):
+    def test_zero_or_more_than_a_thousand_rows_are_rejected(
+        self, rejected, api, email_campaign, count
+    ):
         add_ok(api, email_campaign["id"], [identity_row("email", 5000)])
-        before = database_state(db)
-
-        response = add(api, email_campaign["id"], [identity_row("email", n) for n in range(count)])
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            "prospects: Length must be between 1 and 1000",
-            {"json": {"prospects": ["Length must be between 1 and 1000."]}},
+        rejected(
+            "POST",
+            leads_url(email_campaign["id"]),
+            400,
+            bad_request(
+                "prospects: Length must be between 1 and 1000",
+                {"json": {"prospects": ["Length must be between 1 and 1000."]}},
+            ),
+            json={"prospects": [identity_row("email", n) for n in range(count)]},
         )
-        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("body", "error"),
@@ -155,14 +157,8 @@ class TestBatchSize:
             ),
         ],
     )
-    def test_malformed_envelopes_are_rejected(self, api, db, email_campaign, body, error):
-        before = database_state(db)
-
-        response = api.post(leads_url(email_campaign["id"]), json=body)
-
-        assert response.status_code == 400
-        assert response.json == error
-        assert database_state(db) == before
+    def test_malformed_envelopes_are_rejected(self, rejected, email_campaign, body, error):
+        rejected("POST", leads_url(email_campaign["id"]), 400, error, json=body)
 
 
 class TestChannelIdentity:
@@ -208,24 +204,19 @@ class TestChannelIdentity:
         ],
     )
     def test_a_row_without_a_valid_campaign_identity_rejects_the_request(
-        self, api, db, campaign_type, row, message
+        self, rejected, api, campaign_type, row, message
     ):
         campaign = api.create_campaign("Identity", campaign_type)
         add_ok(api, campaign["id"], [identity_row(campaign_type, 0)])
-        before = database_state(db)
         field = IDENTITY_FIELD[campaign_type]
 
-        response = add(
-            api,
-            campaign["id"],
-            [identity_row(campaign_type, 1), {"first_name": "Bad", **row}],
+        rejected(
+            "POST",
+            leads_url(campaign["id"]),
+            400,
+            bad_request(f"prospects[1]: {message}", row_errors({1: {field: [message]}})),
+            json={"prospects": [identity_row(campaign_type, 1), {"first_name": "Bad", **row}]},
         )
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            f"prospects[1]: {message}", row_errors({1: {field: [message]}})
-        )
-        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("campaign_type", "field"),
@@ -238,19 +229,19 @@ class TestChannelIdentity:
     )
     @pytest.mark.parametrize("value", [42, ["ann@example.com"], {"url": "x"}, True])
     def test_an_identity_that_is_not_a_string_is_rejected_even_when_optional(
-        self, api, db, campaign_type, field, value
+        self, rejected, api, campaign_type, field, value
     ):
         campaign = api.create_campaign("Types", campaign_type)
-        before = database_state(db)
-
-        response = add(api, campaign["id"], [{**identity_row(campaign_type, 1), field: value}])
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            f"prospects[0].{field}: Not a valid string",
-            row_errors({0: {field: ["Not a valid string."]}}),
+        rejected(
+            "POST",
+            leads_url(campaign["id"]),
+            400,
+            bad_request(
+                f"prospects[0].{field}: Not a valid string",
+                row_errors({0: {field: ["Not a valid string."]}}),
+            ),
+            json={"prospects": [{**identity_row(campaign_type, 1), field: value}]},
         )
-        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("campaign_type", "other_value", "stored"),
@@ -734,25 +725,23 @@ class TestFieldLimits:
 
     @pytest.mark.parametrize(("field", "limit"), TEXT_LIMITS)
     @pytest.mark.parametrize("excess", [1, 1_000_000])
-    def test_a_longer_value_is_rejected(self, api, db, email_campaign, field, limit, excess):
+    def test_a_longer_value_is_rejected(self, rejected, api, email_campaign, field, limit, excess):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
-        before = database_state(db)
-
-        response = add(
-            api,
-            email_campaign["id"],
-            [
-                {"email": "ann@example.com", field: "x" * limit},
-                {"email": "bob@example.com", field: " " + "x" * (limit + excess) + " "},
-            ],
+        rejected(
+            "POST",
+            leads_url(email_campaign["id"]),
+            400,
+            bad_request(
+                f"prospects[1].{field}: Longer than maximum length {limit}",
+                row_errors({1: {field: [f"Longer than maximum length {limit}."]}}),
+            ),
+            json={
+                "prospects": [
+                    {"email": "ann@example.com", field: "x" * limit},
+                    {"email": "bob@example.com", field: " " + "x" * (limit + excess) + " "},
+                ]
+            },
         )
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            f"prospects[1].{field}: Longer than maximum length {limit}",
-            row_errors({1: {field: [f"Longer than maximum length {limit}."]}}),
-        )
-        assert database_state(db) == before
 
     @pytest.mark.parametrize(("field", "limit"), TEXT_LIMITS)
     @pytest.mark.parametrize("value", ["", "   ", "\t\n", None])
@@ -766,17 +755,17 @@ class TestFieldLimits:
     @pytest.mark.parametrize(
         "value", [1, 42, 1.5, True, [], {}, ["x"], ["Ann"], {"x": 1}], ids=repr
     )
-    def test_non_strings_are_rejected(self, api, db, email_campaign, field, value):
-        before = database_state(db)
-
-        response = add(api, email_campaign["id"], [{"email": "ann@example.com", field: value}])
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            f"prospects[0].{field}: Not a valid string",
-            row_errors({0: {field: ["Not a valid string."]}}),
+    def test_non_strings_are_rejected(self, rejected, email_campaign, field, value):
+        rejected(
+            "POST",
+            leads_url(email_campaign["id"]),
+            400,
+            bad_request(
+                f"prospects[0].{field}: Not a valid string",
+                row_errors({0: {field: ["Not a valid string."]}}),
+            ),
+            json={"prospects": [{"email": "ann@example.com", field: value}]},
         )
-        assert database_state(db) == before
 
     def test_email_of_254_characters_is_accepted(self, api, db, email_campaign):
         address = email_of_length(254)
@@ -787,17 +776,17 @@ class TestFieldLimits:
         assert lead["email"] == lead["identity"] == address
         assert body["results"] == [result(0, "imported", lead["id"], address, None)]
 
-    def test_email_of_255_characters_is_rejected(self, api, db, email_campaign):
-        before = database_state(db)
-
-        response = add(api, email_campaign["id"], [{"email": email_of_length(255)}])
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            "prospects[0]: email is longer than 254 characters",
-            row_errors({0: {"email": ["email is longer than 254 characters"]}}),
+    def test_email_of_255_characters_is_rejected(self, rejected, email_campaign):
+        rejected(
+            "POST",
+            leads_url(email_campaign["id"]),
+            400,
+            bad_request(
+                "prospects[0]: email is longer than 254 characters",
+                row_errors({0: {"email": ["email is longer than 254 characters"]}}),
+            ),
+            json={"prospects": [{"email": email_of_length(255)}]},
         )
-        assert database_state(db) == before
 
     def test_linkedin_url_of_512_characters_is_accepted(self, api, db, linkedin_campaign):
         body = add_ok(
@@ -808,19 +797,17 @@ class TestFieldLimits:
         assert lead["linkedin_url"] == "https://www.linkedin.com/in/lead-0"
         assert body["results"] == [result(0, "imported", lead["id"], lead["identity"], None)]
 
-    def test_linkedin_url_of_513_characters_is_rejected(self, api, db, linkedin_campaign):
-        before = database_state(db)
-
-        response = add(
-            api, linkedin_campaign["id"], [{"linkedin_url": linkedin_url_of_length(513)}]
+    def test_linkedin_url_of_513_characters_is_rejected(self, rejected, linkedin_campaign):
+        rejected(
+            "POST",
+            leads_url(linkedin_campaign["id"]),
+            400,
+            bad_request(
+                "prospects[0]: linkedin_url is longer than 512 characters",
+                row_errors({0: {"linkedin_url": ["linkedin_url is longer than 512 characters"]}}),
+            ),
+            json={"prospects": [{"linkedin_url": linkedin_url_of_length(513)}]},
         )
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            "prospects[0]: linkedin_url is longer than 512 characters",
-            row_errors({0: {"linkedin_url": ["linkedin_url is longer than 512 characters"]}}),
-        )
-        assert database_state(db) == before
 
     @pytest.mark.parametrize(
         ("campaign_type", "field", "at_limit", "over_limit", "stored_at_limit"),
@@ -927,26 +914,24 @@ class TestCustomFields:
         ],
     )
     def test_invalid_custom_fields_are_rejected(
-        self, api, db, email_campaign, custom_fields, messages
+        self, rejected, api, email_campaign, custom_fields, messages
     ):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
-        before = database_state(db)
-
-        response = add(
-            api,
-            email_campaign["id"],
-            [
-                {"email": "a@example.com"},
-                {"email": "b@example.com", "custom_fields": custom_fields},
-            ],
+        rejected(
+            "POST",
+            leads_url(email_campaign["id"]),
+            400,
+            bad_request(
+                "; ".join(f"prospects[1].custom_fields: {m.rstrip('.')}" for m in messages),
+                row_errors({1: {"custom_fields": messages}}),
+            ),
+            json={
+                "prospects": [
+                    {"email": "a@example.com"},
+                    {"email": "b@example.com", "custom_fields": custom_fields},
+                ]
+            },
         )
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            "; ".join(f"prospects[1].custom_fields: {m.rstrip('.')}" for m in messages),
-            row_errors({1: {"custom_fields": messages}}),
-        )
-        assert database_state(db) == before
 
 
 class TestUnknownKeys:
@@ -961,42 +946,43 @@ class TestUnknownKeys:
             {"Email": "x@example.com"},
         ],
     )
-    def test_an_unknown_key_names_index_and_key(self, api, db, email_campaign, extra):
+    def test_an_unknown_key_names_index_and_key(self, rejected, api, email_campaign, extra):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
-        before = database_state(db)
         [key] = extra
 
-        response = add(
-            api,
-            email_campaign["id"],
-            [{"email": "a@example.com"}, {"email": "b@example.com"}, {"email": "c@x.com", **extra}],
+        rejected(
+            "POST",
+            leads_url(email_campaign["id"]),
+            400,
+            bad_request(
+                f"prospects[2].{key}: Unknown field", row_errors({2: {key: ["Unknown field."]}})
+            ),
+            json={
+                "prospects": [
+                    {"email": "a@example.com"},
+                    {"email": "b@example.com"},
+                    {"email": "c@x.com", **extra},
+                ]
+            },
         )
 
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            f"prospects[2].{key}: Unknown field", row_errors({2: {key: ["Unknown field."]}})
+    def test_several_unknown_keys_are_all_named(self, rejected, email_campaign):
+        rejected(
+            "POST",
+            leads_url(email_campaign["id"]),
+            400,
+            bad_request(
+                "prospects[0].phone, prospects[2].tag: Unknown field",
+                row_errors({0: {"phone": ["Unknown field."]}, 2: {"tag": ["Unknown field."]}}),
+            ),
+            json={
+                "prospects": [
+                    {"email": "a@x.com", "phone": "1"},
+                    {"email": "b@x.com"},
+                    {"email": "c@x.com", "tag": 2},
+                ]
+            },
         )
-        assert database_state(db) == before
-
-    def test_several_unknown_keys_are_all_named(self, api, db, email_campaign):
-        before = database_state(db)
-
-        response = add(
-            api,
-            email_campaign["id"],
-            [
-                {"email": "a@x.com", "phone": "1"},
-                {"email": "b@x.com"},
-                {"email": "c@x.com", "tag": 2},
-            ],
-        )
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            "prospects[0].phone, prospects[2].tag: Unknown field",
-            row_errors({0: {"phone": ["Unknown field."]}, 2: {"tag": ["Unknown field."]}}),
-        )
-        assert database_state(db) == before
 
 
 class TestManyBadRows:
@@ -1039,40 +1025,41 @@ class TestManyBadRows:
         )
         assert database_state(db) == before
 
-    def test_different_problems_are_all_named(self, api, db, linkedin_campaign):
+    def test_different_problems_are_all_named(self, rejected, api, linkedin_campaign):
         add_ok(api, linkedin_campaign["id"], [identity_row("linkedin", 99)])
-        before = database_state(db)
         rows = [identity_row("linkedin", n) for n in range(8)]
         rows[1] = {"email": "ann@example.com"}
         rows[2] = {"linkedin_url": "https://www.linkedin.com/company/acme"}
         rows[4] = {**identity_row("linkedin", 4), "company": "x" * 301, "custom_fields": []}
         rows[6] = {"linkedin_url": ""}
 
-        response = add(api, linkedin_campaign["id"], rows)
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            "prospects[1], prospects[6]: linkedin_url is required for linkedin campaigns; "
-            "prospects[2]: linkedin_url is not a profile URL (expected /in/<profile>); "
-            "prospects[4].company: Longer than maximum length 300; "
-            "prospects[4].custom_fields: Not a valid mapping",
-            row_errors(
-                {
-                    1: {"linkedin_url": ["linkedin_url is required for linkedin campaigns"]},
-                    2: {
-                        "linkedin_url": [
-                            "linkedin_url is not a profile URL (expected /in/<profile>)"
-                        ]
-                    },
-                    4: {
-                        "company": ["Longer than maximum length 300."],
-                        "custom_fields": ["Not a valid mapping."],
-                    },
-                    6: {"linkedin_url": ["linkedin_url is required for linkedin campaigns"]},
-                }
+        rejected(
+            "POST",
+            leads_url(linkedin_campaign["id"]),
+            400,
+            bad_request(
+                "prospects[1], prospects[6]: linkedin_url is required for linkedin campaigns; "
+                "prospects[2]: linkedin_url is not a profile URL (expected /in/<profile>); "
+                "prospects[4].company: Longer than maximum length 300; "
+                "prospects[4].custom_fields: Not a valid mapping",
+                row_errors(
+                    {
+                        1: {"linkedin_url": ["linkedin_url is required for linkedin campaigns"]},
+                        2: {
+                            "linkedin_url": [
+                                "linkedin_url is not a profile URL (expected /in/<profile>)"
+                            ]
+                        },
+                        4: {
+                            "company": ["Longer than maximum length 300."],
+                            "custom_fields": ["Not a valid mapping."],
+                        },
+                        6: {"linkedin_url": ["linkedin_url is required for linkedin campaigns"]},
+                    }
+                ),
             ),
+            json={"prospects": rows},
         )
-        assert database_state(db) == before
 
 
 def without_new_ids(body: dict) -> dict:
@@ -1197,31 +1184,31 @@ class TestDryRun:
             ("?dryrun=true", bad_query("dryrun", "Unknown field.")),
         ],
     )
-    def test_bad_query_is_rejected(self, api, db, email_campaign, query, error):
-        before = database_state(db)
-
-        response = add(api, email_campaign["id"], [{"email": "ann@example.com"}], query)
-
-        assert response.status_code == 400
-        assert response.json == error
-        assert database_state(db) == before
+    def test_bad_query_is_rejected(self, rejected, email_campaign, query, error):
+        rejected(
+            "POST",
+            leads_url(email_campaign["id"]) + query,
+            400,
+            error,
+            json={"prospects": [{"email": "ann@example.com"}]},
+        )
 
 
 class TestFrozenRoster:
     @pytest.mark.parametrize("status", ["active", "paused", "completed"])
     @pytest.mark.parametrize("query", ["", "?dry_run=true"])
     def test_a_campaign_out_of_draft_refuses_new_leads(
-        self, api, db, email_campaign, status, query
+        self, rejected, api, email_campaign, status, query
     ):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
         move_to(api, email_campaign, status)
-        before = database_state(db)
-
-        response = add(api, email_campaign["id"], [{"email": "new@example.com"}], query)
-
-        assert response.status_code == 400
-        assert response.json == bad_request(frozen_roster(status))
-        assert database_state(db) == before
+        rejected(
+            "POST",
+            leads_url(email_campaign["id"]) + query,
+            400,
+            bad_request(frozen_roster(status)),
+            json={"prospects": [{"email": "new@example.com"}]},
+        )
 
 
 class TestNotFound:
@@ -1303,21 +1290,18 @@ class TestTransport:
         assert response.json == {"code": 401, "status": "Unauthorized", "message": message}
         assert database_state(db) == before
 
-    def test_invalid_json_is_400(self, api, db, email_campaign):
-        before = database_state(db)
-
-        response = api.post(
+    def test_invalid_json_is_400(self, rejected, email_campaign):
+        rejected(
+            "POST",
             leads_url(email_campaign["id"]),
+            400,
+            bad_request(
+                "Invalid JSON body: Expecting ',' delimiter at line 1 column 42",
+                {"json": ["Invalid JSON body: Expecting ',' delimiter at line 1 column 42."]},
+            ),
             data='{"prospects": [{"email": "a@example.com"}',
             content_type="application/json",
         )
-
-        assert response.status_code == 400
-        assert response.json == bad_request(
-            "Invalid JSON body: Expecting ',' delimiter at line 1 column 42",
-            {"json": ["Invalid JSON body: Expecting ',' delimiter at line 1 column 42."]},
-        )
-        assert database_state(db) == before
 
 
 def largest_lead(n: int) -> dict:
