@@ -95,6 +95,14 @@ def bad_body(path: str, message: str) -> dict:
     return bad_request(f"{path}: {message.rstrip('.')}", {"json": errors})
 
 
+def row_error(index: int, field: str, message: str) -> dict:
+    """The body of a POST whose row `index` has one bad field."""
+    return bad_request(
+        f"prospects[{index}].{field}: {message.rstrip('.')}",
+        {"json": {"prospects": {str(index): {field: [message]}}}},
+    )
+
+
 def bad_fields(message: str, **messages: str) -> dict:
     """The 400 for several bad top-level fields of a JSON body: its message, and each
     field's."""

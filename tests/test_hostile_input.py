@@ -18,25 +18,13 @@ from tests.contract import (
     STATUS_CHOICES,
     TOO_LARGE,
     ApiClient,
+    bad_body,
     bad_request,
     database_state,
     error_body,
     make_token,
+    row_error,
 )
-
-
-def row_error(index: int, field: str, message: str) -> dict:
-    """The body of a POST whose row `index` has one bad field."""
-    return bad_request(
-        f"prospects[{index}].{field}: {message.rstrip('.')}",
-        {"json": {"prospects": {str(index): {field: [message]}}}},
-    )
-
-
-def updates_error(field: str, message: str) -> dict:
-    return bad_request(
-        f"updates.{field}: {message.rstrip('.')}", {"json": {"updates": {field: [message]}}}
-    )
 
 
 @pytest.fixture
@@ -178,15 +166,15 @@ class TestWrongTypes:
             ),
             (
                 {"prospect_id": "LEAD", "updates": {"first_name": {"a": 1}}},
-                updates_error("first_name", "Not a valid string."),
+                bad_body("updates.first_name", "Not a valid string."),
             ),
             (
                 {"prospect_id": "LEAD", "updates": {"custom_fields": "x"}},
-                updates_error("custom_fields", "Not a valid mapping."),
+                bad_body("updates.custom_fields", "Not a valid mapping."),
             ),
             (
                 {"prospect_id": "LEAD", "updates": {"email": 5}},
-                updates_error("email", "Not a valid string."),
+                bad_body("updates.email", "Not a valid string."),
             ),
         ],
         ids=[
@@ -380,7 +368,7 @@ class TestNulAndInvalidUnicode:
             "PATCH",
             f"/api/campaigns/{campaign['id']}/leads",
             400,
-            updates_error("company", message),
+            bad_body("updates.company", message),
             data=json.dumps(
                 {"prospect_id": campaign["lead_id"], "updates": {"company": f"a{character}"}}
             ),
