@@ -28,13 +28,12 @@ from tests.contract import (
 
 
 @pytest.fixture
-def rejected_row(rejected, campaign):
+def rejected_row(rejected_rows, campaign):
     """POST one row to the campaign; check the 400 that names its bad field, and that
     nothing was written."""
 
     def check(row: dict, field: str, message: str) -> None:
-        path = f"/api/campaigns/{campaign['id']}/leads"
-        rejected("POST", path, 400, row_error(0, field, message), json={"prospects": [row]})
+        rejected_rows(campaign, [row], row_error(0, field, message))
 
     return check
 

@@ -109,18 +109,13 @@ class TestBatchSize:
 
     @pytest.mark.parametrize("count", [0, 1001])
     def test_zero_or_more_than_a_thousand_rows_are_rejected(
-        self, rejected, api, email_campaign, count
+        self, rejected_rows, api, email_campaign, count
     ):
         add_ok(api, email_campaign["id"], [identity_row("email", 5000)])
-        rejected(
-            "POST",
-            leads_url(email_campaign["id"]),
-            400,
-            bad_request(
-                "prospects: Length must be between 1 and 1000",
-                {"json": {"prospects": ["Length must be between 1 and 1000."]}},
-            ),
-            json={"prospects": [identity_row("email", n) for n in range(count)]},
+        rejected_rows(
+            email_campaign,
+            [identity_row("email", n) for n in range(count)],
+            bad_body("prospects", "Length must be between 1 and 1000."),
         )
 
     @pytest.mark.parametrize(
@@ -205,18 +200,16 @@ class TestChannelIdentity:
         ],
     )
     def test_a_row_without_a_valid_campaign_identity_rejects_the_request(
-        self, rejected, api, campaign_type, row, message
+        self, rejected_rows, api, campaign_type, row, message
     ):
         campaign = api.create_campaign("Identity", campaign_type)
         add_ok(api, campaign["id"], [identity_row(campaign_type, 0)])
         field = IDENTITY_FIELD[campaign_type]
 
-        rejected(
-            "POST",
-            leads_url(campaign["id"]),
-            400,
+        rejected_rows(
+            campaign,
+            [identity_row(campaign_type, 1), {"first_name": "Bad", **row}],
             bad_request(f"prospects[1]: {message}", row_errors({1: {field: [message]}})),
-            json={"prospects": [identity_row(campaign_type, 1), {"first_name": "Bad", **row}]},
         )
 
     @pytest.mark.parametrize(
@@ -230,15 +223,13 @@ class TestChannelIdentity:
     )
     @pytest.mark.parametrize("value", [42, ["ann@example.com"], {"url": "x"}, True])
     def test_an_identity_that_is_not_a_string_is_rejected_even_when_optional(
-        self, rejected, api, campaign_type, field, value
+        self, rejected_rows, api, campaign_type, field, value
     ):
         campaign = api.create_campaign("Types", campaign_type)
-        rejected(
-            "POST",
-            leads_url(campaign["id"]),
-            400,
+        rejected_rows(
+            campaign,
+            [{**identity_row(campaign_type, 1), field: value}],
             row_error(0, field, "Not a valid string."),
-            json={"prospects": [{**identity_row(campaign_type, 1), field: value}]},
         )
 
     @pytest.mark.parametrize(
@@ -723,19 +714,17 @@ class TestFieldLimits:
 
     @pytest.mark.parametrize(("field", "limit"), TEXT_LIMITS)
     @pytest.mark.parametrize("excess", [1, 1_000_000])
-    def test_a_longer_value_is_rejected(self, rejected, api, email_campaign, field, limit, excess):
+    def test_a_longer_value_is_rejected(
+        self, rejected_rows, api, email_campaign, field, limit, excess
+    ):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
-        rejected(
-            "POST",
-            leads_url(email_campaign["id"]),
-            400,
+        rejected_rows(
+            email_campaign,
+            [
+                {"email": "ann@example.com", field: "x" * limit},
+                {"email": "bob@example.com", field: " " + "x" * (limit + excess) + " "},
+            ],
             row_error(1, field, f"Longer than maximum length {limit}."),
-            json={
-                "prospects": [
-                    {"email": "ann@example.com", field: "x" * limit},
-                    {"email": "bob@example.com", field: " " + "x" * (limit + excess) + " "},
-                ]
-            },
         )
 
     @pytest.mark.parametrize(("field", "limit"), TEXT_LIMITS)
@@ -750,13 +739,11 @@ class TestFieldLimits:
     @pytest.mark.parametrize(
         "value", [1, 42, 1.5, True, [], {}, ["x"], ["Ann"], {"x": 1}], ids=repr
     )
-    def test_non_strings_are_rejected(self, rejected, email_campaign, field, value):
-        rejected(
-            "POST",
-            leads_url(email_campaign["id"]),
-            400,
+    def test_non_strings_are_rejected(self, rejected_rows, email_campaign, field, value):
+        rejected_rows(
+            email_campaign,
+            [{"email": "ann@example.com", field: value}],
             row_error(0, field, "Not a valid string."),
-            json={"prospects": [{"email": "ann@example.com", field: value}]},
         )
 
     def test_email_of_254_characters_is_accepted(self, api, db, email_campaign):
@@ -768,16 +755,14 @@ class TestFieldLimits:
         assert lead["email"] == lead["identity"] == address
         assert body["results"] == [result(0, "imported", lead["id"], address, None)]
 
-    def test_email_of_255_characters_is_rejected(self, rejected, email_campaign):
-        rejected(
-            "POST",
-            leads_url(email_campaign["id"]),
-            400,
+    def test_email_of_255_characters_is_rejected(self, rejected_rows, email_campaign):
+        rejected_rows(
+            email_campaign,
+            [{"email": email_of_length(255)}],
             bad_request(
                 "prospects[0]: email is longer than 254 characters",
                 row_errors({0: {"email": ["email is longer than 254 characters"]}}),
             ),
-            json={"prospects": [{"email": email_of_length(255)}]},
         )
 
     def test_linkedin_url_of_512_characters_is_accepted(self, api, db, linkedin_campaign):
@@ -789,16 +774,14 @@ class TestFieldLimits:
         assert lead["linkedin_url"] == "https://www.linkedin.com/in/lead-0"
         assert body["results"] == [result(0, "imported", lead["id"], lead["identity"], None)]
 
-    def test_linkedin_url_of_513_characters_is_rejected(self, rejected, linkedin_campaign):
-        rejected(
-            "POST",
-            leads_url(linkedin_campaign["id"]),
-            400,
+    def test_linkedin_url_of_513_characters_is_rejected(self, rejected_rows, linkedin_campaign):
+        rejected_rows(
+            linkedin_campaign,
+            [{"linkedin_url": linkedin_url_of_length(513)}],
             bad_request(
                 "prospects[0]: linkedin_url is longer than 512 characters",
                 row_errors({0: {"linkedin_url": ["linkedin_url is longer than 512 characters"]}}),
             ),
-            json={"prospects": [{"linkedin_url": linkedin_url_of_length(513)}]},
         )
 
     @pytest.mark.parametrize(
@@ -906,23 +889,19 @@ class TestCustomFields:
         ],
     )
     def test_invalid_custom_fields_are_rejected(
-        self, rejected, api, email_campaign, custom_fields, messages
+        self, rejected_rows, api, email_campaign, custom_fields, messages
     ):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
-        rejected(
-            "POST",
-            leads_url(email_campaign["id"]),
-            400,
+        rejected_rows(
+            email_campaign,
+            [
+                {"email": "a@example.com"},
+                {"email": "b@example.com", "custom_fields": custom_fields},
+            ],
             bad_request(
                 "; ".join(f"prospects[1].custom_fields: {m.rstrip('.')}" for m in messages),
                 row_errors({1: {"custom_fields": messages}}),
             ),
-            json={
-                "prospects": [
-                    {"email": "a@example.com"},
-                    {"email": "b@example.com", "custom_fields": custom_fields},
-                ]
-            },
         )
 
 
@@ -938,40 +917,32 @@ class TestUnknownKeys:
             {"Email": "x@example.com"},
         ],
     )
-    def test_an_unknown_key_names_index_and_key(self, rejected, api, email_campaign, extra):
+    def test_an_unknown_key_names_index_and_key(self, rejected_rows, api, email_campaign, extra):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
         [key] = extra
 
-        rejected(
-            "POST",
-            leads_url(email_campaign["id"]),
-            400,
+        rejected_rows(
+            email_campaign,
+            [
+                {"email": "a@example.com"},
+                {"email": "b@example.com"},
+                {"email": "c@x.com", **extra},
+            ],
             row_error(2, key, "Unknown field."),
-            json={
-                "prospects": [
-                    {"email": "a@example.com"},
-                    {"email": "b@example.com"},
-                    {"email": "c@x.com", **extra},
-                ]
-            },
         )
 
-    def test_several_unknown_keys_are_all_named(self, rejected, email_campaign):
-        rejected(
-            "POST",
-            leads_url(email_campaign["id"]),
-            400,
+    def test_several_unknown_keys_are_all_named(self, rejected_rows, email_campaign):
+        rejected_rows(
+            email_campaign,
+            [
+                {"email": "a@x.com", "phone": "1"},
+                {"email": "b@x.com"},
+                {"email": "c@x.com", "tag": 2},
+            ],
             bad_request(
                 "prospects[0].phone, prospects[2].tag: Unknown field",
                 row_errors({0: {"phone": ["Unknown field."]}, 2: {"tag": ["Unknown field."]}}),
             ),
-            json={
-                "prospects": [
-                    {"email": "a@x.com", "phone": "1"},
-                    {"email": "b@x.com"},
-                    {"email": "c@x.com", "tag": 2},
-                ]
-            },
         )
 
 
@@ -1015,7 +986,7 @@ class TestManyBadRows:
         )
         assert database_state(db) == before
 
-    def test_different_problems_are_all_named(self, rejected, api, linkedin_campaign):
+    def test_different_problems_are_all_named(self, rejected_rows, api, linkedin_campaign):
         add_ok(api, linkedin_campaign["id"], [identity_row("linkedin", 99)])
         rows = [identity_row("linkedin", n) for n in range(8)]
         rows[1] = {"email": "ann@example.com"}
@@ -1023,10 +994,9 @@ class TestManyBadRows:
         rows[4] = {**identity_row("linkedin", 4), "company": "x" * 301, "custom_fields": []}
         rows[6] = {"linkedin_url": ""}
 
-        rejected(
-            "POST",
-            leads_url(linkedin_campaign["id"]),
-            400,
+        rejected_rows(
+            linkedin_campaign,
+            rows,
             bad_request(
                 "prospects[1], prospects[6]: linkedin_url is required for linkedin campaigns; "
                 "prospects[2]: linkedin_url is not a profile URL (expected /in/<profile>); "
@@ -1048,7 +1018,6 @@ class TestManyBadRows:
                     }
                 ),
             ),
-            json={"prospects": rows},
         )
 
 
@@ -1174,30 +1143,23 @@ class TestDryRun:
             ("?dryrun=true", bad_query("dryrun", "Unknown field.")),
         ],
     )
-    def test_bad_query_is_rejected(self, rejected, email_campaign, query, error):
-        rejected(
-            "POST",
-            leads_url(email_campaign["id"]) + query,
-            400,
-            error,
-            json={"prospects": [{"email": "ann@example.com"}]},
-        )
+    def test_bad_query_is_rejected(self, rejected_rows, email_campaign, query, error):
+        rejected_rows(email_campaign, [{"email": "ann@example.com"}], error, query)
 
 
 class TestFrozenRoster:
     @pytest.mark.parametrize("status", ["active", "paused", "completed"])
     @pytest.mark.parametrize("query", ["", "?dry_run=true"])
     def test_a_campaign_out_of_draft_refuses_new_leads(
-        self, rejected, api, email_campaign, status, query
+        self, rejected_rows, api, email_campaign, status, query
     ):
         add_ok(api, email_campaign["id"], [{"email": "existing@example.com"}])
         move_to(api, email_campaign, status)
-        rejected(
-            "POST",
-            leads_url(email_campaign["id"]) + query,
-            400,
+        rejected_rows(
+            email_campaign,
+            [{"email": "new@example.com"}],
             bad_request(frozen_roster(status)),
-            json={"prospects": [{"email": "new@example.com"}]},
+            query,
         )
 
 
