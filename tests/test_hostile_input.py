@@ -11,10 +11,8 @@ import pytest
 from app import create_app
 from tests.contract import (
     JSON,
-    LIMIT_RANGE,
     NO_ROUTE,
     NOT_FOUND,
-    PAGE_RANGE,
     STATUS_CHOICES,
     TOO_LARGE,
     ApiClient,
@@ -550,61 +548,6 @@ class TestSqlMetacharacters:
             "/api/campaigns/..%2F..%2Fetc%2Fpasswd",
             404,
             NO_ROUTE,
-        )
-
-
-class TestAbsurdQueryValues:
-    @pytest.mark.parametrize(
-        ("query", "field", "message"),
-        [
-            ("page=0", "page", PAGE_RANGE),
-            ("page=-1", "page", PAGE_RANGE),
-            ("page=9007199254740992", "page", PAGE_RANGE),
-            ("page=" + "9" * 400, "page", PAGE_RANGE),
-            ("page=-" + "9" * 400, "page", PAGE_RANGE),
-            ("page=1e3", "page", "Not a valid integer."),
-            ("page=1.5", "page", "Not a valid integer."),
-            ("page=0x10", "page", "Not a valid integer."),
-            ("page=abc", "page", "Not a valid integer."),
-            ("page=", "page", "Not a valid integer."),
-            ("page=%00", "page", "Not a valid integer."),
-            ("page=NaN", "page", "Not a valid integer."),
-            ("page=Infinity", "page", "Not a valid integer."),
-            ("limit=0", "limit", LIMIT_RANGE),
-            ("limit=201", "limit", LIMIT_RANGE),
-            ("limit=" + "9" * 400, "limit", LIMIT_RANGE),
-            ("limit=-5", "limit", LIMIT_RANGE),
-            ("status=", "status", f"Must be one of: {STATUS_CHOICES}."),
-            ("status=PENDING", "status", f"Must be one of: {STATUS_CHOICES}."),
-            ("page=1&page=2", "page", "Give this parameter once."),
-            ("limit=5&limit=5", "limit", "Give this parameter once."),
-            ("status=pending&status=sent", "status", "Give this parameter once."),
-            ("statuss=pending", "statuss", "Unknown field."),
-        ],
-    )
-    def test_absurd_values_are_400(self, rejected, campaign, query, field, message):
-        rejected(
-            "GET",
-            f"/api/campaigns/{campaign['id']}/leads?{query}",
-            400,
-            bad_request(f"{field}: {message.rstrip('.')}", {"query": {field: [message]}}),
-        )
-
-    def test_the_last_page_there_can_be_is_empty(self, api, campaign):
-        response = api.get(f"/api/campaigns/{campaign['id']}/leads?page=9007199254740991&limit=200")
-        assert response.status_code == 200
-        assert (response.json["prospects"], response.json["total"]) == ([], 1)
-
-    def test_a_repeated_dry_run_flag_is_400(self, rejected, campaign):
-        rejected(
-            "POST",
-            f"/api/campaigns/{campaign['id']}/leads?dry_run=true&dry_run=false",
-            400,
-            bad_request(
-                "dry_run: Give this parameter once",
-                {"query": {"dry_run": ["Give this parameter once."]}},
-            ),
-            json={"prospects": [{"email": "b@example.com"}]},
         )
 
 
