@@ -755,16 +755,6 @@ class TestFieldLimits:
         assert lead["email"] == lead["identity"] == address
         assert body["results"] == [result(0, "imported", lead["id"], address, None)]
 
-    def test_email_of_255_characters_is_rejected(self, rejected_rows, email_campaign):
-        rejected_rows(
-            email_campaign,
-            [{"email": email_of_length(255)}],
-            bad_request(
-                "prospects[0]: email is longer than 254 characters",
-                row_errors({0: {"email": ["email is longer than 254 characters"]}}),
-            ),
-        )
-
     def test_linkedin_url_of_512_characters_is_accepted(self, api, db, linkedin_campaign):
         body = add_ok(
             api, linkedin_campaign["id"], [{"linkedin_url": f"  {linkedin_url_of_length(512)} "}]
@@ -774,14 +764,21 @@ class TestFieldLimits:
         assert lead["linkedin_url"] == "https://www.linkedin.com/in/lead-0"
         assert body["results"] == [result(0, "imported", lead["id"], lead["identity"], None)]
 
-    def test_linkedin_url_of_513_characters_is_rejected(self, rejected_rows, linkedin_campaign):
+    @pytest.mark.parametrize(
+        ("campaign_type", "over_limit", "message"),
+        [
+            ("email", email_of_length(255), "email is longer than 254 characters"),
+            ("linkedin", linkedin_url_of_length(513), "linkedin_url is longer than 512 characters"),
+        ],
+    )
+    def test_the_identity_over_its_limit_is_rejected(
+        self, rejected_rows, api, campaign_type, over_limit, message
+    ):
+        field = IDENTITY_FIELD[campaign_type]
         rejected_rows(
-            linkedin_campaign,
-            [{"linkedin_url": linkedin_url_of_length(513)}],
-            bad_request(
-                "prospects[0]: linkedin_url is longer than 512 characters",
-                row_errors({0: {"linkedin_url": ["linkedin_url is longer than 512 characters"]}}),
-            ),
+            api.create_campaign("Limits", campaign_type),
+            [{field: over_limit}],
+            bad_request(f"prospects[0]: {message}", row_errors({0: {field: [message]}})),
         )
 
     @pytest.mark.parametrize(
