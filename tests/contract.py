@@ -119,6 +119,11 @@ def frozen_roster(status: str) -> str:
     return f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
 
 
+# The 400 of a listing asked for both a page number and a cursor.
+PAGE_AND_CURSOR = bad_request(
+    "Send either page or cursor, not both",
+    {"query": {"_schema": ["Send either page or cursor, not both."]}},
+)
 # The 400 of a JSON body that is not an object.
 NOT_AN_OBJECT = bad_request("Invalid input type", {"json": {"_schema": ["Invalid input type."]}})
 NOT_FOUND = error_body(404, "Campaign not found.")

@@ -11,7 +11,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from leads.domain.cursors import LeadCursor, encode_cursor
-from tests.contract import LEAD_KEYS, LEAD_STATUSES, as_listed, bad_query, leads_url, set_statuses
+from tests.contract import (
+    LEAD_KEYS,
+    LEAD_STATUSES,
+    PAGE_AND_CURSOR,
+    as_listed,
+    bad_query,
+    leads_url,
+    set_statuses,
+)
 
 INVALID_CURSOR = "Not a valid cursor: pass the next_cursor of a previous page unchanged."
 BAD_CURSOR_BODY = bad_query("cursor", INVALID_CURSOR)
@@ -354,12 +362,7 @@ class TestBadCursors:
         response = api.get(leads_url(campaign_id, page=page, cursor=good_cursor))
 
         assert response.status_code == 400
-        assert response.json == {
-            "code": 400,
-            "status": "Bad Request",
-            "message": "Send either page or cursor, not both",
-            "errors": {"query": {"_schema": ["Send either page or cursor, not both."]}},
-        }
+        assert response.json == PAGE_AND_CURSOR
 
     def test_cursor_of_another_campaign_is_400(self, api, campaign_id, good_cursor):
         other = api.create_campaign("Other campaign", "email")
@@ -368,12 +371,7 @@ class TestBadCursors:
         response = api.get(leads_url(other["id"], cursor=good_cursor))
 
         assert response.status_code == 400
-        assert response.json == {
-            "code": 400,
-            "status": "Bad Request",
-            "message": "cursor: This cursor belongs to another campaign",
-            "errors": {"query": {"cursor": ["This cursor belongs to another campaign."]}},
-        }
+        assert response.json == bad_query("cursor", "This cursor belongs to another campaign.")
 
     @pytest.mark.parametrize(
         "issued_with, used_with, issued",
@@ -394,12 +392,7 @@ class TestBadCursors:
 
         problem = f"This cursor was issued {issued}; list with the same status filter."
         assert response.status_code == 400
-        assert response.json == {
-            "code": 400,
-            "status": "Bad Request",
-            "message": f"cursor: {problem.rstrip('.')}",
-            "errors": {"query": {"cursor": [problem]}},
-        }
+        assert response.json == bad_query("cursor", problem)
 
     def test_cursor_on_a_campaign_of_another_workspace_is_404(
         self, other_api, campaign_id, good_cursor
