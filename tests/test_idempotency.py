@@ -11,29 +11,30 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.contract import THREAD_TIMEOUT, ApiClient, add_leads, database_state, open_transaction
+from tests.contract import (
+    THREAD_TIMEOUT,
+    ApiClient,
+    add_leads,
+    bad_request,
+    database_state,
+    error_body,
+    open_transaction,
+)
 
 KEY = "retry-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
 ADA = {"email": "ada@example.com"}
 GRACE = {"email": "grace@example.com"}
 REPLAYED = "Idempotent-Replayed"
-DIFFERENT_REQUEST = {
-    "code": 422,
-    "status": "Unprocessable Entity",
-    "message": "This Idempotency-Key was used with a different request; "
-    "use a new key for a new request.",
-}
-IN_PROGRESS = {
-    "code": 409,
-    "status": "Conflict",
-    "message": "A request with this Idempotency-Key is still in progress; retry it later.",
-}
-MALFORMED_KEY = {
-    "code": 400,
-    "status": "Bad Request",
-    "message": "Idempotency-Key must be 1 to 255 visible ASCII characters "
-    "(a UUID is a good choice).",
-}
+DIFFERENT_REQUEST = error_body(
+    422,
+    "This Idempotency-Key was used with a different request; use a new key for a new request.",
+)
+IN_PROGRESS = error_body(
+    409, "A request with this Idempotency-Key is still in progress; retry it later."
+)
+MALFORMED_KEY = bad_request(
+    "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice)."
+)
 
 
 def recorded_keys(db) -> list[tuple[str, str, int]]:

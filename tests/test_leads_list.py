@@ -19,6 +19,7 @@ from tests.contract import (
     STATUS_CHOICES,
     as_listed,
     bad_query,
+    bad_request,
     database_state,
     leads_url,
     move_to,
@@ -322,19 +323,17 @@ class TestQueryValidation:
         response = api.get(leads_url(roster, page=0, limit=500, status="nope"))
 
         assert response.status_code == 400
-        assert response.json == {
-            "code": 400,
-            "status": "Bad Request",
-            "message": f"page: {PAGE_RANGE.rstrip('.')}; limit: {LIMIT_RANGE.rstrip('.')}; "
+        assert response.json == bad_request(
+            f"page: {PAGE_RANGE.rstrip('.')}; limit: {LIMIT_RANGE.rstrip('.')}; "
             f"status: Must be one of: {STATUS_CHOICES}",
-            "errors": {
+            {
                 "query": {
                     "page": [PAGE_RANGE],
                     "limit": [LIMIT_RANGE],
                     "status": [f"Must be one of: {STATUS_CHOICES}."],
                 }
             },
-        }
+        )
 
 
 class TestStatusFilter:
