@@ -186,75 +186,73 @@ class TestNameDerivation:
 
 class TestUpdateIdentity:
     @pytest.mark.parametrize(
-        ("campaign_type", "updates", "changes"),
+        ("campaign_type", "field", "sent", "shown"),
         [
             pytest.param(
                 "email",
-                {"email": "  Ann.New@Example.COM "},
-                {"email": "ann.new@example.com"},
+                "email",
+                "  Ann.New@Example.COM ",
+                "ann.new@example.com",
                 id="email-campaign-new-email",
             ),
             pytest.param(
                 "email",
-                {"email": "ANN@example.com"},
-                {"email": "ann@example.com"},
+                "email",
+                "ANN@example.com",
+                "ann@example.com",
                 id="email-campaign-own-email-other-spelling",
             ),
             pytest.param(
                 "email",
-                {"linkedin_url": " HTTP://uk.linkedin.com/in/Ann-Lee-2/recent-activity/?t=x#a "},
-                {"linkedin_url": "https://www.linkedin.com/in/ann-lee-2"},
+                "linkedin_url",
+                " HTTP://uk.linkedin.com/in/Ann-Lee-2/recent-activity/?t=x#a ",
+                "https://www.linkedin.com/in/ann-lee-2",
                 id="email-campaign-other-identity-normalized",
             ),
             pytest.param(
                 "email",
-                {"linkedin_url": "https://www.linkedin.com/in/bob"},
-                {"linkedin_url": "https://www.linkedin.com/in/bob"},
+                "linkedin_url",
+                "https://www.linkedin.com/in/bob",
+                "https://www.linkedin.com/in/bob",
                 id="email-campaign-other-identity-may-be-shared",
             ),
-            pytest.param(
-                "email",
-                {"linkedin_url": None},
-                {"linkedin_url": None},
-                id="email-campaign-clear-url",
-            ),
-            pytest.param(
-                "email",
-                {"linkedin_url": " "},
-                {"linkedin_url": None},
-                id="email-campaign-blank-url",
-            ),
+            pytest.param("email", "linkedin_url", None, None, id="email-campaign-clear-url"),
+            pytest.param("email", "linkedin_url", " ", None, id="email-campaign-blank-url"),
             pytest.param(
                 "linkedin",
-                {"linkedin_url": "m.linkedin.com/in/ann-lee-2/"},
-                {"linkedin_url": "https://www.linkedin.com/in/ann-lee-2"},
+                "linkedin_url",
+                "m.linkedin.com/in/ann-lee-2/",
+                "https://www.linkedin.com/in/ann-lee-2",
                 id="linkedin-campaign-new-url",
             ),
             pytest.param(
                 "linkedin",
-                {"linkedin_url": "https://de.linkedin.com/in/ANN-LEE/details/experience/"},
-                {"linkedin_url": "https://www.linkedin.com/in/ann-lee"},
+                "linkedin_url",
+                "https://de.linkedin.com/in/ANN-LEE/details/experience/",
+                "https://www.linkedin.com/in/ann-lee",
                 id="linkedin-campaign-own-url-other-spelling",
             ),
             pytest.param(
                 "linkedin",
-                {"email": " Ann.New@Example.com"},
-                {"email": "ann.new@example.com"},
+                "email",
+                " Ann.New@Example.com",
+                "ann.new@example.com",
                 id="linkedin-campaign-other-identity-normalized",
             ),
             pytest.param(
                 "linkedin",
-                {"email": "BOB@example.com"},
-                {"email": "bob@example.com"},
+                "email",
+                "BOB@example.com",
+                "bob@example.com",
                 id="linkedin-campaign-other-identity-may-be-shared",
             ),
-            pytest.param("linkedin", {"email": None}, {"email": None}, id="linkedin-clear-email"),
-            pytest.param("linkedin", {"email": ""}, {"email": None}, id="linkedin-empty-email"),
+            pytest.param("linkedin", "email", None, None, id="linkedin-clear-email"),
+            pytest.param("linkedin", "email", "", None, id="linkedin-empty-email"),
         ],
     )
-    def test_identity_fields_are_normalized(self, api, db, campaign, roster, updates, changes):
+    def test_identity_fields_are_normalized(self, api, db, campaign, roster, field, sent, shown):
         ann, _ = roster
-        assert_updated(api, db, campaign, ann, updates, changes)
+        assert_updated(api, db, campaign, ann, {field: sent}, {field: shown})
 
     def test_identity_held_in_another_campaign_is_free(self, api, db, campaign, roster):
         ann, _ = roster
