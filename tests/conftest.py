@@ -25,6 +25,7 @@ from tests.contract import (
     create_database,
     database_state,
     drop_database,
+    leads_url,
     make_token,
 )
 
@@ -110,6 +111,18 @@ def rejected(api, db):
         assert response.json == body
         assert database_state(db) == before
         return response
+
+    return check
+
+
+@pytest.fixture
+def rejected_rows(rejected):
+    """POST rows to a campaign's roster; check the 400's whole body and that nothing was
+    written."""
+
+    def check(campaign: dict, rows: list, error: dict, query: str = ""):
+        path = leads_url(campaign["id"]) + query
+        return rejected("POST", path, 400, error, json={"prospects": rows})
 
     return check
 

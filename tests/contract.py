@@ -70,6 +70,43 @@ def bad_query(field: str, message: str) -> dict:
     return bad_request(f"{field}: {message.rstrip('.')}", {"query": {field: [message]}})
 
 
+def bad_body(path: str, message: str) -> dict:
+    """The 400 for one bad field of a JSON body; `path` is dotted ("updates.company")."""
+    errors: dict | list = [message]
+    for key in reversed(path.split(".")):
+        errors = {key: errors}
+    return bad_request(f"{path}: {message.rstrip('.')}", {"json": errors})
+
+
+def row_error(index: int, field: str, message: str) -> dict:
+    """The body of a POST whose row `index` has one bad field."""
+    return bad_request(
+        f"prospects[{index}].{field}: {message.rstrip('.')}",
+        {"json": {"prospects": {str(index): {field: [message]}}}},
+    )
+
+
+def bad_fields(message: str, **messages: str) -> dict:
+    """The 400 for several bad top-level fields of a JSON body: its message, and each
+    field's."""
+    return bad_request(message, {"json": {field: [text] for field, text in messages.items()}})
+
+
+def invalid_json(reason: str) -> dict:
+    """The 400 of a body that is not valid JSON, for this reason."""
+    return bad_request(f"Invalid JSON body: {reason}", {"json": [f"Invalid JSON body: {reason}."]})
+
+
+def frozen_roster(status: str) -> str:
+    """What the service says of a roster write to a campaign in this status (out of draft)."""
+    return f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
+
+
+# The 400 of a listing asked for both a page number and a cursor.
+PAGE_AND_CURSOR = bad_request(
+    "Send either page or cursor, not both",
+    {"query": {"_schema": ["Send either page or cursor, not both."]}},
+)
 # The 400 of a JSON body that is not an object.
 NOT_AN_OBJECT = bad_request("Invalid input type", {"json": {"_schema": ["Invalid input type."]}})
 NOT_FOUND = error_body(404, "Campaign not found.")
@@ -165,6 +202,18 @@ def open_transaction(url: str) -> Iterator[psycopg2.extensions.cursor]:
         connection.close()
 
 
+@contextmanager
+def committed(url: str) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor in a transaction on a connection of its own, committed on leaving (rolled
+    back on an error), then closed."""
+    connection = psycopg2.connect(url)
+    try:
+        with connection, connection.cursor() as cursor:
+            yield cursor
+    finally:
+        connection.close()
+
+
 def create_database(server_url: str, name: str) -> str:
     """Create the database `name` on the server of `server_url`; return its URL."""
     with connected(with_database(server_url, "postgres")) as connection:
@@ -231,6 +280,34 @@ class ApiClient:
         return response.json["campaign"]
 
 
+# Every authenticated route: (method, path, JSON body). {id} is a campaign, {lead} a lead.
+ROUTES = [
+    ("GET", "/api/campaigns", None),
+    ("POST", "/api/campaigns", {"name": "New", "type": "email"}),
+    ("GET", "/api/campaigns/{id}", None),
+    ("GET", "/api/campaigns/{id}/leads", None),
+    ("POST", "/api/campaigns/{id}/leads", {"prospects": [{"email": "new@example.com"}]}),
+    ("PATCH", "/api/campaigns/{id}/leads", {"prospect_id": "{lead}", "updates": {"company": "X"}}),
+    ("DELETE", "/api/campaigns/{id}/leads", {"all": True}),
+    ("POST", "/api/campaigns/{id}/launch", None),
+    ("POST", "/api/campaigns/{id}/pause", None),
+    ("POST", "/api/campaigns/{id}/resume", None),
+    ("POST", "/api/campaigns/{id}/complete", None),
+]
+
+
+def route_id(route) -> str:
+    return f"{route[0]} {route[1]}"
+
+
+def fill(route, campaign_id: str, lead_id: str) -> tuple[str, str, dict | None]:
+    """The route's method, path and body for this campaign and lead."""
+    method, path, body = route
+    if body is not None and body.get("prospect_id") == "{lead}":
+        body = {**body, "prospect_id": lead_id}
+    return method, path.format(id=campaign_id), body
+
+
 def add_leads(api, campaign: dict, rows: list[dict]) -> list[dict]:
     """Add rows that are all new and return every lead as the API lists it (oldest first)."""
     response = api.post(leads_url(campaign["id"]), json={"prospects": rows})
@@ -266,6 +343,13 @@ def database_state(db) -> dict[str, list[dict]]:
     return state
 
 
+def query_rows(db, query: str | sql.Composable, params: Sequence = ()) -> list[dict]:
+    """The rows a query returns, each as a dict of its columns."""
+    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+        cursor.execute(query, params)
+        return [dict(row) for row in cursor.fetchall()]
+
+
 # Every column of a lead, and those a client's writes set (its identity and profile).
 LEAD_COLUMNS = ("identity", *LEAD_KEYS)
 STORED_FIELDS = ("identity", *PROFILE_FIELDS)
@@ -284,14 +368,13 @@ def _lead_columns(columns: Sequence[str]) -> sql.Composable:
 
 def stored_leads(db, campaign_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> list[dict]:
     """The campaign's leads as stored, oldest first (ties by id): these columns of each."""
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            sql.SQL(
-                "SELECT {} FROM leads WHERE campaign_id = %s ORDER BY created_at, leads.id"
-            ).format(_lead_columns(columns)),
-            (campaign_id,),
-        )
-        return [dict(row) for row in cursor.fetchall()]
+    return query_rows(
+        db,
+        sql.SQL("SELECT {} FROM leads WHERE campaign_id = %s ORDER BY created_at, leads.id").format(
+            _lead_columns(columns)
+        ),
+        (campaign_id,),
+    )
 
 
 def stored_lead_ids(db, campaign_id: str) -> list[str]:
@@ -301,13 +384,12 @@ def stored_lead_ids(db, campaign_id: str) -> list[str]:
 
 def stored_lead(db, lead_id: str, columns: Sequence[str] = LEAD_COLUMNS) -> dict | None:
     """One lead as stored (None when there is none): these columns of it."""
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            sql.SQL("SELECT {} FROM leads WHERE leads.id = %s").format(_lead_columns(columns)),
-            (lead_id,),
-        )
-        row = cursor.fetchone()
-    return None if row is None else dict(row)
+    rows = query_rows(
+        db,
+        sql.SQL("SELECT {} FROM leads WHERE leads.id = %s").format(_lead_columns(columns)),
+        (lead_id,),
+    )
+    return rows[0] if rows else None
 
 
 def ids_by_identity(db, campaign_id: str) -> dict[str, str]:

@@ -7,18 +7,26 @@ import re
 import secrets
 import uuid
 
-import psycopg2.extras
 import pytest
 from psycopg2 import sql
 
 from tests.contract import (
     APP_TABLES,
+    JSON,
+    LIMIT_RANGE,
+    MISSING_UUID,
+    PAGE_AND_CURSOR,
+    ROUTES,
     ApiClient,
     add_leads,
+    bad_query,
     database_state,
     error_body,
+    fill,
     make_token,
     move_to,
+    query_rows,
+    route_id,
 )
 
 TOKEN = re.compile(r"^ld_[A-Za-z0-9_-]{43}$")
@@ -29,35 +37,10 @@ OVERSIZED = "The Authorization header is malformed."
 UNKNOWN = "The token is unknown or revoked."
 CAMPAIGN_NOT_FOUND = error_body(404, "Campaign not found.")
 
-# Every authenticated route: (method, path, JSON body). {id} is a campaign, {lead} a lead.
-ROUTES = [
-    ("GET", "/api/campaigns", None),
-    ("POST", "/api/campaigns", {"name": "New", "type": "email"}),
-    ("GET", "/api/campaigns/{id}", None),
-    ("GET", "/api/campaigns/{id}/leads", None),
-    ("POST", "/api/campaigns/{id}/leads", {"prospects": [{"email": "new@example.com"}]}),
-    ("PATCH", "/api/campaigns/{id}/leads", {"prospect_id": "{lead}", "updates": {"company": "X"}}),
-    ("DELETE", "/api/campaigns/{id}/leads", {"all": True}),
-    ("POST", "/api/campaigns/{id}/launch", None),
-    ("POST", "/api/campaigns/{id}/pause", None),
-    ("POST", "/api/campaigns/{id}/resume", None),
-    ("POST", "/api/campaigns/{id}/complete", None),
-]
 CAMPAIGN_ROUTES = [route for route in ROUTES if "{id}" in route[1]]
 # The status a campaign needs for each route to succeed for its owner, so that a 404 for
 # anyone else is the isolation at work, not a refused transition.
 STATUS_FOR = {"pause": "active", "resume": "paused", "complete": "active"}
-
-
-def route_id(route) -> str:
-    return f"{route[0]} {route[1]}"
-
-
-def fill(route, campaign_id: str, lead_id: str) -> tuple[str, str, dict | None]:
-    method, path, body = route
-    if body is not None and body.get("prospect_id") == "{lead}":
-        body = {**body, "prospect_id": lead_id}
-    return method, path.format(id=campaign_id), body
 
 
 @pytest.fixture
@@ -79,14 +62,13 @@ def create_token_with_cli(app, workspace: str) -> str:
 
 
 def token_rows(db) -> list[dict]:
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            "SELECT api_tokens.token_prefix, api_tokens.token_hash, workspaces.name AS workspace,"
-            " api_tokens.created_at, api_tokens.revoked_at"
-            " FROM api_tokens JOIN workspaces ON workspaces.id = api_tokens.workspace_id"
-            " ORDER BY api_tokens.created_at, api_tokens.token_prefix"
-        )
-        return cursor.fetchall()
+    return query_rows(
+        db,
+        "SELECT api_tokens.token_prefix, api_tokens.token_hash, workspaces.name AS workspace,"
+        " api_tokens.created_at, api_tokens.revoked_at"
+        " FROM api_tokens JOIN workspaces ON workspaces.id = api_tokens.workspace_id"
+        " ORDER BY api_tokens.created_at, api_tokens.token_prefix",
+    )
 
 
 def well_formed_unknown_token() -> str:
@@ -279,57 +261,44 @@ class TestTokensCli:
         assert database_state(db) == before
 
 
-def bad_query_body(message: str, field: str) -> dict:
-    return error_body(400, message, {"query": {field: [message.partition(": ")[2] + "."]}})
-
-
 # GET .../leads requests that fail before the page query runs or make it find nothing:
 # (id, path under the setting's campaigns, the answer with a valid token).
 ROW = {"email": "new@example.com"}
-MISSING = "00000000-0000-4000-8000-000000000000"
-JSON_TYPE = {"Content-Type": "application/json"}
 FAILING_LISTS = [
     (
         "bad-limit",
         "{mine}/leads?limit=0",
-        bad_query_body(
-            "limit: Must be greater than or equal to 1 and less than or equal to 200", "limit"
-        ),
+        bad_query("limit", LIMIT_RANGE),
     ),
     (
         "unknown-parameter",
         "{mine}/leads?colour=red",
-        bad_query_body("colour: Unknown field", "colour"),
+        bad_query("colour", "Unknown field."),
     ),
     (
         "repeated-parameter",
         "{mine}/leads?status=sent&status=pending",
-        bad_query_body("status: Give this parameter once", "status"),
+        bad_query("status", "Give this parameter once."),
     ),
     (
         "malformed-cursor",
         "{mine}/leads?cursor=abc",
-        bad_query_body(
-            "cursor: Not a valid cursor: pass the next_cursor of a previous page unchanged",
-            "cursor",
+        bad_query(
+            "cursor", "Not a valid cursor: pass the next_cursor of a previous page unchanged."
         ),
     ),
     (
         "page-and-cursor",
         "{mine}/leads?page=2&cursor={cursor}",
-        error_body(
-            400,
-            "Send either page or cursor, not both",
-            {"query": {"_schema": ["Send either page or cursor, not both."]}},
-        ),
+        PAGE_AND_CURSOR,
     ),
     (
         "cursor-of-another-campaign",
         "{mine}/leads?cursor={other_cursor}",
-        bad_query_body("cursor: This cursor belongs to another campaign", "cursor"),
+        bad_query("cursor", "This cursor belongs to another campaign."),
     ),
     ("another-workspace", "{theirs}/leads", CAMPAIGN_NOT_FOUND),
-    ("missing-campaign", "00000000-0000-4000-8000-000000000000/leads", CAMPAIGN_NOT_FOUND),
+    ("missing-campaign", f"{MISSING_UUID}/leads", CAMPAIGN_NOT_FOUND),
     ("malformed-campaign-id", "not-a-uuid/leads", CAMPAIGN_NOT_FOUND),
 ]
 
@@ -386,7 +355,7 @@ FAILING_WRITES = [
         "POST",
         "{mine}/leads",
         '{"prospects": [',
-        JSON_TYPE,
+        JSON,
         error_body(
             400,
             "Invalid JSON body: Expecting value at line 1 column 16",
@@ -399,7 +368,7 @@ FAILING_WRITES = [
         "empty-update",
         "PATCH",
         "{mine}/leads",
-        {"prospect_id": MISSING, "updates": {}},
+        {"prospect_id": MISSING_UUID, "updates": {}},
         {},
         error_body(
             400,
@@ -411,7 +380,7 @@ FAILING_WRITES = [
         "missing-lead",
         "PATCH",
         "{mine}/leads",
-        {"prospect_id": MISSING, "updates": {"company": "X"}},
+        {"prospect_id": MISSING_UUID, "updates": {"company": "X"}},
         {},
         error_body(404, "Lead not found in this campaign."),
     ),
@@ -431,7 +400,7 @@ FAILING_WRITES = [
         "theirs",
         "PATCH",
         "{theirs}/leads",
-        {"prospect_id": MISSING, "updates": {"company": "X"}},
+        {"prospect_id": MISSING_UUID, "updates": {"company": "X"}},
         {},
         CAMPAIGN_NOT_FOUND,
     ),

@@ -17,6 +17,7 @@ from app import create_app
 from tests.contract import (
     JSON,
     NO_ROUTE,
+    NOT_AN_OBJECT,
     NOT_JSON_CONTENT_TYPES,
     TOO_LARGE,
     UNAVAILABLE,
@@ -25,6 +26,7 @@ from tests.contract import (
     database_state,
     error_body,
     internal_error,
+    invalid_json,
 )
 
 UNREACHABLE_DATABASE = "postgresql://postgres@127.0.0.1:1/nowhere"
@@ -169,50 +171,131 @@ class TestJsonOnly:
         assert [row["name"] for row in database_state(db)["campaigns"]] == ["Spring"]
 
 
+# The reason of a body where a key should begin, at this column of line 1.
+NO_NAME = "Expecting property name enclosed in double quotes at line 1 column"
+
+
 class TestMalformedJson:
     @pytest.mark.parametrize("index", range(4), ids=WRITE_IDS)
     @pytest.mark.parametrize(
         ("raw", "reason"),
         [
             pytest.param(b'{"a": ', "Expecting value at line 1 column 7", id="truncated"),
+            pytest.param(b"{", f"{NO_NAME} 2", id="unclosed"),
             pytest.param(
-                b"{'a': 1}",
-                "Expecting property name enclosed in double quotes at line 1 column 2",
-                id="single-quotes",
+                b'{"prospects": [}', "Expecting value at line 1 column 16", id="bad-array"
             ),
+            pytest.param(b"nul", "Expecting value at line 1 column 1", id="bare-word"),
+            pytest.param(b"{'a': 1}", f"{NO_NAME} 2", id="single-quotes"),
+            pytest.param(b'{"a": 1,}', f"{NO_NAME} 9", id="trailing-comma"),
             pytest.param(b'{"a": 1} {}', "Extra data at line 1 column 10", id="trailing-data"),
+            pytest.param(b"{} x", "Extra data at line 1 column 4", id="extra-data"),
             pytest.param(b'{"a": 1, "a": 2}', "duplicate key 'a'", id="duplicate-key"),
             pytest.param(
                 b'{"x": [{"b": 1, "b": 1}]}', "duplicate key 'b'", id="nested-duplicate-key"
             ),
+            pytest.param(b"NaN", "NaN is not valid JSON", id="bare-nan"),
             pytest.param(b'{"a": NaN}', "NaN is not valid JSON", id="nan"),
             pytest.param(b'{"a": Infinity}', "Infinity is not valid JSON", id="infinity"),
             pytest.param(b'{"a": -Infinity}', "-Infinity is not valid JSON", id="minus-infinity"),
             pytest.param(b'{"a": "\xff"}', "the body is not valid UTF-8", id="not-utf8"),
-            pytest.param(b"[" * 100_000 + b"]" * 100_000, "nested too deeply", id="deep"),
+            pytest.param(b'{"a": "\xc0\xaf"}', "the body is not valid UTF-8", id="overlong-utf8"),
+            pytest.param(
+                b'{"a": "\xed\xa0\x80"}', "the body is not valid UTF-8", id="utf8-surrogate"
+            ),
+            pytest.param('{"a": 1}'.encode("utf-16"), "the body is not valid UTF-8", id="utf16"),
+            pytest.param(b"[" * 100_000 + b"]" * 100_000, "nested too deeply", id="deep-arrays"),
+            pytest.param(
+                b'{"a": ' * 50_000 + b"1" + b"}" * 50_000, "nested too deeply", id="deep-objects"
+            ),
         ],
     )
-    def test_malformed_body_is_400_and_writes_nothing(self, api, db, roster, index, raw, reason):
+    def test_malformed_body_is_400_and_writes_nothing(self, rejected, roster, index, raw, reason):
         method, path, _ = roster["writes"][index]
-        before = database_state(db)
-        response = api.request(method, path, data=raw, headers=JSON)
-        assert response.status_code == 400
-        message = f"Invalid JSON body: {reason}"
-        assert response.json == error_body(400, message, {"json": [f"{message}."]})
-        assert database_state(db) == before
+        rejected(method, path, 400, invalid_json(reason), data=raw, headers=JSON)
 
-    def test_duplicate_keys_in_a_lead_are_400(self, api, db, roster):
-        path = roster["writes"][1][1]
-        before = database_state(db)
-        response = api.post(
+    def test_a_utf16_body_declared_as_such_is_400(self, rejected, roster):
+        method, path, body = roster["writes"][1]
+        rejected(
+            method,
             path,
-            data=b'{"prospects": [{"email": "a@example.com", "email": "b@example.com"}]}',
+            400,
+            invalid_json("the body is not valid UTF-8"),
+            data=json.dumps(body).encode("utf-16"),
+            headers={"Content-Type": "application/json; charset=utf-16"},
+        )
+
+    def test_a_byte_order_mark_is_ignored(self, api, roster):
+        method, path, _ = roster["writes"][1]
+        response = api.request(
+            method,
+            path,
+            data=b'\xef\xbb\xbf{"prospects": [{"email": "grace@example.com"}]}',
             headers=JSON,
         )
-        message = "Invalid JSON body: duplicate key 'email'"
-        assert response.status_code == 400
-        assert response.json == error_body(400, message, {"json": [f"{message}."]})
-        assert database_state(db) == before
+        assert response.status_code == 200
+        assert response.json["imported"] == 1
+
+
+class TestBodyIsAnObject:
+    @pytest.mark.parametrize("index", range(4), ids=WRITE_IDS)
+    @pytest.mark.parametrize(
+        "raw",
+        # arrays, strings, numbers, null and booleans
+        [
+            b"[]",
+            b'[{"email": "a@example.com"}]',
+            b'"x"',
+            b'"Spring"',
+            b'"updates"',
+            b'"all"',
+            b"1",
+            b"3",
+            b"null",
+            b"true",
+        ],
+    )
+    def test_a_body_that_is_not_an_object_is_400(self, rejected, roster, index, raw):
+        method, path, _ = roster["writes"][index]
+        rejected(method, path, 400, NOT_AN_OBJECT, data=raw, headers=JSON)
+
+
+class TestDuplicateKeys:
+    @pytest.mark.parametrize(
+        ("index", "raw", "key"),
+        [
+            (0, '{"name": "a", "name": "b", "type": "email"}', "name"),
+            (1, '{"prospects": [], "prospects": [{"email": "b@example.com"}]}', "prospects"),
+            (1, '{"prospects": [{"email": "b@example.com", "email": "c@x.co"}]}', "email"),
+            (
+                1,
+                '{"prospects": [{"email": "b@x.co", "custom_fields": {"a": {"b": 1, "b": 2}}}]}',
+                "b",
+            ),
+            (2, '{"prospect_id": "LEAD", "prospect_id": "LEAD", "updates": {}}', "prospect_id"),
+            (2, '{"prospect_id": "LEAD", "updates": {"name": "a", "name": "b"}}', "name"),
+            (3, '{"all": true, "all": true}', "all"),
+        ],
+        ids=[
+            "in a campaign",
+            "top level",
+            "in a row",
+            "in custom_fields",
+            "patch",
+            "in updates",
+            "delete",
+        ],
+    )
+    def test_duplicate_keys_are_400(self, rejected, roster, index, raw, key):
+        method, path, _ = roster["writes"][index]
+        rejected(
+            method,
+            path,
+            400,
+            invalid_json(f"duplicate key {key!r}"),
+            data=raw.replace("LEAD", roster["lead"]["id"]),
+            headers=JSON,
+        )
 
 
 class TestUnknownRoutesAndMethods:

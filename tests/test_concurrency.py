@@ -26,6 +26,8 @@ from tests.contract import (
     THREAD_TIMEOUT,
     ApiClient,
     assert_stats_match_roster,
+    bad_request,
+    frozen_roster,
     ids_by_identity,
     leads_url,
     pending_stats,
@@ -35,11 +37,7 @@ from tests.contract import (
     stored_stats,
 )
 
-FROZEN_BODY = {
-    "code": 400,
-    "status": "Bad Request",
-    "message": "Campaign is active — the roster is frozen once a campaign leaves draft.",
-}
+FROZEN_BODY = bad_request(frozen_roster("active"))
 
 
 def identity(campaign_type: str, n: int) -> str:
@@ -450,38 +448,25 @@ class TestConcurrentDeletesAndAdds:
             for _ in range(self.ADDERS)
         ]
 
-        def deleter(plan):
-            def delete_planned():
+        def worker(kind: str, plan: list):
+            """A thread's work: send each payload of its plan in turn, as one client."""
+            method, key = {"delete": ("DELETE", "prospect_ids"), "add": ("POST", "prospects")}[kind]
+
+            def send_planned():
                 client = ApiClient(app, token)
+                path = leads_url(campaign["id"])
                 return [
-                    (
-                        "delete",
-                        ids,
-                        client.delete(leads_url(campaign["id"]), json={"prospect_ids": ids}),
-                    )
-                    for ids in plan
+                    (kind, payload, client.request(method, path, json={key: payload}))
+                    for payload in plan
                 ]
 
-            return delete_planned
-
-        def adder(plan):
-            def add_all_planned():
-                client = ApiClient(app, token)
-                return [
-                    (
-                        "add",
-                        rows,
-                        client.post(leads_url(campaign["id"]), json={"prospects": rows}),
-                    )
-                    for rows in plan
-                ]
-
-            return add_all_planned
+            return send_planned
 
         calls = [
             call
             for calls in run_threads(
-                [deleter(plan) for plan in delete_plans] + [adder(plan) for plan in add_plans]
+                [worker("delete", plan) for plan in delete_plans]
+                + [worker("add", plan) for plan in add_plans]
             )
             for call in calls
         ]

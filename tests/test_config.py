@@ -101,6 +101,12 @@ class TestSettings:
              "database_url", "postgresql://u:p@db:5432/leads?sslmode=require"),
             ({"DATABASE_URL": "postgres://db/leads"}, "database_url", "postgres://db/leads"),
             ({"DATABASE_URL": "  "}, "database_url", None),
+            ({"LEADS_RATE_LIMIT": ""}, "rate_limit", "600/minute"),
+            ({"LEADS_RATE_LIMIT": "off"}, "rate_limit", None),
+            ({"LEADS_RATE_LIMIT": " OFF "}, "rate_limit", None),
+            ({"LEADS_RATE_LIMIT": "10/second;600/hour"}, "rate_limit", "10/second;600/hour"),
+            ({"LEADS_RATE_LIMIT_STORAGE_URI": "redis://127.0.0.1:6379/2"},
+             "rate_limit_storage_uri", "redis://127.0.0.1:6379/2"),
         ],
     )  # fmt: skip
     def test_valid_values(self, clean_environment, variables, field, expected):

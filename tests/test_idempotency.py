@@ -11,29 +11,30 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.contract import THREAD_TIMEOUT, ApiClient, add_leads, database_state, open_transaction
+from tests.contract import (
+    THREAD_TIMEOUT,
+    ApiClient,
+    add_leads,
+    bad_request,
+    database_state,
+    error_body,
+    open_transaction,
+)
 
 KEY = "retry-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
 ADA = {"email": "ada@example.com"}
 GRACE = {"email": "grace@example.com"}
 REPLAYED = "Idempotent-Replayed"
-DIFFERENT_REQUEST = {
-    "code": 422,
-    "status": "Unprocessable Entity",
-    "message": "This Idempotency-Key was used with a different request; "
-    "use a new key for a new request.",
-}
-IN_PROGRESS = {
-    "code": 409,
-    "status": "Conflict",
-    "message": "A request with this Idempotency-Key is still in progress; retry it later.",
-}
-MALFORMED_KEY = {
-    "code": 400,
-    "status": "Bad Request",
-    "message": "Idempotency-Key must be 1 to 255 visible ASCII characters "
-    "(a UUID is a good choice).",
-}
+DIFFERENT_REQUEST = error_body(
+    422,
+    "This Idempotency-Key was used with a different request; use a new key for a new request.",
+)
+IN_PROGRESS = error_body(
+    409, "A request with this Idempotency-Key is still in progress; retry it later."
+)
+MALFORMED_KEY = bad_request(
+    "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice)."
+)
 
 
 def recorded_keys(db) -> list[tuple[str, str, int]]:
@@ -45,6 +46,13 @@ def recorded_keys(db) -> list[tuple[str, str, int]]:
             "ORDER BY 1, 2"
         )
         return cursor.fetchall()
+
+
+def create_campaign_keyed(api, name: str, type_: str = "email", key: str = KEY):
+    """POST /api/campaigns with this Idempotency-Key; the response."""
+    return api.post(
+        "/api/campaigns", json={"name": name, "type": type_}, headers={"Idempotency-Key": key}
+    )
 
 
 def lead_count(db, campaign_id: str) -> int:
@@ -268,11 +276,7 @@ class TestDifferentRequest:
         assert write.send(api).data == first.data
 
     def test_same_key_on_another_route_is_422(self, api, db, email_campaign):
-        created = api.post(
-            "/api/campaigns",
-            json={"name": "Keyed", "type": "email"},
-            headers={"Idempotency-Key": KEY},
-        )
+        created = create_campaign_keyed(api, "Keyed")
         assert created.status_code == 201
         before = database_state(db)
 
@@ -482,16 +486,8 @@ class TestWorkspaceScope:
         ).data == (theirs.data)
 
     def test_another_workspace_cannot_read_a_response_through_the_key(self, api, other_api, db):
-        ours = api.post(
-            "/api/campaigns",
-            json={"name": "Secret plan", "type": "email"},
-            headers={"Idempotency-Key": KEY},
-        )
-        theirs = other_api.post(
-            "/api/campaigns",
-            json={"name": "Their plan", "type": "linkedin"},
-            headers={"Idempotency-Key": KEY},
-        )
+        ours = create_campaign_keyed(api, "Secret plan")
+        theirs = create_campaign_keyed(other_api, "Their plan", "linkedin")
         assert theirs.status_code == 201
         assert theirs.json["campaign"]["name"] == "Their plan"
         assert b"Secret plan" not in theirs.data
@@ -523,11 +519,7 @@ class TestMalformedKey:
 
     @pytest.mark.parametrize("key", ["a" * 255, "!", "~" * 10, str(uuid.uuid4())])
     def test_edge_keys_are_accepted(self, api, db, key):
-        response = api.post(
-            "/api/campaigns",
-            json={"name": "Edge", "type": "email"},
-            headers={"Idempotency-Key": key},
-        )
+        response = create_campaign_keyed(api, "Edge", key=key)
         assert response.status_code == 201
         assert recorded_keys(db) == [("acme", key, 201)]
 
@@ -619,11 +611,7 @@ class TestFailedRequestsAreNotRecorded:
 
     def test_a_duplicate_campaign_name_is_not_recorded(self, api, db, email_campaign):
         before = database_state(db)
-        response = api.post(
-            "/api/campaigns",
-            json={"name": email_campaign["name"], "type": "email"},
-            headers={"Idempotency-Key": KEY},
-        )
+        response = create_campaign_keyed(api, email_campaign["name"])
         assert response.status_code == 409
         assert database_state(db) == before
 

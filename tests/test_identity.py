@@ -289,18 +289,6 @@ LINKEDIN_INVALID = [
 
 
 class TestNormalizeLinkedinUrl:
-    @pytest.mark.parametrize(("value", "expected"), LINKEDIN_VALID)
-    def test_canonical_form(self, value, expected):
-        assert normalize_linkedin_url(value) == expected
-
-    @pytest.mark.parametrize(("value", "reason"), LINKEDIN_INVALID)
-    def test_rejected(self, value, reason):
-        assert rejection(normalize_linkedin_url, value) == reason
-
-    @pytest.mark.parametrize(("value", "expected"), LINKEDIN_VALID)
-    def test_canonical_form_is_a_fixed_point(self, value, expected):
-        assert normalize_linkedin_url(expected) == expected
-
     @pytest.mark.parametrize(
         ("value", "expected"),
         [
@@ -511,18 +499,31 @@ EMAIL_INVALID = [
 ]
 
 
-class TestNormalizeEmail:
-    @pytest.mark.parametrize(("value", "expected"), EMAIL_VALID)
-    def test_canonical_form(self, value, expected):
-        assert normalize_email(value) == expected
+def cases(tables: dict) -> list:
+    """Each normalizer with each of its cases, as parameters (normalize, value, result)."""
+    return [
+        pytest.param(normalize, *case, id=f"{normalize.__name__}-{index}")
+        for normalize, table in tables.items()
+        for index, case in enumerate(table)
+    ]
 
-    @pytest.mark.parametrize(("value", "expected"), EMAIL_VALID)
-    def test_canonical_form_is_a_fixed_point(self, value, expected):
-        assert normalize_email(expected) == expected
 
-    @pytest.mark.parametrize(("value", "reason"), EMAIL_INVALID)
-    def test_rejected(self, value, reason):
-        assert rejection(normalize_email, value) == reason
+VALID = cases({normalize_linkedin_url: LINKEDIN_VALID, normalize_email: EMAIL_VALID})
+INVALID = cases({normalize_linkedin_url: LINKEDIN_INVALID, normalize_email: EMAIL_INVALID})
+
+
+class TestNormalizers:
+    @pytest.mark.parametrize(("normalize", "value", "expected"), VALID)
+    def test_canonical_form(self, normalize, value, expected):
+        assert normalize(value) == expected
+
+    @pytest.mark.parametrize(("normalize", "value", "expected"), VALID)
+    def test_canonical_form_is_a_fixed_point(self, normalize, value, expected):
+        assert normalize(expected) == expected
+
+    @pytest.mark.parametrize(("normalize", "value", "reason"), INVALID)
+    def test_rejected(self, normalize, value, reason):
+        assert rejection(normalize, value) == reason
 
 
 # ---------------------------------------------------------------------------------------------

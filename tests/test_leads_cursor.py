@@ -12,7 +12,14 @@ import pytest
 
 from leads.domain.cursors import LeadCursor, encode_cursor
 from leads_contract.values import LEAD_STATUSES
-from tests.contract import LEAD_KEYS, as_listed, bad_query, leads_url, set_statuses
+from tests.contract import (
+    LEAD_KEYS,
+    PAGE_AND_CURSOR,
+    as_listed,
+    bad_query,
+    leads_url,
+    set_statuses,
+)
 
 INVALID_CURSOR = "Not a valid cursor: pass the next_cursor of a previous page unchanged."
 BAD_CURSOR_BODY = bad_query("cursor", INVALID_CURSOR)
@@ -60,22 +67,41 @@ def walk_by_cursor(api, campaign_id: str, limit: int, status: str | None = None,
     return responses
 
 
+def page_of(
+    campaign_id: str,
+    rows: list[dict],
+    *,
+    total: int,
+    page: int | None,
+    limit: int,
+    more: bool,
+    status: str | None = None,
+) -> dict:
+    """The body of a page listing these stored rows; when `more` leads follow, its next_cursor
+    points past the last of them."""
+    return {
+        "prospects": [as_listed(row) for row in rows],
+        "total": total,
+        "page": page,
+        "limit": limit,
+        "next_cursor": cursor_after(campaign_id, rows[-1], status) if more else None,
+    }
+
+
 def expected_pages(campaign_id: str, rows: list[dict], limit: int, status: str | None):
     """The body of every page of a walk over an unchanged roster holding `rows`."""
-    pages = []
-    for start in range(0, max(len(rows), 1), limit):
-        chunk = rows[start : start + limit]
-        more = start + limit < len(rows)
-        pages.append(
-            {
-                "prospects": [as_listed(row) for row in chunk],
-                "total": len(rows),
-                "page": 1 if start == 0 else None,
-                "limit": limit,
-                "next_cursor": cursor_after(campaign_id, chunk[-1], status) if more else None,
-            }
+    return [
+        page_of(
+            campaign_id,
+            rows[start : start + limit],
+            total=len(rows),
+            page=1 if start == 0 else None,
+            limit=limit,
+            more=start + limit < len(rows),
+            status=status,
         )
-    return pages
+        for start in range(0, max(len(rows), 1), limit)
+    ]
 
 
 def raw_cursor(payload_fields: tuple, checksum_ok: bool = True) -> str:
@@ -165,23 +191,15 @@ class TestCursorPaging:
 
         chunk = rows[(page - 1) * 3 : page * 3]
         assert numbered.status_code == 200
-        assert numbered.json == {
-            "prospects": [as_listed(row) for row in chunk],
-            "total": 7,
-            "page": page,
-            "limit": 3,
-            "next_cursor": cursor_after(campaign_id, chunk[-1], None) if page < 3 else None,
-        }
+        assert numbered.json == page_of(
+            campaign_id, chunk, total=7, page=page, limit=3, more=page < 3
+        )
         if page < 3:
             rest = rows[page * 3 : page * 3 + 3]
             assert following.status_code == 200
-            assert following.json == {
-                "prospects": [as_listed(row) for row in rest],
-                "total": 7,
-                "page": None,
-                "limit": 3,
-                "next_cursor": cursor_after(campaign_id, rest[-1], None) if page < 2 else None,
-            }
+            assert following.json == page_of(
+                campaign_id, rest, total=7, page=None, limit=3, more=page < 2
+            )
 
     @pytest.mark.parametrize("limit", [1, 3, 5])
     def test_the_limit_may_change_between_pages(self, api, email_campaign, db, limit):
@@ -194,13 +212,9 @@ class TestCursorPaging:
 
         chunk = rows[2 : 2 + limit]
         assert second.status_code == 200
-        assert second.json == {
-            "prospects": [as_listed(row) for row in chunk],
-            "total": 8,
-            "page": None,
-            "limit": limit,
-            "next_cursor": cursor_after(campaign_id, chunk[-1], None),
-        }
+        assert second.json == page_of(
+            campaign_id, chunk, total=8, page=None, limit=limit, more=True
+        )
 
 
 class TestPagingWhileTheRosterChanges:
@@ -264,13 +278,9 @@ class TestPagingWhileTheRosterChanges:
 
         rows = roster_rows(db, campaign_id)
         assert second.status_code == 200
-        assert second.json == {
-            "prospects": [as_listed(row) for row in rows[3:5]],
-            "total": 5,
-            "page": None,
-            "limit": 2,
-            "next_cursor": None,
-        }
+        assert second.json == page_of(
+            campaign_id, rows[3:5], total=5, page=None, limit=2, more=False
+        )
         assert [str(row["id"]) for row in rows[1:]] == ids
 
 
@@ -352,12 +362,7 @@ class TestBadCursors:
         response = api.get(leads_url(campaign_id, page=page, cursor=good_cursor))
 
         assert response.status_code == 400
-        assert response.json == {
-            "code": 400,
-            "status": "Bad Request",
-            "message": "Send either page or cursor, not both",
-            "errors": {"query": {"_schema": ["Send either page or cursor, not both."]}},
-        }
+        assert response.json == PAGE_AND_CURSOR
 
     def test_cursor_of_another_campaign_is_400(self, api, campaign_id, good_cursor):
         other = api.create_campaign("Other campaign", "email")
@@ -366,12 +371,7 @@ class TestBadCursors:
         response = api.get(leads_url(other["id"], cursor=good_cursor))
 
         assert response.status_code == 400
-        assert response.json == {
-            "code": 400,
-            "status": "Bad Request",
-            "message": "cursor: This cursor belongs to another campaign",
-            "errors": {"query": {"cursor": ["This cursor belongs to another campaign."]}},
-        }
+        assert response.json == bad_query("cursor", "This cursor belongs to another campaign.")
 
     @pytest.mark.parametrize(
         "issued_with, used_with, issued",
@@ -392,12 +392,7 @@ class TestBadCursors:
 
         problem = f"This cursor was issued {issued}; list with the same status filter."
         assert response.status_code == 400
-        assert response.json == {
-            "code": 400,
-            "status": "Bad Request",
-            "message": f"cursor: {problem.rstrip('.')}",
-            "errors": {"query": {"cursor": [problem]}},
-        }
+        assert response.json == bad_query("cursor", problem)
 
     def test_cursor_on_a_campaign_of_another_workspace_is_404(
         self, other_api, campaign_id, good_cursor

@@ -9,11 +9,15 @@ import pytest
 
 from leads_contract.values import IDENTITY_FIELD
 from tests.contract import (
-    JSON,
-    NOT_AN_OBJECT,
+    LEAD_KEYS,
     add_leads,
+    as_listed,
+    bad_body,
+    bad_fields,
+    bad_request,
     database_state,
     error_body,
+    frozen_roster,
     leads_url,
     move_to,
     stored_lead,
@@ -34,27 +38,6 @@ BOB = {
     "linkedin_url": "https://www.linkedin.com/in/bob",
     "first_name": "Bob",
 }
-
-
-def expected_row(lead: dict, stored_name: str | None, identity_field: str) -> dict:
-    """The leads row behind an API lead: `name` holds only an explicitly given name."""
-    return {
-        "id": lead["id"],
-        "campaign_id": lead["campaign_id"],
-        "identity": lead[identity_field],
-        "status": lead["status"],
-        "email": lead["email"],
-        "linkedin_url": lead["linkedin_url"],
-        "first_name": lead["first_name"],
-        "last_name": lead["last_name"],
-        "name": stored_name,
-        "company": lead["company"],
-        "position": lead["position"],
-        "headline": lead["headline"],
-        "custom_fields": lead["custom_fields"],
-        "created_at": datetime.fromisoformat(lead["created_at"]),
-        "updated_at": datetime.fromisoformat(lead["updated_at"]),
-    }
 
 
 @pytest.fixture(params=["email", "linkedin"])
@@ -94,9 +77,11 @@ def assert_updated(
     expected = {**lead, **changes, "updated_at": updated_at}
     assert response.json == {"prospect": expected}
     assert datetime.fromisoformat(updated_at) > datetime.fromisoformat(lead["updated_at"])
-    assert stored_lead(db, lead["id"]) == expected_row(
-        expected, stored_name, IDENTITY_FIELD[campaign["type"]]
-    )
+    stored = stored_lead(db, lead["id"])
+    assert as_listed({key: stored[key] for key in LEAD_KEYS}) == expected
+    # Only an explicitly given name is stored; the identity follows the identity field.
+    assert stored["name"] == stored_name
+    assert stored["identity"] == expected[IDENTITY_FIELD[campaign["type"]]]
     others_after = [row for row in database_state(db)["leads"] if str(row["id"]) != lead["id"]]
     assert others_after == others_before
     listed = {item["id"]: item for item in api.get(leads_url(campaign["id"])).json["prospects"]}
@@ -201,75 +186,73 @@ class TestNameDerivation:
 
 class TestUpdateIdentity:
     @pytest.mark.parametrize(
-        ("campaign_type", "updates", "changes"),
+        ("campaign_type", "field", "sent", "shown"),
         [
             pytest.param(
                 "email",
-                {"email": "  Ann.New@Example.COM "},
-                {"email": "ann.new@example.com"},
+                "email",
+                "  Ann.New@Example.COM ",
+                "ann.new@example.com",
                 id="email-campaign-new-email",
             ),
             pytest.param(
                 "email",
-                {"email": "ANN@example.com"},
-                {"email": "ann@example.com"},
+                "email",
+                "ANN@example.com",
+                "ann@example.com",
                 id="email-campaign-own-email-other-spelling",
             ),
             pytest.param(
                 "email",
-                {"linkedin_url": " HTTP://uk.linkedin.com/in/Ann-Lee-2/recent-activity/?t=x#a "},
-                {"linkedin_url": "https://www.linkedin.com/in/ann-lee-2"},
+                "linkedin_url",
+                " HTTP://uk.linkedin.com/in/Ann-Lee-2/recent-activity/?t=x#a ",
+                "https://www.linkedin.com/in/ann-lee-2",
                 id="email-campaign-other-identity-normalized",
             ),
             pytest.param(
                 "email",
-                {"linkedin_url": "https://www.linkedin.com/in/bob"},
-                {"linkedin_url": "https://www.linkedin.com/in/bob"},
+                "linkedin_url",
+                "https://www.linkedin.com/in/bob",
+                "https://www.linkedin.com/in/bob",
                 id="email-campaign-other-identity-may-be-shared",
             ),
-            pytest.param(
-                "email",
-                {"linkedin_url": None},
-                {"linkedin_url": None},
-                id="email-campaign-clear-url",
-            ),
-            pytest.param(
-                "email",
-                {"linkedin_url": " "},
-                {"linkedin_url": None},
-                id="email-campaign-blank-url",
-            ),
+            pytest.param("email", "linkedin_url", None, None, id="email-campaign-clear-url"),
+            pytest.param("email", "linkedin_url", " ", None, id="email-campaign-blank-url"),
             pytest.param(
                 "linkedin",
-                {"linkedin_url": "m.linkedin.com/in/ann-lee-2/"},
-                {"linkedin_url": "https://www.linkedin.com/in/ann-lee-2"},
+                "linkedin_url",
+                "m.linkedin.com/in/ann-lee-2/",
+                "https://www.linkedin.com/in/ann-lee-2",
                 id="linkedin-campaign-new-url",
             ),
             pytest.param(
                 "linkedin",
-                {"linkedin_url": "https://de.linkedin.com/in/ANN-LEE/details/experience/"},
-                {"linkedin_url": "https://www.linkedin.com/in/ann-lee"},
+                "linkedin_url",
+                "https://de.linkedin.com/in/ANN-LEE/details/experience/",
+                "https://www.linkedin.com/in/ann-lee",
                 id="linkedin-campaign-own-url-other-spelling",
             ),
             pytest.param(
                 "linkedin",
-                {"email": " Ann.New@Example.com"},
-                {"email": "ann.new@example.com"},
+                "email",
+                " Ann.New@Example.com",
+                "ann.new@example.com",
                 id="linkedin-campaign-other-identity-normalized",
             ),
             pytest.param(
                 "linkedin",
-                {"email": "BOB@example.com"},
-                {"email": "bob@example.com"},
+                "email",
+                "BOB@example.com",
+                "bob@example.com",
                 id="linkedin-campaign-other-identity-may-be-shared",
             ),
-            pytest.param("linkedin", {"email": None}, {"email": None}, id="linkedin-clear-email"),
-            pytest.param("linkedin", {"email": ""}, {"email": None}, id="linkedin-empty-email"),
+            pytest.param("linkedin", "email", None, None, id="linkedin-clear-email"),
+            pytest.param("linkedin", "email", "", None, id="linkedin-empty-email"),
         ],
     )
-    def test_identity_fields_are_normalized(self, api, db, campaign, roster, updates, changes):
+    def test_identity_fields_are_normalized(self, api, db, campaign, roster, field, sent, shown):
         ann, _ = roster
-        assert_updated(api, db, campaign, ann, updates, changes)
+        assert_updated(api, db, campaign, ann, {field: sent}, {field: shown})
 
     def test_identity_held_in_another_campaign_is_free(self, api, db, campaign, roster):
         ann, _ = roster
@@ -402,19 +385,23 @@ class TestUpdateIdentity:
 
 class TestUpdateRejected:
     @pytest.mark.parametrize(
-        ("body", "message", "errors"),
+        ("body", "error"),
         [
             pytest.param(
                 {"updates": {}},
-                "updates must hold at least one field",
-                {"json": {"updates": {"_schema": ["updates must hold at least one field."]}}},
+                bad_request(
+                    "updates must hold at least one field",
+                    {"json": {"updates": {"_schema": ["updates must hold at least one field."]}}},
+                ),
                 id="empty-updates",
             ),
             *[
                 pytest.param(
                     {"updates": {key: value, "company": "Changed"}},
-                    f"updates: {key} is not editable",
-                    {"json": {"updates": {key: [f"{key} is not editable."]}}},
+                    bad_request(
+                        f"updates: {key} is not editable",
+                        {"json": {"updates": {key: [f"{key} is not editable."]}}},
+                    ),
                     id=f"read-only-{key}",
                 )
                 for key, value in [
@@ -427,109 +414,95 @@ class TestUpdateRejected:
             ],
             pytest.param(
                 {"updates": {"status": "pending", "id": None}},
-                "updates: id is not editable; updates: status is not editable",
-                {
-                    "json": {
-                        "updates": {
-                            "id": ["id is not editable."],
-                            "status": ["status is not editable."],
+                bad_request(
+                    "updates: id is not editable; updates: status is not editable",
+                    {
+                        "json": {
+                            "updates": {
+                                "id": ["id is not editable."],
+                                "status": ["status is not editable."],
+                            }
                         }
-                    }
-                },
+                    },
+                ),
                 id="read-only-several",
             ),
             pytest.param(
                 {"updates": {"company": "Changed", "nickname": "Annie"}},
-                "updates.nickname: Unknown field",
-                {"json": {"updates": {"nickname": ["Unknown field."]}}},
+                bad_body("updates.nickname", "Unknown field."),
                 id="unknown-update-key",
             ),
             pytest.param(
                 {"updates": {"company": "Changed"}, "force": True},
-                "force: Unknown field",
-                {"json": {"force": ["Unknown field."]}},
+                bad_body("force", "Unknown field."),
                 id="unknown-top-level-key",
             ),
             pytest.param(
                 {"prospect_id": "not-a-uuid", "updates": {"company": "Changed"}},
-                "prospect_id: Not a valid UUID",
-                {"json": {"prospect_id": ["Not a valid UUID."]}},
+                bad_body("prospect_id", "Not a valid UUID."),
                 id="non-uuid-prospect-id",
             ),
             pytest.param(
                 {"prospect_id": 42, "updates": {"company": "Changed"}},
-                "prospect_id: Not a valid UUID",
-                {"json": {"prospect_id": ["Not a valid UUID."]}},
+                bad_body("prospect_id", "Not a valid UUID."),
                 id="numeric-prospect-id",
             ),
             pytest.param(
                 {"prospect_id": None, "updates": {"company": "Changed"}},
-                "prospect_id: Field may not be null",
-                {"json": {"prospect_id": ["Field may not be null."]}},
+                bad_body("prospect_id", "Field may not be null."),
                 id="null-prospect-id",
             ),
             pytest.param(
                 {"prospect_id": None},
-                "prospect_id: Field may not be null; updates: Missing data for required field",
-                {
-                    "json": {
-                        "prospect_id": ["Field may not be null."],
-                        "updates": ["Missing data for required field."],
-                    }
-                },
+                bad_fields(
+                    "prospect_id: Field may not be null; updates: Missing data for required field",
+                    prospect_id="Field may not be null.",
+                    updates="Missing data for required field.",
+                ),
                 id="null-id-missing-updates",
             ),
             pytest.param(
                 {"updates": None},
-                "updates: Field may not be null",
-                {"json": {"updates": ["Field may not be null."]}},
+                bad_body("updates", "Field may not be null."),
                 id="null-updates",
             ),
             pytest.param(
                 {"updates": [{"company": "Changed"}]},
-                "updates: Invalid input type",
-                {"json": {"updates": {"_schema": ["Invalid input type."]}}},
+                bad_request(
+                    "updates: Invalid input type",
+                    {"json": {"updates": {"_schema": ["Invalid input type."]}}},
+                ),
                 id="list-updates",
             ),
             pytest.param(
                 {"updates": {"first_name": "x" * 201}},
-                "updates.first_name: Longer than maximum length 200",
-                {"json": {"updates": {"first_name": ["Longer than maximum length 200."]}}},
+                bad_body("updates.first_name", "Longer than maximum length 200."),
                 id="first-name-too-long",
             ),
             pytest.param(
                 {"updates": {"company": 5}},
-                "updates.company: Not a valid string",
-                {"json": {"updates": {"company": ["Not a valid string."]}}},
+                bad_body("updates.company", "Not a valid string."),
                 id="company-not-a-string",
             ),
             pytest.param(
                 {"updates": {"custom_fields": {"bad key": 1}}},
-                "updates.custom_fields: Key 'bad key' must match ^[A-Za-z0-9_]{1,64}$",
-                {
-                    "json": {
-                        "updates": {
-                            "custom_fields": ["Key 'bad key' must match ^[A-Za-z0-9_]{1,64}$."]
-                        }
-                    }
-                },
+                bad_body("updates.custom_fields", "Key 'bad key' must match ^[A-Za-z0-9_]{1,64}$."),
                 id="custom-fields-bad-key",
             ),
             pytest.param(
                 {"updates": {"custom_fields": ["not", "an", "object"]}},
-                "updates.custom_fields: Not a valid mapping",
-                {"json": {"updates": {"custom_fields": ["Not a valid mapping."]}}},
+                bad_body("updates.custom_fields", "Not a valid mapping."),
                 id="custom-fields-not-object",
             ),
         ],
     )
-    def test_rejected_and_nothing_changes(self, rejected, campaign, roster, body, message, errors):
+    def test_rejected_and_nothing_changes(self, rejected, campaign, roster, body, error):
         ann, _ = roster
         rejected(
             "PATCH",
             leads_url(campaign["id"]),
             400,
-            error_body(400, message, errors),
+            error,
             json={"prospect_id": ann["id"], **body},
         )
 
@@ -550,10 +523,6 @@ class TestUpdateRejected:
             ),
             json={},
         )
-
-    @pytest.mark.parametrize("body", [b"[]", b'"updates"', b"null", b"1", b"true"])
-    def test_body_that_is_not_an_object(self, rejected, campaign, roster, body):
-        rejected("PATCH", leads_url(campaign["id"]), 400, NOT_AN_OBJECT, data=body, headers=JSON)
 
 
 class TestUpdateNotFound:
@@ -599,8 +568,6 @@ class TestUpdateFrozenRoster:
             "PATCH",
             leads_url(campaign["id"]),
             400,
-            error_body(
-                400, f"Campaign is {status} — the roster is frozen once a campaign leaves draft."
-            ),
+            bad_request(frozen_roster(status)),
             json={"prospect_id": ann["id"], "updates": {"company": "Late"}},
         )

@@ -30,7 +30,7 @@ from leads.db.migrations import (
     apply_migrations,
     function_files,
 )
-from tests.contract import create_database, drop_database
+from tests.contract import committed, create_database, drop_database
 
 SCHEMA_FILE = SQL_DIR / "schema.sql"
 ALL_MIGRATIONS = sorted(migration.id for migration in read_migrations(str(MIGRATIONS_DIR)))
@@ -42,6 +42,17 @@ ALL_MIGRATIONS = sorted(migration.id for migration in read_migrations(str(MIGRAT
 _OWN_RELATION = (
     "n.nspname = 'public' AND c.relname NOT LIKE '\\_yoyo%' AND c.relname <> 'yoyo_lock'"
 )
+
+
+def _on_own_relation(relation_id: str) -> str:
+    """The join and condition that keep a catalog's rows about the schema's own relations
+    (`c`), given the catalog's column that holds the relation's oid."""
+    return (
+        f"JOIN pg_class c ON c.oid = {relation_id}"
+        f" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_OWN_RELATION}"
+    )
+
+
 SCHEMA_SECTIONS = {
     "extensions": "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
     "types": """
@@ -65,32 +76,21 @@ SCHEMA_SECTIONS = {
                || CASE WHEN a.attidentity <> '' THEN ' IDENTITY ' || a.attidentity::text ELSE '' END
                || CASE WHEN a.attgenerated <> '' THEN ' GENERATED' ELSE '' END
         FROM pg_attribute a
-        JOIN pg_class c ON c.oid = a.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE {_OWN_RELATION} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        {_on_own_relation("a.attrelid")} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
           AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY c.relname, a.attnum""",
     "constraints": f"""
         SELECT c.relname || ' ' || k.conname || ' ' || pg_get_constraintdef(k.oid)
-        FROM pg_constraint k
-        JOIN pg_class c ON c.oid = k.conrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE {_OWN_RELATION} AND k.contype <> 'n'
+        FROM pg_constraint k {_on_own_relation("k.conrelid")} AND k.contype <> 'n'
         ORDER BY 1""",
     "indexes": f"""
         SELECT pg_get_indexdef(i.indexrelid)
-        FROM pg_index i
-        JOIN pg_class c ON c.oid = i.indrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE {_OWN_RELATION}
+        FROM pg_index i {_on_own_relation("i.indrelid")}
         ORDER BY 1""",
     "triggers": f"""
         SELECT pg_get_triggerdef(t.oid)
-        FROM pg_trigger t
-        JOIN pg_class c ON c.oid = t.tgrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE {_OWN_RELATION} AND NOT t.tgisinternal
+        FROM pg_trigger t {_on_own_relation("t.tgrelid")} AND NOT t.tgisinternal
         ORDER BY 1""",
     "functions": """
         SELECT pg_get_functiondef(p.oid)
@@ -106,17 +106,13 @@ SCHEMA_SECTIONS = {
 
 
 def schema_snapshot(url: str) -> str:
-    connection = psycopg2.connect(url)
-    try:
-        with connection, connection.cursor() as cursor:
-            parts = []
-            for section, query in SCHEMA_SECTIONS.items():
-                cursor.execute(query)
-                lines = [row[0].rstrip() for row in cursor.fetchall()]
-                parts.append(f"-- {section}\n" + "\n".join(lines))
-            return "\n\n".join(parts) + "\n"
-    finally:
-        connection.close()
+    with committed(url) as cursor:
+        parts = []
+        for section, query in SCHEMA_SECTIONS.items():
+            cursor.execute(query)
+            lines = [row[0].rstrip() for row in cursor.fetchall()]
+            parts.append(f"-- {section}\n" + "\n".join(lines))
+        return "\n\n".join(parts) + "\n"
 
 
 def schema_file_statements(path: Path = SCHEMA_FILE) -> str:
@@ -130,25 +126,17 @@ def schema_file_statements(path: Path = SCHEMA_FILE) -> str:
 
 
 def run_sql(url: str, statements: str) -> None:
-    connection = psycopg2.connect(url)
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(statements)
-    finally:
-        connection.close()
+    with committed(url) as cursor:
+        cursor.execute(statements)
 
 
 def applied_rows(url: str) -> list[tuple]:
-    connection = psycopg2.connect(url)
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT migration_id, migration_hash, applied_at_utc FROM _yoyo_migration "
-                "ORDER BY migration_id"
-            )
-            return cursor.fetchall()
-    finally:
-        connection.close()
+    with committed(url) as cursor:
+        cursor.execute(
+            "SELECT migration_id, migration_hash, applied_at_utc FROM _yoyo_migration "
+            "ORDER BY migration_id"
+        )
+        return cursor.fetchall()
 
 
 @contextmanager
@@ -202,30 +190,20 @@ class TestSchema:
             text = migration.read_text(encoding="utf-8")
             assert not re.search(r"CREATE (OR REPLACE )?FUNCTION", text, re.I), migration
         apply_migrations(empty_database)
-        connection = psycopg2.connect(empty_database)
-        try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT p.proname FROM pg_proc p"
-                    " JOIN pg_namespace n ON n.oid = p.pronamespace"
-                    " WHERE n.nspname = 'public' ORDER BY 1"
-                )
-                assert [row[0] for row in cursor.fetchall()] == sorted(defined)
-        finally:
-            connection.close()
+        with committed(empty_database) as cursor:
+            cursor.execute(
+                "SELECT p.proname FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = 'public' ORDER BY 1"
+            )
+            assert [row[0] for row in cursor.fetchall()] == sorted(defined)
 
     def test_the_list_function_keeps_generic_plans(self, empty_database):
         # tests/test_list_plans.py says why; here, that the setting is part of the function.
         apply_migrations(empty_database)
-        connection = psycopg2.connect(empty_database)
-        try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT proconfig FROM pg_proc WHERE proname = 'list_campaign_leads'"
-                )
-                assert cursor.fetchall() == [(["plan_cache_mode=force_generic_plan"],)]
-        finally:
-            connection.close()
+        with committed(empty_database) as cursor:
+            cursor.execute("SELECT proconfig FROM pg_proc WHERE proname = 'list_campaign_leads'")
+            assert cursor.fetchall() == [(["plan_cache_mode=force_generic_plan"],)]
 
     def test_every_run_makes_the_functions_the_files_again(self, empty_database, expected_schema):
         # As after a change of a function's file: no migration is pending, yet the database
@@ -254,13 +232,9 @@ class TestSchema:
     def test_the_snapshot_sees_a_change(self, empty_database):
         apply_migrations(empty_database)
         before = schema_snapshot(empty_database)
-        connection = psycopg2.connect(empty_database)
-        try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute("ALTER TABLE leads ALTER COLUMN company DROP NOT NULL")
-                cursor.execute("ALTER TABLE leads ADD COLUMN extra text")
-        finally:
-            connection.close()
+        with committed(empty_database) as cursor:
+            cursor.execute("ALTER TABLE leads ALTER COLUMN company DROP NOT NULL")
+            cursor.execute("ALTER TABLE leads ADD COLUMN extra text")
         after = schema_snapshot(empty_database)
         assert after != before
         assert "leads.extra text" in after
@@ -303,14 +277,8 @@ class TestConcurrentStarts:
 
     def test_a_lock_row_left_by_a_killed_start_does_not_block(self, empty_database):
         apply_migrations(empty_database)
-        connection = psycopg2.connect(empty_database)
-        try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute(
-                    "INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, now(), 999999)"
-                )
-        finally:
-            connection.close()
+        with committed(empty_database) as cursor:
+            cursor.execute("INSERT INTO yoyo_lock (locked, ctime, pid) VALUES (1, now(), 999999)")
         started = time.monotonic()
         assert apply_migrations(empty_database) == []
         assert time.monotonic() - started < 5  # yoyo alone would wait 10 s, then fail

@@ -17,7 +17,6 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from app import create_app
-from leads.config import DEFAULT_RATE_LIMIT, ConfigError, Settings
 from leads.web import rate_limits
 from leads.web.rate_limits import KEY_PREFIX, FixedWindowMemoryStorage
 from tests.contract import ApiClient, make_token
@@ -349,43 +348,7 @@ class TestFixedWindowMemoryStorage:
         assert storage.reset() == 2  # token:def and token:ghi; token:abc's window was dropped
 
 
-class TestSettings:
-    @pytest.mark.parametrize(
-        ("value", "expected"),
-        [
-            (None, DEFAULT_RATE_LIMIT),
-            ("", DEFAULT_RATE_LIMIT),
-            ("off", None),
-            (" OFF ", None),
-            ("10/second;600/hour", "10/second;600/hour"),
-        ],
-    )
-    def test_rate_limit_from_environment(self, monkeypatch, value, expected):
-        if value is None:
-            monkeypatch.delenv("LEADS_RATE_LIMIT", raising=False)
-        else:
-            monkeypatch.setenv("LEADS_RATE_LIMIT", value)
-        assert Settings.from_environment().rate_limit == expected
-
-    def test_a_bad_rate_limit_is_refused(self, monkeypatch):
-        monkeypatch.setenv("LEADS_RATE_LIMIT", "lots")
-        with pytest.raises(ConfigError) as error:
-            Settings.from_environment()
-        assert str(error.value) == (
-            "LEADS_RATE_LIMIT must be a rate limit such as 600/minute (or off), got 'lots'"
-        )
-
-    @pytest.mark.parametrize(
-        ("value", "expected"),
-        [(None, "memory://"), ("redis://127.0.0.1:6379/2", "redis://127.0.0.1:6379/2")],
-    )
-    def test_storage_from_environment(self, monkeypatch, value, expected):
-        if value is None:
-            monkeypatch.delenv("LEADS_RATE_LIMIT_STORAGE_URI", raising=False)
-        else:
-            monkeypatch.setenv("LEADS_RATE_LIMIT_STORAGE_URI", value)
-        assert Settings.from_environment().rate_limit_storage_uri == expected
-
+class TestTheTestsApp:
     def test_tests_run_without_limits(self, api):
         response = api.get("/api/campaigns")
         assert response.status_code == 200

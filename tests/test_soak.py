@@ -20,7 +20,14 @@ import psycopg2
 import pytest
 
 from leads_contract.values import IDENTITY_FIELD
-from tests.contract import ApiClient, assert_stats_match_roster, identity, spelling
+from tests.contract import (
+    ApiClient,
+    assert_stats_match_roster,
+    bad_request,
+    frozen_roster,
+    identity,
+    spelling,
+)
 
 DURATION = 12.0  # seconds of traffic
 WRITERS = 5
@@ -38,15 +45,7 @@ SCHEDULE = {
 TYPES = ["email", "linkedin", "email"]
 
 
-def frozen_body(status: str) -> dict:
-    return {
-        "code": 400,
-        "status": "Bad Request",
-        "message": f"Campaign is {status} — the roster is frozen once a campaign leaves draft.",
-    }
-
-
-FROZEN_BODIES = [frozen_body(status) for status in FROZEN_STATUSES]
+FROZEN_BODIES = [bad_request(frozen_roster(status)) for status in FROZEN_STATUSES]
 
 
 @dataclass

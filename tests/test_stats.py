@@ -4,9 +4,12 @@ maintained per-status counts and a full recount of the roster agree exactly."""
 
 from __future__ import annotations
 
+import json
 import random
+import re
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -84,21 +87,34 @@ class TestStatsKeyOrder:
         stats = stats_from(api, campaign, where)
 
         assert list(stats) == STATS_KEYS
-        assert STATS_KEYS == [
-            "total",
-            "pending",
-            "sent",
-            "connection_sent",
-            "connected",
-            "message_sent",
-            "replied",
-            "bounced",
-            "completed",
-            "timed_out",
-            "cancelled",
-            "contacted",
-            "last_synced_at",
-        ]
+
+    def test_the_statuses_follow_the_database_enum(self, db):
+        # The contract orders the counts as the list of statuses, which is the enum's order.
+        with db.cursor() as cursor:
+            cursor.execute("SELECT enum_range(NULL::lead_status)::text[]")
+            assert tuple(cursor.fetchone()[0]) == LEAD_STATUSES
+
+    def test_the_contract_documents_this_order(self):
+        # Every stats object that docs/API.md shows lists its keys in this order.
+        api_doc = (Path(__file__).parent.parent / "docs" / "API.md").read_text(encoding="utf-8")
+        shown = []
+        for block in re.findall(r"```json\n(.*?)```", api_doc, re.DOTALL):
+            try:
+                shown += stats_objects(json.loads(block))
+            except json.JSONDecodeError:
+                continue  # an excerpt, not a whole document
+        assert shown
+        assert [list(stats) for stats in shown] == [STATS_KEYS] * len(shown)
+
+
+def stats_objects(document) -> list[dict]:
+    """The stats objects anywhere in a JSON document."""
+    if isinstance(document, list):
+        return [found for item in document for found in stats_objects(item)]
+    if not isinstance(document, dict):
+        return []
+    own = [document] if "total" in document and "contacted" in document else []
+    return own + [found for value in document.values() for found in stats_objects(value)]
 
 
 class RosterModel:

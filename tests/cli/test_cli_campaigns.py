@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import psycopg2.extras
 import pytest
 
 from leads_contract.values import CAMPAIGN_STATUSES, LEAD_STATUSES
@@ -11,18 +10,18 @@ from tests.contract import (
     database_state,
     leads_url,
     move_to,
+    query_rows,
     usage_error,
 )
 
 
 def stored_campaigns(db) -> list[dict]:
-    with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-        cursor.execute(
-            "SELECT c.id::text, w.name AS workspace, c.name, c.type::text, c.status::text "
-            "FROM campaigns c JOIN workspaces w ON w.id = c.workspace_id "
-            "ORDER BY c.created_at, c.id"
-        )
-        return cursor.fetchall()
+    return query_rows(
+        db,
+        "SELECT c.id::text, w.name AS workspace, c.name, c.type::text, c.status::text "
+        "FROM campaigns c JOIN workspaces w ON w.id = c.workspace_id "
+        "ORDER BY c.created_at, c.id",
+    )
 
 
 def plain(pairs, width: int) -> list[str]:

@@ -21,6 +21,7 @@ from tests.cli.conftest import LEADS_BIN, Fault
 from tests.contract import (
     STORED_FIELDS,
     database_state,
+    frozen_roster,
     leads_url,
     move_to,
     stored_leads,
@@ -846,8 +847,7 @@ class TestApiErrors:
         assert result.stderr == (
             "leads: the import stopped before the end; re-run the same command to finish it "
             "(rows already imported will count as duplicates).\n"
-            f"Error: Campaign is {status} — the roster is frozen once a campaign leaves draft. "
-            "(HTTP 400)\n"
+            f"Error: {frozen_roster(status)} (HTTP 400)\n"
         )
         assert database_state(db) == before
 

@@ -13,6 +13,7 @@ from tests.contract import (
     LEAD_KEYS,
     STORED_FIELDS,
     database_state,
+    frozen_roster,
     leads_url,
     move_to,
     set_statuses,
@@ -355,10 +356,7 @@ class TestLeadUpdate:
             "--prospect-id", lead["id"], "--updates", '{"company": "X"}',
         )  # fmt: skip
         assert (result.exit_code, result.stdout) == (1, "")
-        assert result.stderr == (
-            "Error: Campaign is active — the roster is frozen once a campaign leaves draft. "
-            "(HTTP 400)\n"
-        )
+        assert result.stderr == (f"Error: {frozen_roster('active')} (HTTP 400)\n")
         assert database_state(db) == before
 
 
@@ -469,10 +467,7 @@ class TestLeadRemove:
         selector = [arg.format(id=lead["id"]) for arg in selector]
         result = invoke("campaign", "lead", "remove", "--id", email_campaign["id"], *selector)
         assert (result.exit_code, result.stdout) == (1, "")
-        assert result.stderr == (
-            f"Error: Campaign is {status} — the roster is frozen once a campaign leaves draft. "
-            "(HTTP 400)\n"
-        )
+        assert result.stderr == (f"Error: {frozen_roster(status)} (HTTP 400)\n")
         assert database_state(db) == before
 
     def test_bad_ids_are_refused_by_the_api(self, invoke, api, db, email_campaign):
