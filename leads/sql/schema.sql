@@ -103,8 +103,7 @@ CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 -- Functions, each defined once in its own file, and the triggers that call them (each in
 -- the file of its function).
 \ir functions/add_campaign_leads.sql
-\ir functions/count_deleted_leads.sql
-\ir functions/count_inserted_leads.sql
+\ir functions/count_added_or_removed_leads.sql
 \ir functions/count_updated_leads.sql
 \ir functions/delete_campaign_leads.sql
 \ir functions/list_campaign_leads.sql

@@ -1,7 +1,8 @@
 -- The one place where campaign_lead_counts changes: each move adds its delta to the count
--- of its campaign and status. The statement-level triggers of leads (count_inserted_leads,
--- count_updated_leads, count_deleted_leads) only say which moves their statement made, so
--- the cost of exact stats grows with the rows a statement touches, never with the roster.
+-- of its campaign and status. The statement-level triggers of leads
+-- (count_added_or_removed_leads, count_updated_leads) only say which moves their statement
+-- made, so the cost of exact stats grows with the rows a statement touches, never with the
+-- roster.
 CREATE OR REPLACE FUNCTION move_lead_counts(p_moves lead_count_move[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
