@@ -295,9 +295,12 @@ def delete_leads(
 ) -> dict:
     """Remove the given leads (ids not in this campaign are skipped), or all when None;
     the number removed and the campaign's stats after it."""
+    # As text, the ids travel as one array literal cast once (the query's ::uuid[]); psycopg2
+    # would write each UUID object with a cast of its own, adapted in Python one by one.
+    ids = None if lead_ids is None else [str(lead_id) for lead_id in lead_ids]
     with draft_roster(), transaction(pool) as tx:
         outcome = tx.fetch_one(
             "delete_leads",
-            {"workspace_id": workspace_id, "campaign_id": campaign_id, "lead_ids": lead_ids},
+            {"workspace_id": workspace_id, "campaign_id": campaign_id, "lead_ids": ids},
         )
     return {"deleted": outcome["deleted"], "stats": outcome["stats"]}
