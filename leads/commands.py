@@ -39,12 +39,21 @@ def list_tokens() -> None:
     """List tokens by prefix, workspace and state (never the tokens themselves)."""
     with transaction(_pool(), read_only=True) as tx:
         rows = tx.fetch_all("list_tokens")
-    for row in rows:
-        state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
-        click.echo(
-            f"{row['token_prefix']}  {row['workspace']}  "
-            f"created {row['created_at']:%Y-%m-%d %H:%M}  {state}"
+    if not rows:
+        return
+    table = [("PREFIX", "WORKSPACE", "CREATED", "STATE")] + [
+        (
+            row["token_prefix"],
+            row["workspace"],
+            f"{row['created_at']:%Y-%m-%d %H:%M}",
+            f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active",
         )
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(3)]
+    for line in table:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        click.echo("  ".join([*cells, line[3]]))
 
 
 @tokens.command("revoke")

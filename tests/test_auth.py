@@ -208,15 +208,20 @@ class TestTokensCli:
         assert run_cli(app, "tokens", "revoke", revoked[:11]).exit_code == 0
         result = run_cli(app, "tokens", "list")
         assert result.exit_code == 0, result.output
-        expected = []
-        for row in token_rows(db):
+        rows = token_rows(db)
+        width = max(len("WORKSPACE"), *(len(row["workspace"]) for row in rows))
+        expected = [f"PREFIX       {'WORKSPACE'.ljust(width)}  CREATED           STATE"]
+        for row in rows:
             state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
             expected.append(
-                f"{row['token_prefix']}  {row['workspace']}  "
-                f"created {row['created_at']:%Y-%m-%d %H:%M}  {state}"
+                f"{row['token_prefix']}  {row['workspace'].ljust(width)}  "
+                f"{row['created_at']:%Y-%m-%d %H:%M}  {state}"
             )
         assert result.output.splitlines() == expected
-        assert [line.split()[0] for line in expected] == [
+        # The columns line up: each starts at the same offset on every line.
+        starts = {tuple(m.start() for m in re.finditer(r"(?<=  )\S", line)) for line in expected}
+        assert len(starts) == 1, expected
+        assert [line.split()[0] for line in expected[1:]] == [
             token[:11],
             other_token[:11],
             revoked[:11],
