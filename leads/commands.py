@@ -3,18 +3,45 @@
 from __future__ import annotations
 
 import click
+import psycopg2
+import psycopg2.errors
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from leads.db.migrations import apply_migrations
-from leads.db.pool import transaction
+from leads.db.pool import DatabaseUnavailable, transaction
 from leads.web import auth, idempotency
 
-# AppGroup, not click.Group: its commands run inside an app context however they are
-# invoked (`flask ...` pushes one, but app.test_cli_runner() and app.cli do not).
-tokens = AppGroup("tokens", help="Create, list and revoke API tokens.")
-db = AppGroup("db", help="Database schema.")
-idempotency_keys = AppGroup("idempotency", help="Idempotency-Key records.")
+UPGRADE = "flask --app app db upgrade"
+
+
+class OperatorGroup(AppGroup):
+    """Commands whose database problems are one line naming the problem and its fix, never a
+    traceback: an operator meets them on a server not set up yet.
+
+    AppGroup, not click.Group: its commands run inside an app context however they are
+    invoked (`flask ...` pushes one, but app.test_cli_runner() and app.cli do not).
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except psycopg2.errors.UndefinedTable:
+            raise click.ClickException(
+                f"the database has no schema yet: run `{UPGRADE}` (the service also applies "
+                "it when it starts)."
+            ) from None
+        except (DatabaseUnavailable, psycopg2.OperationalError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else "no reason"
+            raise click.ClickException(
+                f"cannot reach the database ({reason}): check DATABASE_URL and that the "
+                "server is running."
+            ) from None
+
+
+tokens = OperatorGroup("tokens", help="Create, list and revoke API tokens.")
+db = OperatorGroup("db", help="Database schema.")
+idempotency_keys = OperatorGroup("idempotency", help="Idempotency-Key records.")
 
 
 def _pool():

@@ -1,0 +1,65 @@
+"""Operator commands on a database that is not ready: one line naming the problem and its fix."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from app import create_app
+from tests.contract import create_database, drop_database, free_port
+
+COMMANDS = [
+    ["tokens", "create", "--workspace", "acme"],
+    ["tokens", "list"],
+    ["tokens", "revoke", "ld_AbCdEfGh"],
+    ["idempotency", "purge"],
+]
+NO_SCHEMA = (
+    "Error: the database has no schema yet: run `flask --app app db upgrade` (the service "
+    "also applies it when it starts)."
+)
+
+
+def run_command(database_url: str, args: list[str]):
+    app = create_app({"database_url": database_url, "db_connect_timeout": 2})
+    try:
+        return app.test_cli_runner().invoke(args=args)
+    finally:
+        app.extensions["leads_pool"].close()
+
+
+@pytest.fixture
+def empty_database(server_url) -> Iterator[str]:
+    """A database never migrated: the state `make test` alone leaves a new server in."""
+    name = f"leads_commands_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    url = create_database(server_url, name)
+    yield url
+    drop_database(server_url, name)
+
+
+class TestUnmigratedDatabase:
+    @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+    def test_one_line_naming_the_fix(self, empty_database, args):
+        result = run_command(empty_database, args)
+        assert (result.exit_code, result.output) == (1, NO_SCHEMA + "\n")
+
+    def test_the_fix_works(self, empty_database):
+        assert run_command(empty_database, ["db", "upgrade"]).exit_code == 0
+        result = run_command(empty_database, ["tokens", "create", "--workspace", "acme"])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[-1].startswith("ld_")
+
+
+class TestUnreachableDatabase:
+    @pytest.mark.parametrize("args", [*COMMANDS, ["db", "upgrade"]], ids=" ".join)
+    def test_one_line_naming_the_problem(self, args):
+        url = f"postgresql://postgres@127.0.0.1:{free_port()}/leads"
+        result = run_command(url, args)
+        assert result.exit_code == 1
+        assert len(result.output.splitlines()) == 1, result.output
+        assert result.output.startswith("Error: cannot reach the database (")
+        assert result.output.endswith("): check DATABASE_URL and that the server is running.\n")
+        assert "Traceback" not in result.output
