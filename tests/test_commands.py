@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from app import create_app
-from tests.contract import create_database, drop_database, free_port
+from tests.contract import connected, create_database, drop_database, free_port, query_rows
 
 COMMANDS = [
     ["tokens", "create", "--workspace", "acme"],
@@ -21,6 +21,17 @@ NO_SCHEMA = (
     "Error: the database has no schema yet: run `flask --app app db upgrade` (the service "
     "also applies it when it starts)."
 )
+
+
+def relations(url: str) -> list[dict]:
+    """The tables and types of the database's public schema."""
+    with connected(url) as db:
+        return query_rows(
+            db,
+            "SELECT c.relname, c.relkind FROM pg_class AS c"
+            " JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' ORDER BY c.relname",
+        )
 
 
 def run_command(database_url: str, args: list[str]):
@@ -45,12 +56,20 @@ class TestUnmigratedDatabase:
     def test_one_line_naming_the_fix(self, empty_database, args):
         result = run_command(empty_database, args)
         assert (result.exit_code, result.output) == (1, NO_SCHEMA + "\n")
+        assert relations(empty_database) == []  # nothing was created behind the operator's back
 
     def test_the_fix_works(self, empty_database):
         assert run_command(empty_database, ["db", "upgrade"]).exit_code == 0
         result = run_command(empty_database, ["tokens", "create", "--workspace", "acme"])
         assert result.exit_code == 0, result.output
-        assert result.output.splitlines()[-1].startswith("ld_")
+        token = result.output.splitlines()[-1]
+        with connected(empty_database) as db:
+            stored = query_rows(
+                db,
+                "SELECT workspaces.name, api_tokens.token_prefix, api_tokens.revoked_at"
+                " FROM api_tokens JOIN workspaces ON workspaces.id = api_tokens.workspace_id",
+            )
+        assert stored == [{"name": "acme", "token_prefix": token[:11], "revoked_at": None}]
 
 
 class TestUnreachableDatabase:

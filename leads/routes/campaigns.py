@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app
 from flask.views import MethodView
 
 from leads.domain import campaigns
 from leads.web.api import Blueprint, protect
+from leads.web.auth import current_workspace_id
 from leads.web.documented_errors import documents_errors, idempotent_write
 from leads_contract.values import CAMPAIGN_TRANSITIONS
 from schemas.campaigns import (
@@ -30,7 +31,7 @@ class Campaigns(MethodView):
     @documents_errors(blp)
     def get(self):
         """List the workspace's campaigns, oldest first."""
-        return {"campaigns": campaigns.list_campaigns(_pool(), g.workspace_id)}
+        return {"campaigns": campaigns.list_campaigns(_pool(), current_workspace_id())}
 
     @idempotent_write(blp)
     @blp.arguments(CampaignCreateSchema)
@@ -38,7 +39,9 @@ class Campaigns(MethodView):
     @documents_errors(blp, 409, 413, 415)
     def post(self, body):
         """Create a draft campaign. Names are unique per workspace (409)."""
-        campaign = campaigns.create_campaign(_pool(), g.workspace_id, body["name"], body["type"])
+        campaign = campaigns.create_campaign(
+            _pool(), current_workspace_id(), body["name"], body["type"]
+        )
         return {"campaign": campaign}
 
 
@@ -49,7 +52,7 @@ class Campaign(MethodView):
     def get(self, campaign_id):
         """Show a campaign with its lead counts per status."""
         return campaigns.get_campaign(
-            _pool(), g.workspace_id, campaigns.parse_campaign_id(campaign_id)
+            _pool(), current_workspace_id(), campaigns.parse_campaign_id(campaign_id)
         )
 
 
@@ -58,7 +61,7 @@ def _transition_view(transition: str):
 
     def view(campaign_id):
         campaign = campaigns.transition_campaign(
-            _pool(), g.workspace_id, campaigns.parse_campaign_id(campaign_id), transition
+            _pool(), current_workspace_id(), campaigns.parse_campaign_id(campaign_id), transition
         )
         return {"campaign": campaign}
 

@@ -11,6 +11,7 @@ from flask.views import MethodView
 from leads.domain import roster
 from leads.domain.campaigns import parse_campaign_id
 from leads.web.api import Blueprint, protect
+from leads.web.auth import current_workspace_id
 from leads.web.documented_errors import documents_errors, idempotent_write
 from leads.web.json_bodies import lead_page_response, outcome_response
 from leads.web.metrics import note_added_leads
@@ -48,7 +49,7 @@ def validated_for_campaign_type(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         campaign_id = parse_campaign_id(kwargs["campaign_id"])
-        g.campaign_type = roster.campaign_type(_pool(), g.workspace_id, campaign_id)
+        g.campaign_type = roster.campaign_type(_pool(), current_workspace_id(), campaign_id)
         return view(*args, **kwargs)
 
     return wrapper
@@ -73,7 +74,7 @@ class CampaignLeads(MethodView):
         """
         page = roster.list_leads(
             _pool(),
-            g.workspace_id,
+            current_workspace_id(),
             parse_campaign_id(campaign_id),
             page=query["page"],
             limit=query["limit"],
@@ -103,7 +104,7 @@ class CampaignLeads(MethodView):
         """
         outcome = roster.add_leads(
             _pool(),
-            g.workspace_id,
+            current_workspace_id(),
             parse_campaign_id(campaign_id),
             g.campaign_type,  # what the rows were validated against
             body["prospects"],
@@ -131,7 +132,7 @@ class CampaignLeads(MethodView):
         """
         lead = roster.update_lead(
             _pool(),
-            g.workspace_id,
+            current_workspace_id(),
             parse_campaign_id(campaign_id),
             body["prospect_id"],
             body["updates"],
@@ -146,6 +147,9 @@ class CampaignLeads(MethodView):
         """Remove leads by id (1 to 500; ids not in the campaign are skipped) or all of them
         with `{"all": true}`. Exactly one of the two."""
         outcome = roster.delete_leads(
-            _pool(), g.workspace_id, parse_campaign_id(campaign_id), body.get("prospect_ids")
+            _pool(),
+            current_workspace_id(),
+            parse_campaign_id(campaign_id),
+            body.get("prospect_ids"),
         )
         return outcome_response(outcome)

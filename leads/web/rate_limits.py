@@ -24,7 +24,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from leads.config import Settings
 from leads.errors import Unauthorized, error_response
-from leads.web.auth import bearer_token, hash_token
+from leads.web.auth import token_hash_of
 from schemas.errors import ErrorSchema
 
 logger = logging.getLogger("leads")
@@ -199,10 +199,10 @@ def rate_limit_key() -> str:
     address, so a flood of them is limited too.
     """
     try:
-        token = bearer_token(request.headers.get("Authorization"))
+        token_hash = token_hash_of(request.headers.get("Authorization"))
     except Unauthorized:
         return f"client:{request.remote_addr}"
-    return f"token:{hash_token(token).hex()}"
+    return f"token:{token_hash.hex()}"
 
 
 def init_rate_limits(app: Flask, settings: Settings, blueprints: Iterable[flask.Blueprint]) -> None:

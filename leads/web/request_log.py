@@ -113,8 +113,8 @@ def skip_unused_record_fields() -> None:
     (the public switches of the Logging HOWTO's "Optimization" section). Every line is
     level, logger, message, its extra fields and time.
 
-    The caller's file, line and function are still gathered: the HOWTO's switch for them is
-    the private `logging._srcfile`, and no public one exists.
+    The caller's file, line and function are still gathered: `logging` has no public switch
+    for them.
     """
     logging.logThreads = False
     logging.logProcesses = False
