@@ -24,6 +24,14 @@ CAMPAIGN_TRANSITIONS = {
     "complete": (("active", "paused"), "completed"),
 }
 
+# POST leads' `dedupe`: against this campaign only; also against every other campaign of
+# the workspace; also against the other campaigns that are not completed.
+DEDUPE_MODES = ("campaign", "workspace", "live")
+
+# The suppression list: what an entry matches, and why it is there.
+SUPPRESSION_KINDS = ("email", "domain", "linkedin_url")
+SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "manual")
+
 # The field that holds a lead's identity, by campaign type.
 IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 # A lead's text fields: what a client sends and may update, besides its custom fields.
@@ -46,3 +54,7 @@ MAX_LEADS_PER_ADD = 1000
 MAX_IDS_PER_DELETE = 500
 MAX_PAGE_SIZE = 200
 MAX_PAGE = 9007199254740991  # JSON's largest exact integer
+MAX_SUPPRESSIONS_PER_ADD = 1000
+MAX_IDENTITIES_PER_CHECK = 1000
+MAX_IDS_PER_SUPPRESSION_DELETE = 500
+MAX_SUPPRESSION_NOTE = 500

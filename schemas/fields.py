@@ -1,4 +1,5 @@
-"""Field types shared by the resource schemas: trimmed strings, identities, custom fields."""
+"""Field types shared by the resource schemas: trimmed strings, identities, domains, custom
+fields, list cursors."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
+from leads.domain.cursors import InvalidCursor, decode_cursor
 from leads.domain.identity import (
+    DOMAIN_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     LINKEDIN_URL_MAX_LENGTH,
     InvalidIdentity,
+    normalize_domain,
     normalize_email,
     normalize_linkedin_url,
 )
@@ -115,6 +119,25 @@ class LinkedinUrlField(IdentityField):
 
     max_length = LINKEDIN_URL_MAX_LENGTH
     normalize = staticmethod(normalize_linkedin_url)
+
+
+class CursorField(fields.String):
+    """The `next_cursor` of a previous page, decoded into the position it holds."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+        except InvalidCursor:
+            raise ValidationError(
+                "Not a valid cursor: pass the next_cursor of a previous page unchanged."
+            ) from None
+
+
+class DomainField(IdentityField):
+    """A domain name, as normalize_domain keys it (a suppression entry)."""
+
+    max_length = DOMAIN_MAX_LENGTH
+    normalize = staticmethod(normalize_domain)
 
 
 class CustomFields(fields.Field):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from leads.domain.cursors import InvalidCursor, decode_cursor
 from leads_contract.values import (
+    DEDUPE_MODES,
     LEAD_STATUSES,
     MAX_IDS_PER_DELETE,
     MAX_LEADS_PER_ADD,
     MAX_PAGE,
     MAX_PAGE_SIZE,
     READ_ONLY_FIELDS,
+    SUPPRESSION_KINDS,
 )
 from schemas.campaigns import StatsSchema
 from schemas.fields import (
+    CursorField,
     CustomFields,
     EmailField,
     LinkedinUrlField,
@@ -111,6 +113,16 @@ class LeadsAddQuerySchema(Schema):
         load_default=False,
         metadata={"description": "Validate and report the outcome without writing anything."},
     )
+    dedupe = fields.String(
+        load_default="campaign",
+        validate=validate.OneOf(DEDUPE_MODES),
+        metadata={
+            "description": "`campaign`: a row is a duplicate when this campaign holds its "
+            "identity. `workspace`: also when a lead of any other campaign of the workspace "
+            "holds it in the same field (email or linkedin_url, whatever that campaign's "
+            "type); `live`: the same, counting only campaigns that are not completed."
+        },
+    )
 
 
 class LeadUpdatesSchema(LeadFieldsSchema):
@@ -206,18 +218,6 @@ class LeadsDeleteSchema(Schema):
             )
 
 
-class LeadCursorField(fields.String):
-    """The `next_cursor` of a previous page, decoded into the position it holds."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
-        except InvalidCursor:
-            raise ValidationError(
-                "Not a valid cursor: pass the next_cursor of a previous page unchanged."
-            ) from None
-
-
 class LeadsListQuerySchema(Schema):
     page = fields.Integer(
         load_default=1,
@@ -226,7 +226,7 @@ class LeadsListQuerySchema(Schema):
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
     status = fields.String(validate=validate.OneOf(LEAD_STATUSES))
-    cursor = LeadCursorField(
+    cursor = CursorField(
         metadata={
             "description": "Keyset paging: the opaque `next_cursor` of the previous page, "
             "listed with the same `status`. Its cost does not grow with the depth, and leads "
@@ -274,17 +274,38 @@ class LeadPageSchema(Schema):
     )
 
 
+class SuppressedBySchema(Schema):
+    id = fields.UUID()
+    kind = fields.String(validate=validate.OneOf(SUPPRESSION_KINDS))
+    value = fields.String()
+
+
 class AddResultSchema(Schema):
     index = fields.Integer()
-    outcome = fields.String(validate=validate.OneOf(["imported", "duplicate"]))
-    id = fields.UUID(metadata={"description": "The new lead, or the lead it duplicates."})
+    outcome = fields.String(validate=validate.OneOf(["imported", "duplicate", "suppressed"]))
+    id = fields.UUID(
+        allow_none=True,
+        metadata={"description": "The new lead, or the lead it duplicates; null when suppressed."},
+    )
     identity = fields.String(metadata={"description": "The normalized dedup key."})
-    duplicate_of = fields.String(allow_none=True, validate=validate.OneOf(["batch", "campaign"]))
+    duplicate_of = fields.String(
+        allow_none=True, validate=validate.OneOf(["batch", "campaign", "workspace"])
+    )
+    campaign_id = fields.UUID(
+        metadata={"description": "The campaign of the lead it duplicates (workspace only)."}
+    )
+    suppressed_by = fields.Nested(
+        SuppressedBySchema,
+        metadata={"description": "The suppression entry that matched (suppressed only)."},
+    )
 
 
 class LeadsAddedSchema(Schema):
     imported = fields.Integer()
     duplicates = fields.Integer()
+    suppressed = fields.Integer(
+        metadata={"description": "Rows not added because the suppression list matched them."}
+    )
     results = fields.List(fields.Nested(AddResultSchema))
     stats = fields.Nested(StatsSchema)
     dry_run = fields.Boolean(metadata={"description": "Present (true) on a dry run only."})

@@ -163,6 +163,7 @@ APP_TABLES = (
     "leads",
     "campaign_lead_counts",
     "idempotency_keys",
+    "suppressions",
 )
 
 
@@ -476,7 +477,11 @@ def stored_stats(db, campaign_id: str) -> dict:
 def recalculate(db, campaign_id: str) -> tuple[dict, datetime]:
     """What recalculate_campaign_stats returns, with the time of its transaction."""
     with db.cursor() as cursor:
-        cursor.execute("SELECT recalculate_campaign_stats(%s), now()", (campaign_id,))
+        cursor.execute(
+            "SELECT recalculate_campaign_stats(workspace_id, id), now() FROM campaigns"
+            " WHERE id = %s",
+            (campaign_id,),
+        )
         return cursor.fetchone()
 
 

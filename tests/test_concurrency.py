@@ -182,6 +182,7 @@ class TestConcurrentAdds:
             assert body == {
                 "imported": imported,
                 "duplicates": len(rows) - imported,
+                "suppressed": 0,
                 "results": results,
                 "stats": pending_stats(len(known), body["stats"]["last_synced_at"]),
             }
@@ -281,6 +282,7 @@ class TestAddsRacingLaunch:
             assert body == {
                 "imported": len(rows),
                 "duplicates": 0,
+                "suppressed": 0,
                 "results": [
                     {
                         "index": index,
@@ -424,7 +426,10 @@ class TestConcurrentDeletesAndAdds:
                 " WHERE campaign_id = %s",
                 (campaign["id"],),
             )
-            cursor.execute("SELECT recalculate_campaign_stats(%s)", (campaign["id"],))
+            cursor.execute(
+                "SELECT recalculate_campaign_stats(workspace_id, id) FROM campaigns WHERE id = %s",
+                (campaign["id"],),
+            )
         assert [status for status, count in recount(db, campaign["id"]).items() if count] == [
             "pending",
             "sent",
@@ -559,7 +564,9 @@ class TestConcurrentStatusChanges:
                                 (chosen, targets),
                             )
                             cursor.execute(
-                                "SELECT recalculate_campaign_stats(%s)", (campaign["id"],)
+                                "SELECT recalculate_campaign_stats(workspace_id, id)"
+                                " FROM campaigns WHERE id = %s",
+                                (campaign["id"],),
                             )
                         statuses.update(zip(chosen, targets, strict=True))
                 finally:

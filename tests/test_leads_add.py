@@ -98,6 +98,7 @@ class TestBatchSize:
         assert body == {
             "imported": count,
             "duplicates": 0,
+            "suppressed": 0,
             "results": [
                 result(n, "imported", lead["id"], lead["identity"], None)
                 for n, lead in enumerate(stored)
@@ -393,6 +394,7 @@ class TestNormalization:
         assert body == {
             "imported": 1,
             "duplicates": len(variants) - 1,
+            "suppressed": 0,
             "results": [result(0, "imported", lead["id"], lead["identity"], None)]
             + [
                 result(index, "duplicate", lead["id"], lead["identity"], "batch")
@@ -424,6 +426,7 @@ class TestDedup:
         assert body == {
             "imported": 2,
             "duplicates": 3,
+            "suppressed": 0,
             "results": [
                 result(0, "imported", ann["id"], "ann@example.com", None),
                 result(1, "imported", bob["id"], "bob@example.com", None),
@@ -484,6 +487,7 @@ class TestDedup:
         assert body == {
             "imported": 1,
             "duplicates": 4,
+            "suppressed": 0,
             "results": [
                 result(0, "imported", three, identity_of(kind, 3), None),
                 result(1, "duplicate", one, identity_of(kind, 1), "campaign"),
@@ -517,6 +521,7 @@ class TestDedup:
         assert body == {
             "imported": 0,
             "duplicates": 3,
+            "suppressed": 0,
             "results": [result(0, "duplicate", ann["id"], "ann@example.com", "campaign")]
             + [result(i, "duplicate", ann["id"], "ann@example.com", "batch") for i in (1, 2)],
             "stats": stored_stats(db, email_campaign["id"]),
@@ -558,6 +563,7 @@ class TestResultsAndStats:
         assert body == {
             "imported": 4,
             "duplicates": 4,
+            "suppressed": 0,
             "results": expected_results,
             "stats": stored_stats(db, campaign_id),
         }
@@ -571,7 +577,7 @@ class TestResultsAndStats:
         assert [list(item) for item in body["results"]] == [
             ["index", "outcome", "id", "identity", "duplicate_of"]
         ] * len(numbers)
-        assert list(body) == ["imported", "duplicates", "results", "stats"]
+        assert list(body) == ["imported", "duplicates", "suppressed", "results", "stats"]
 
     def test_stats_of_other_campaigns_are_untouched(self, api, db, email_campaign):
         other = api.create_campaign("Other", "email")
@@ -1055,6 +1061,7 @@ class TestDryRun:
         assert dry == {
             "imported": 3,
             "duplicates": 3,
+            "suppressed": 0,
             "results": [
                 result(0, "imported", new_ids[0], identity_of(kind, 3), None),
                 result(
@@ -1122,6 +1129,7 @@ class TestDryRun:
         assert body == {
             "imported": 1,
             "duplicates": 0,
+            "suppressed": 0,
             "results": [result(0, "imported", lead["id"], "ann@example.com", None)],
             "stats": stored_stats(db, email_campaign["id"]),
         }

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from leads.domain.cursors import LeadCursor, encode_cursor
+from leads.domain.cursors import ListCursor, encode_cursor
 from leads_contract.values import LEAD_STATUSES
 from tests.contract import (
     LEAD_KEYS,
@@ -49,7 +49,7 @@ def roster_rows(db, campaign_id: str, status: str | None = None) -> list[dict]:
 
 
 def cursor_after(campaign_id: str, row: dict, status: str | None) -> str:
-    return encode_cursor(LeadCursor(uuid.UUID(campaign_id), row["created_at"], row["id"], status))
+    return encode_cursor(ListCursor(uuid.UUID(campaign_id), row["created_at"], row["id"], status))
 
 
 def walk_by_cursor(api, campaign_id: str, limit: int, status: str | None = None, between=None):
@@ -151,9 +151,11 @@ class TestCursorPaging:
         with db.cursor() as cursor:
             for n, lead_id in enumerate(ids):
                 cursor.execute(
-                    "INSERT INTO leads (id, campaign_id, identity, email, created_at, updated_at)"
-                    " VALUES (%s, %s, %s, %s, '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')",
-                    (lead_id, campaign_id, f"tie{n}@example.com", f"tie{n}@example.com"),
+                    "INSERT INTO leads (workspace_id, id, campaign_id, identity, email,"
+                    " created_at, updated_at)"
+                    " SELECT workspace_id, %s, id, %s, %s, '2030-01-01T00:00:00Z',"
+                    " '2030-01-01T00:00:00Z' FROM campaigns WHERE id = %s",
+                    (lead_id, f"tie{n}@example.com", f"tie{n}@example.com", campaign_id),
                 )
         rows = roster_rows(db, campaign_id)
         assert [row["id"] for row in rows] == sorted(ids)
@@ -268,9 +270,10 @@ class TestPagingWhileTheRosterChanges:
         first = api.get(leads_url(campaign_id, limit=2))
         with db.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO leads (id, campaign_id, identity, email, created_at, updated_at)"
-                " VALUES (%s, %s, 'old@example.com', 'old@example.com',"
-                " '2000-01-01T00:00:00Z', '2000-01-01T00:00:00Z')",
+                "INSERT INTO leads (workspace_id, id, campaign_id, identity, email,"
+                " created_at, updated_at)"
+                " SELECT workspace_id, %s, id, 'old@example.com', 'old@example.com',"
+                " '2000-01-01T00:00:00Z', '2000-01-01T00:00:00Z' FROM campaigns WHERE id = %s",
                 (uuid.uuid4(), campaign_id),
             )
 

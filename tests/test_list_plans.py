@@ -29,8 +29,9 @@ PAGE_SIZE = 200
 ORDER_INDEXES = ("leads_campaign_order_idx", "leads_campaign_status_order_idx")
 
 SEED_LEADS = """
-INSERT INTO leads (id, campaign_id, identity, status, email, created_at)
-SELECT gen_random_uuid(), %(campaign_id)s, 'lead' || n || '@example.com',
+INSERT INTO leads (workspace_id, id, campaign_id, identity, status, email, created_at)
+SELECT (SELECT workspace_id FROM campaigns WHERE id = %(campaign_id)s),
+       gen_random_uuid(), %(campaign_id)s, 'lead' || n || '@example.com',
        (CASE WHEN n %% 100 = 0 THEN 'bounced' WHEN n %% 10 < 7 THEN 'pending'
              WHEN n %% 10 < 9 THEN 'sent' ELSE 'replied' END)::lead_status,
        'lead' || n || '@example.com', '2020-01-01'::timestamptz + n * interval '1 second'

@@ -211,7 +211,8 @@ class TestSchema:
         apply_migrations(empty_database)
         run_sql(
             empty_database,
-            "CREATE OR REPLACE FUNCTION recalculate_campaign_stats(p_campaign_id uuid)"
+            "CREATE OR REPLACE FUNCTION"
+            " recalculate_campaign_stats(p_workspace_id uuid, p_campaign_id uuid)"
             " RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$;"
             " DROP TRIGGER leads_count_deleted ON leads",
         )

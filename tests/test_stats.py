@@ -206,6 +206,7 @@ class StatsScenario:
         assert body == {
             "imported": len(new_ids),
             "duplicates": len(rows) - len(new_ids),
+            "suppressed": 0,
             "results": results,
             "stats": stats_of(self.model.counts(), body["stats"]["last_synced_at"]),
         }

@@ -28,7 +28,9 @@ def create_campaign(pool: ConnectionPool, workspace_id: UUID, name: str, type_: 
                 )
         except psycopg2.errors.UniqueViolation:
             raise Conflict(f"A campaign named {name!r} already exists in this workspace.") from None
-        tx.execute("recalculate_campaign_stats", {"campaign_id": row["id"]})
+        tx.execute(
+            "recalculate_campaign_stats", {"workspace_id": workspace_id, "campaign_id": row["id"]}
+        )
         return tx.fetch_one(
             "get_campaign", {"campaign_id": row["id"], "workspace_id": workspace_id}
         )
@@ -45,7 +47,9 @@ def get_campaign(pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID) ->
         )
         if campaign is None:
             raise CampaignNotFound()
-        counts = tx.fetch_all("count_leads_by_status", {"campaign_id": campaign_id})
+        counts = tx.fetch_all(
+            "count_leads_by_status", {"workspace_id": workspace_id, "campaign_id": campaign_id}
+        )
     return {
         "campaign": campaign,
         "prospects_by_status": {row["status"]: row["lead_count"] for row in counts},
@@ -74,4 +78,7 @@ def transition_campaign(
                 f"Cannot {transition} a campaign that is {campaign['status']}; "
                 f"it must be {' or '.join(allowed_from)}."
             )
-        return tx.fetch_one("set_campaign_status", {"campaign_id": campaign_id, "status": target})
+        return tx.fetch_one(
+            "set_campaign_status",
+            {"workspace_id": workspace_id, "campaign_id": campaign_id, "status": target},
+        )

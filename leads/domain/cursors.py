@@ -1,4 +1,5 @@
-"""Opaque keyset cursors for the lead list: where the next page starts, and for what query."""
+"""Opaque keyset cursors for the lists in (created_at, id) order (a roster, the suppression
+list): where the next page starts, and for what query."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from uuid import UUID
 from leads_contract.values import LEAD_STATUSES
 
 CURSOR_VERSION = 1
-# version, campaign id, created_at (microseconds since the Unix epoch), lead id, status
+# version, scope, created_at (microseconds since the Unix epoch), row id, status
 # (0 = no filter, else 1 + its index in LEAD_STATUSES).
 _PAYLOAD = struct.Struct(">B16sq16sB")
 # 42 + 6 bytes: a multiple of 3, so the base64 text has no padding and no spare bits
@@ -33,32 +34,34 @@ class InvalidCursor(ValueError):
 
 
 @dataclass(frozen=True)
-class LeadCursor:
-    """The position after the last lead of a page: the list order is (created_at, id).
+class ListCursor:
+    """The position after the last row of a page: the list order is (created_at, id).
 
-    The campaign and the status filter the page was listed with travel in the cursor, so
-    that a cursor replayed against another campaign or filter is refused, not misread.
+    What the page was listed from travels in the cursor, so that a cursor replayed against
+    another list or filter is refused, not misread: `scope` is the campaign of a roster
+    (with its status filter in `status`), or a digest of the suppression list's filters
+    (filter_scope).
     """
 
-    campaign_id: UUID
+    scope: UUID
     created_at: datetime
-    lead_id: UUID
+    row_id: UUID
     status: str | None
 
 
-def encode_cursor(cursor: LeadCursor) -> str:
+def encode_cursor(cursor: ListCursor) -> str:
     status_code = 0 if cursor.status is None else LEAD_STATUSES.index(cursor.status) + 1
     payload = _PAYLOAD.pack(
         CURSOR_VERSION,
-        cursor.campaign_id.bytes,
+        cursor.scope.bytes,
         (cursor.created_at - _EPOCH) // _MICROSECOND,
-        cursor.lead_id.bytes,
+        cursor.row_id.bytes,
         status_code,
     )
     return base64.urlsafe_b64encode(payload + _checksum(payload)).decode("ascii")
 
 
-def decode_cursor(text: str) -> LeadCursor:
+def decode_cursor(text: str) -> ListCursor:
     """The cursor `encode_cursor` made, or InvalidCursor for any other text."""
     # Only the URL-safe alphabet: b64decode would also take "+" and "/" for "-" and "_".
     if not _CURSOR_TEXT.fullmatch(text):
@@ -69,25 +72,33 @@ def decode_cursor(text: str) -> LeadCursor:
         raise InvalidCursor("not base64") from None
     payload, checksum = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
     # The checksum catches edited, truncated and corrupted cursors. It is not a signature,
-    # and needs not be: every query is scoped to the campaign of the path and the token's
-    # workspace, so a forged cursor could only move where a page starts in a roster the
+    # and needs not be: every query is scoped to the path's campaign or the token's
+    # workspace, so a forged cursor could only move where a page starts in a list the
     # caller may read anyway.
     if not hmac.compare_digest(checksum, _checksum(payload)):
         raise InvalidCursor("checksum mismatch")
-    version, campaign_id, micros, lead_id, status_code = _PAYLOAD.unpack(payload)
+    version, scope, micros, row_id, status_code = _PAYLOAD.unpack(payload)
     if version != CURSOR_VERSION or status_code > len(LEAD_STATUSES):
         raise InvalidCursor("unknown version or status")
     try:
         created_at = _EPOCH + micros * _MICROSECOND
     except OverflowError:
         raise InvalidCursor("timestamp out of range") from None
-    return LeadCursor(
-        campaign_id=UUID(bytes=campaign_id),
+    return ListCursor(
+        scope=UUID(bytes=scope),
         created_at=created_at,
-        lead_id=UUID(bytes=lead_id),
+        row_id=UUID(bytes=row_id),
         status=None if status_code == 0 else LEAD_STATUSES[status_code - 1],
     )
 
 
 def _checksum(payload: bytes) -> bytes:
     return hashlib.blake2b(payload, digest_size=_CHECKSUM_BYTES, person=b"leads-cursor").digest()
+
+
+def filter_scope(*filters: str | None) -> UUID:
+    """The scope of a list that is filtered by these values: the same filters, the same
+    scope."""
+    text = "\x00".join("" if value is None else value for value in filters)
+    digest = hashlib.blake2b(text.encode(), digest_size=16, person=b"leads-scope").digest()
+    return UUID(bytes=digest)

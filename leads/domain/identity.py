@@ -1,4 +1,5 @@
-"""Email and LinkedIn profile URL normalization: the keys that leads are deduplicated by.
+"""Email, LinkedIn profile URL and domain normalization: the keys that leads are
+deduplicated by, and that suppression entries match.
 
 Pure functions, no I/O. Each `normalize_*` returns the canonical form or raises
 InvalidIdentity with a one-line reason.
@@ -10,9 +11,11 @@ import re
 import unicodedata
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 EMAIL_MAX_LENGTH = 254
+DOMAIN_MAX_LENGTH = 253
 LINKEDIN_URL_MAX_LENGTH = 512
 
 CANONICAL_LINKEDIN_HOST = "www.linkedin.com"
@@ -46,6 +49,36 @@ def normalize_email(value: str) -> str:
     except EmailNotValidError as error:
         raise InvalidIdentity(f"email is not a valid email address ({error})") from None
     return f"{_lowercase(address.local_part)}@{address.domain}"
+
+
+def normalize_domain(value: str) -> str:
+    """Trim, drop a leading `@`, check and lowercase a domain name, in its IDNA (punycode)
+    form: a suppression entry of kind `domain`.
+
+    A domain is valid exactly when an email address at it is (normalize_email): a hostname
+    with a dot, not an IP address, not a special-use name.
+    """
+    domain = value.strip().removeprefix("@")
+    if not domain:
+        raise InvalidIdentity("domain is empty")
+    if len(domain) > DOMAIN_MAX_LENGTH:
+        raise InvalidIdentity(f"domain is longer than {DOMAIN_MAX_LENGTH} characters")
+    try:
+        address = validate_email(f"x@{domain}", check_deliverability=False)
+    except EmailNotValidError as error:
+        reason = str(error).replace("The part after the @-sign", "The domain")
+        reason = reason.replace("An email address", "A domain")
+        raise InvalidIdentity(f"domain is not a valid domain name ({reason})") from None
+    return address.ascii_domain
+
+
+def ascii_email_domain(email: str) -> str | None:
+    """The IDNA (punycode) form of a normalized email's domain, which domain entries are
+    written in; None when the domain is ASCII already (the email's own form is it)."""
+    domain = email.rpartition("@")[2]
+    if domain.isascii():
+        return None
+    return idna.encode(domain).decode("ascii")
 
 
 def normalize_linkedin_url(value: str) -> str:

@@ -11,8 +11,9 @@ from uuid import UUID
 import orjson
 import psycopg2.errors
 
-from leads.db.pool import ConnectionPool, read_all, read_one, transaction
-from leads.domain.cursors import LeadCursor, encode_cursor
+from leads.db.pool import ConnectionPool, Transaction, read_all, read_one, transaction
+from leads.domain.cursors import ListCursor, encode_cursor
+from leads.domain.identity import ascii_email_domain
 from leads.domain.ids import new_lead_ids
 from leads.errors import (
     BadRequest,
@@ -65,7 +66,7 @@ def list_leads(
     page: int | None,
     limit: int,
     status: str | None,
-    cursor: LeadCursor | None = None,
+    cursor: ListCursor | None = None,
 ) -> dict:
     """One page of leads, by page number or after a cursor, with the total and the cursor
     of the next. CampaignNotFound when the campaign is not in the workspace.
@@ -85,7 +86,7 @@ def list_leads(
             "workspace_id": workspace_id,
             "status": status,
             "after_created_at": cursor.created_at if cursor else None,
-            "after_id": cursor.lead_id if cursor else None,
+            "after_id": cursor.row_id if cursor else None,
             "page_size": limit,
             "offset": 0 if page is None else (page - 1) * limit,
         },
@@ -140,7 +141,7 @@ def list_leads(
         del leads[limit:]
         last = leads[-1]
         next_cursor = encode_cursor(
-            LeadCursor(campaign_id, last["created_at"], UUID(last["id"]), status)
+            ListCursor(campaign_id, last["created_at"], UUID(last["id"]), status)
         )
     return {
         "prospects": leads,
@@ -151,9 +152,9 @@ def list_leads(
     }
 
 
-def _check_cursor_fits(cursor: LeadCursor, campaign_id: UUID, status: str | None) -> None:
+def _check_cursor_fits(cursor: ListCursor, campaign_id: UUID, status: str | None) -> None:
     """A cursor continues the listing it came from: same campaign, same status filter."""
-    if cursor.campaign_id != campaign_id:
+    if cursor.scope != campaign_id:
         problem = "This cursor belongs to another campaign."
     elif cursor.status != status:
         issued = (
@@ -173,57 +174,69 @@ def add_leads(
     campaign_type: str,
     rows: list[dict],
     *,
+    dedupe: str = "campaign",
     dry_run: bool = False,
 ) -> dict:
-    """Add validated, normalized rows; dedup within the batch (first wins) and against the
-    roster (the existing lead wins, untouched) through the unique constraint.
+    """Add validated, normalized rows: a row the suppression list matches is not added; of
+    the rest, the first row of each identity is kept (the others are duplicates in the
+    batch); with dedupe workspace or live, a kept identity that another campaign of the
+    workspace holds is a duplicate of that lead; the unique constraint decides dedup
+    against the roster (the existing lead wins, untouched). add_campaign_leads
+    (leads/sql/functions/) applies every rule in one statement.
 
     `campaign_type` is the type the rows were validated against (a campaign's type never
-    changes). The campaign is locked, checked and written in one statement (add_leads);
-    a dry run does the same work in a transaction that is rolled back.
+    changes). A dry run does the same work in a transaction that is rolled back.
     """
     identity_field = IDENTITY_FIELD[campaign_type]
-    first_index_of: dict[str, int] = {}
-    unique_rows = []
-    for index, row in enumerate(rows):
-        identity = row[identity_field]
-        if identity not in first_index_of:
-            first_index_of[identity] = index
-            unique_rows.append(row)
-    ids = new_lead_ids(len(unique_rows))
-    lead_id_of = dict(zip(first_index_of, ids, strict=True))
-    insert_rows = _insert_rows(unique_rows, ids, identity_field)
+    ids = new_lead_ids(len(rows))
+    insert_rows = _insert_rows(rows, ids, identity_field)
 
     with draft_roster(), transaction(pool, commit=not dry_run) as tx:
         added = tx.fetch_one(
             "add_leads",
-            {"workspace_id": workspace_id, "campaign_id": campaign_id, "rows": insert_rows},
+            {
+                "workspace_id": workspace_id,
+                "campaign_id": campaign_id,
+                "dedupe": dedupe,
+                "rows": insert_rows,
+            },
         )
+    suppressed = added["suppressed"]  # position (as text) -> the matching entry
+    elsewhere = added["elsewhere"]  # identity -> the lead of another campaign holding it
     existing = added["existing"]  # identity -> the id of the lead the roster held
-    lead_id_of.update(existing)
 
     results = []
+    kept_index_of: dict[str, int] = {}
+    lead_id_of: dict[str, str] = {}
+    imported = 0
     for index, row in enumerate(rows):
-        identity = row[identity_field]
-        if first_index_of[identity] != index:
-            outcome, duplicate_of = "duplicate", "batch"
-        elif identity in existing:
-            outcome, duplicate_of = "duplicate", "campaign"
+        identity = row["identity"]
+        result = {"index": index, "outcome": "duplicate", "id": None, "identity": identity}
+        entry = suppressed.get(str(index))
+        if entry is not None:
+            result.update(outcome="suppressed", duplicate_of=None, suppressed_by=entry)
+        elif identity in kept_index_of:
+            result.update(id=lead_id_of[identity], duplicate_of="batch")
         else:
-            outcome, duplicate_of = "imported", None
-        results.append(
-            {
-                "index": index,
-                "outcome": outcome,
-                "id": lead_id_of[identity],
-                "identity": identity,
-                "duplicate_of": duplicate_of,
-            }
-        )
-    imported = len(unique_rows) - len(existing)
+            kept_index_of[identity] = index
+            if identity in existing:
+                lead_id_of[identity] = existing[identity]
+                result.update(id=existing[identity], duplicate_of="campaign")
+            elif identity in elsewhere:
+                holder = elsewhere[identity]
+                lead_id_of[identity] = holder["id"]
+                result.update(
+                    id=holder["id"], duplicate_of="workspace", campaign_id=holder["campaign_id"]
+                )
+            else:
+                lead_id_of[identity] = row["id"]
+                imported += 1
+                result.update(outcome="imported", id=row["id"], duplicate_of=None)
+        results.append(result)
     response = {
         "imported": imported,
-        "duplicates": len(rows) - imported,
+        "duplicates": len(rows) - imported - len(suppressed),
+        "suppressed": len(suppressed),
         "results": results,
         "stats": added["stats"],
     }
@@ -237,13 +250,16 @@ def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
     add_campaign_leads (leads/sql/functions/add_campaign_leads.sql).
 
     The rows are this request's own, fresh from validation: each gets its id and identity
-    in place rather than in a copy. orjson writes the array; it refuses integers beyond 64
-    bits, which custom_fields may hold (JSON does not bound them), and then json writes
-    them.
+    in place rather than in a copy (the caller reads them back from the rows). orjson
+    writes the array; it refuses integers beyond 64 bits, which custom_fields may hold
+    (JSON does not bound them), and then json writes them.
     """
     for row, lead_id in zip(rows, ids, strict=True):
         row["id"] = lead_id
         row["identity"] = row[identity_field]
+        email = row.get("email")
+        if email is not None and not email.isascii():
+            row["ascii_domain"] = ascii_email_domain(email)
     try:
         return orjson.dumps(rows).decode()
     except orjson.JSONEncodeError:
@@ -253,20 +269,22 @@ def _insert_rows(rows: list[dict], ids: list[str], identity_field: str) -> str:
 def update_lead(
     pool: ConnectionPool, workspace_id: UUID, campaign_id: UUID, lead_id: UUID, updates: dict
 ) -> dict:
-    """Change some fields of one lead; a new identity that another lead holds is a 409."""
+    """Change some fields of one lead. A new identity that another lead holds is a 409, and
+    so is a new email or LinkedIn URL that the suppression list matches."""
     with draft_roster(), transaction(pool) as tx:
         campaign = tx.fetch_one(
             "lock_draft_campaign", {"workspace_id": workspace_id, "campaign_id": campaign_id}
         )
         identity_field = IDENTITY_FIELD[campaign["type"]]
-        lead = tx.fetch_one("get_lead_for_update", {"lead_id": lead_id, "campaign_id": campaign_id})
+        where = {"workspace_id": workspace_id, "lead_id": lead_id, "campaign_id": campaign_id}
+        lead = tx.fetch_one("get_lead_for_update", where)
         if lead is None:
             raise NotFound("Lead not found in this campaign.")
         changed = {**lead, **updates}
         changed["identity"] = changed[identity_field]
+        _refuse_suppressed(tx, workspace_id, lead, changed)
         params = {
-            "lead_id": lead_id,
-            "campaign_id": campaign_id,
+            **where,
             "identity": changed["identity"],
             "custom_fields": json.dumps(changed["custom_fields"]),
             **{field: changed[field] for field in TEXT_FIELDS},
@@ -277,7 +295,11 @@ def update_lead(
         except psycopg2.errors.UniqueViolation:
             holder = tx.fetch_all(
                 "find_leads_by_identity",
-                {"campaign_id": campaign_id, "identities": [changed["identity"]]},
+                {
+                    "workspace_id": workspace_id,
+                    "campaign_id": campaign_id,
+                    "identities": [changed["identity"]],
+                },
             )
             holder_id = holder[0]["id"] if holder else "another lead"
             raise Conflict(
@@ -287,7 +309,37 @@ def update_lead(
                     "json": {"updates": {identity_field: [f"Already used by lead {holder_id}."]}}
                 },
             ) from None
-        return tx.fetch_one("get_lead", {"lead_id": lead_id, "campaign_id": campaign_id})
+        return tx.fetch_one("get_lead", where)
+
+
+def _refuse_suppressed(tx: Transaction, workspace_id: UUID, lead: dict, changed: dict) -> None:
+    """A Conflict naming the entry when the update gives the lead an email or a LinkedIn
+    URL that the suppression list matches. Only a changed value is checked: a lead added
+    before its entry was keeps its other fields editable."""
+    new = {
+        field: changed[field]
+        for field in ("email", "linkedin_url")
+        if changed[field] is not None and changed[field] != lead[field]
+    }
+    if not new:
+        return
+    match = tx.fetch_one(
+        "matching_suppressions",
+        {
+            "workspace_id": workspace_id,
+            "emails": [new.get("email")],
+            "linkedin_urls": [new.get("linkedin_url")],
+            "ascii_domains": [new.get("email") and ascii_email_domain(new["email"])],
+        },
+    )
+    if match is None:
+        return
+    field = "email" if match["kind"] in ("email", "domain") else "linkedin_url"
+    message = f"Suppressed by entry {match['id']} ({match['kind']} {match['value']})."
+    raise Conflict(
+        f"The {field} {new[field]} is on the suppression list: entry {match['id']}.",
+        errors={"json": {"updates": {field: [message]}}},
+    )
 
 
 def delete_leads(

@@ -98,9 +98,12 @@ class CampaignLeads(MethodView):
         """Add 1 to 1000 leads, deduplicated by the campaign's identity.
 
         Email campaigns require `email`, LinkedIn campaigns `linkedin_url`; a row without a
-        valid identity rejects the whole request (400 naming every offending index). Dedup
-        is within the batch (first occurrence wins) and against the roster (the existing
-        lead wins, unchanged). `?dry_run=true` reports the same outcome and writes nothing.
+        valid identity rejects the whole request (400 naming every offending index). A row
+        whose email or LinkedIn URL the workspace's suppression list matches is not added
+        (`suppressed`). Dedup is within the batch (first occurrence wins), against the
+        roster (the existing lead wins, unchanged) and, with `?dedupe=workspace` or `live`,
+        against the workspace's other campaigns. `?dry_run=true` reports the same outcome
+        and writes nothing.
         """
         outcome = roster.add_leads(
             _pool(),
@@ -108,6 +111,7 @@ class CampaignLeads(MethodView):
             parse_campaign_id(campaign_id),
             g.campaign_type,  # what the rows were validated against
             body["prospects"],
+            dedupe=query["dedupe"],
             dry_run=query["dry_run"],
         )
         note_added_leads(outcome)
@@ -128,7 +132,8 @@ class CampaignLeads(MethodView):
         """Edit one lead's profile fields; identities are re-normalized.
 
         `custom_fields` replaces the whole object; null or blank clears a field; the
-        campaign's identity cannot be cleared; an identity another lead holds is a 409.
+        campaign's identity cannot be cleared; an identity another lead holds is a 409, and
+        so is a new email or LinkedIn URL that the suppression list matches.
         """
         lead = roster.update_lead(
             _pool(),

@@ -60,17 +60,18 @@ FOR UPDATE;
 
 -- name: set_campaign_status
 UPDATE campaigns SET status = %(status)s, updated_at = now()
-WHERE id = %(campaign_id)s
+WHERE workspace_id = %(workspace_id)s AND id = %(campaign_id)s
 RETURNING id, name, type, status, stats, created_at, updated_at;
 
 -- name: recalculate_campaign_stats
-SELECT recalculate_campaign_stats(%(campaign_id)s) AS stats;
+SELECT recalculate_campaign_stats(%(workspace_id)s, %(campaign_id)s) AS stats;
 
 -- name: count_leads_by_status
 SELECT statuses.status, coalesce(counts.lead_count, 0) AS lead_count
 FROM unnest(enum_range(NULL::lead_status)) AS statuses (status)
 LEFT JOIN campaign_lead_counts AS counts
-    ON counts.campaign_id = %(campaign_id)s AND counts.status = statuses.status
+    ON counts.workspace_id = %(workspace_id)s AND counts.campaign_id = %(campaign_id)s
+   AND counts.status = statuses.status
 ORDER BY statuses.status;
 
 -- name: list_leads
@@ -93,41 +94,46 @@ FROM list_campaign_leads(
 ORDER BY page.ordinality;
 
 -- name: add_leads
--- The campaign's lock, the draft check, the insert, the ids of the rows the roster held
--- already and the stats in one round trip (leads/sql/functions/add_campaign_leads.sql says
--- what comes back). The rows come as one JSON array.
-SELECT added.existing, added.stats
+-- The locks, the draft check, the suppression check, the dedup, the insert and the stats in
+-- one round trip (leads/sql/functions/add_campaign_leads.sql says what comes back). The
+-- rows come as one JSON array.
+SELECT added.suppressed, added.elsewhere, added.existing, added.stats
 FROM add_campaign_leads(
     p_workspace_id => %(workspace_id)s,
     p_campaign_id => %(campaign_id)s,
+    p_dedupe => %(dedupe)s,
     p_rows => %(rows)s::json
 ) AS added;
 
 -- name: find_leads_by_identity
 SELECT id, identity
 FROM leads
-WHERE campaign_id = %(campaign_id)s AND identity = ANY(%(identities)s::text[]);
+WHERE workspace_id = %(workspace_id)s AND campaign_id = %(campaign_id)s
+  AND identity = ANY(%(identities)s::text[]);
 
 -- name: get_lead
 SELECT id, campaign_id, status, email, linkedin_url, first_name, last_name,
        coalesce(name, nullif(concat_ws(' ', first_name, last_name), '')) AS name,
        company, position, headline, custom_fields, created_at, updated_at
 FROM leads
-WHERE id = %(lead_id)s AND campaign_id = %(campaign_id)s;
+WHERE workspace_id = %(workspace_id)s AND id = %(lead_id)s AND campaign_id = %(campaign_id)s;
 
 -- name: lock_draft_campaign
--- The roster's lock and the draft check (leads/sql/functions/lock_draft_campaign.sql), for
--- a write that is not one function call: the update of a lead.
+-- The workspace's suppression lock, shared, then the roster's lock and the draft check
+-- (leads/sql/functions/lock_workspace.sql, lock_draft_campaign.sql), for a write that is
+-- not one function call: the update of a lead. The workspace's lock comes first (its row
+-- is read before the select list is computed), as lock_workspace.sql orders them.
 SELECT lock_draft_campaign(
     p_workspace_id => %(workspace_id)s,
     p_campaign_id => %(campaign_id)s
-) AS type;
+) AS type
+FROM (SELECT lock_workspace(%(workspace_id)s, 'suppressions', false)) AS workspace_locked;
 
 -- name: get_lead_for_update
 SELECT id, identity, email, linkedin_url, first_name, last_name, name, company, position,
        headline, custom_fields
 FROM leads
-WHERE id = %(lead_id)s AND campaign_id = %(campaign_id)s
+WHERE workspace_id = %(workspace_id)s AND id = %(lead_id)s AND campaign_id = %(campaign_id)s
 FOR UPDATE;
 
 -- name: update_lead
@@ -136,7 +142,7 @@ SET identity = %(identity)s, email = %(email)s, linkedin_url = %(linkedin_url)s,
     first_name = %(first_name)s, last_name = %(last_name)s, name = %(name)s,
     company = %(company)s, position = %(position)s, headline = %(headline)s,
     custom_fields = %(custom_fields)s::jsonb, updated_at = now()
-WHERE id = %(lead_id)s AND campaign_id = %(campaign_id)s;
+WHERE workspace_id = %(workspace_id)s AND id = %(lead_id)s AND campaign_id = %(campaign_id)s;
 
 -- name: delete_leads
 -- The campaign's lock, the draft check, the delete and the stats in one round trip
@@ -148,6 +154,55 @@ FROM delete_campaign_leads(
     p_campaign_id => %(campaign_id)s,
     p_lead_ids => %(lead_ids)s::uuid[]
 ) AS deleted;
+
+-- name: matching_suppressions
+-- The entry matching each identity, if any (leads/sql/functions/matching_suppressions.sql).
+SELECT matching.n, matching.id, matching.kind, matching.value, matching.reason,
+       matching.note, matching.created_at
+FROM matching_suppressions(
+    %(workspace_id)s, %(emails)s::text[], %(linkedin_urls)s::text[],
+    %(ascii_domains)s::text[]
+) AS matching;
+
+-- name: add_suppressions
+-- The insert, the ids of the entries the list held already and, when asked, the removal of
+-- the leads they match from the draft rosters in one round trip
+-- (leads/sql/functions/add_suppressions.sql says what comes back).
+SELECT added.existing, added.removed
+FROM add_suppressions(
+    p_workspace_id => %(workspace_id)s,
+    p_entries => %(entries)s::json,
+    p_remove_from_drafts => %(remove_from_drafts)s
+) AS added;
+
+-- name: list_suppressions
+-- One page of the suppression list in list order (oldest first, ties by id) after a
+-- position, with the total of the filter in the same snapshot; a null filter is no filter.
+-- `q` is a substring of the value, compared in lowercase (strpos: no pattern characters).
+WITH filtered AS (
+    SELECT suppressions.id, suppressions.kind, suppressions.value, suppressions.reason,
+           suppressions.note, suppressions.created_at
+    FROM suppressions
+    WHERE suppressions.workspace_id = %(workspace_id)s
+      AND (%(kind)s::suppression_kind IS NULL OR suppressions.kind = %(kind)s::suppression_kind)
+      AND (%(q)s::text IS NULL OR strpos(lower(suppressions.value), lower(%(q)s::text)) > 0)
+)
+SELECT (SELECT count(*) FROM filtered) AS total, page.*
+FROM (
+    SELECT filtered.* FROM filtered
+    WHERE (filtered.created_at, filtered.id)
+          > (coalesce(%(after_created_at)s::timestamptz, '-infinity'),
+             coalesce(%(after_id)s::uuid, '00000000-0000-0000-0000-000000000000'))
+    ORDER BY filtered.created_at, filtered.id
+    LIMIT %(page_size)s + 1
+) AS page
+RIGHT JOIN (SELECT) AS always ON true
+ORDER BY page.created_at, page.id;
+
+-- name: delete_suppressions
+-- Entries of other workspaces, and ids that are no entry, are skipped.
+DELETE FROM suppressions
+WHERE workspace_id = %(workspace_id)s AND id = ANY (%(ids)s::uuid[]);
 
 -- name: ping
 SELECT 1;

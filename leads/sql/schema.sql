@@ -31,7 +31,7 @@ CREATE TABLE api_tokens (
 );
 
 CREATE TABLE campaigns (
-    id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id            uuid NOT NULL DEFAULT gen_random_uuid(),
     workspace_id  uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     name          text NOT NULL,
     type          campaign_type NOT NULL,
@@ -39,14 +39,16 @@ CREATE TABLE campaigns (
     stats         jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT campaigns_workspace_name_key UNIQUE (workspace_id, name)
+    CONSTRAINT campaigns_workspace_name_key UNIQUE (workspace_id, name),
+    CONSTRAINT campaigns_pkey PRIMARY KEY (workspace_id, id)
 );
 
+-- Listing a workspace's campaigns in order: the unique key above serves lookups by id.
 CREATE INDEX campaigns_workspace_created_idx ON campaigns (workspace_id, created_at, id);
 
 CREATE TABLE leads (
-    id             uuid PRIMARY KEY,
-    campaign_id    uuid NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    id             uuid NOT NULL,
+    campaign_id    uuid NOT NULL,
     -- The campaign's dedup key: the normalized email (email campaigns) or the
     -- canonical LinkedIn URL (LinkedIn campaigns).
     identity       text NOT NULL,
@@ -63,25 +65,40 @@ CREATE TABLE leads (
     custom_fields  jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT leads_campaign_identity_key UNIQUE (campaign_id, identity)
+    workspace_id   uuid NOT NULL,
+    CONSTRAINT leads_pkey PRIMARY KEY (workspace_id, id),
+    CONSTRAINT leads_campaign_identity_key UNIQUE (workspace_id, campaign_id, identity),
+    CONSTRAINT leads_campaign_fkey FOREIGN KEY (workspace_id, campaign_id)
+        REFERENCES campaigns (workspace_id, id) ON DELETE CASCADE
 );
 
 -- The list order (oldest first, ties by id), with and without a status filter.
-CREATE INDEX leads_campaign_order_idx ON leads (campaign_id, created_at, id);
-CREATE INDEX leads_campaign_status_order_idx ON leads (campaign_id, status, created_at, id);
+CREATE INDEX leads_campaign_order_idx ON leads (workspace_id, campaign_id, created_at, id);
+CREATE INDEX leads_campaign_status_order_idx
+    ON leads (workspace_id, campaign_id, status, created_at, id);
+-- Dedup between the campaigns of a workspace (add_campaign_leads, with dedupe workspace or
+-- live) finds leads by the field, whatever their campaign's type.
+CREATE INDEX leads_workspace_email_idx ON leads (workspace_id, email) WHERE email IS NOT NULL;
+CREATE INDEX leads_workspace_linkedin_url_idx ON leads (workspace_id, linkedin_url)
+    WHERE linkedin_url IS NOT NULL;
 
 -- Lead counts per campaign and status, kept by statement-level triggers on leads so that
 -- stats cost grows with the rows a statement touches, never with the roster.
 CREATE TABLE campaign_lead_counts (
-    campaign_id  uuid NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
-    status       lead_status NOT NULL,
-    lead_count   bigint NOT NULL DEFAULT 0 CHECK (lead_count >= 0),
-    PRIMARY KEY (campaign_id, status)
+    campaign_id   uuid NOT NULL,
+    status        lead_status NOT NULL,
+    lead_count    bigint NOT NULL DEFAULT 0 CHECK (lead_count >= 0),
+    workspace_id  uuid NOT NULL,
+    CONSTRAINT campaign_lead_counts_pkey PRIMARY KEY (workspace_id, campaign_id, status),
+    CONSTRAINT campaign_lead_counts_campaign_fkey FOREIGN KEY (workspace_id, campaign_id)
+        REFERENCES campaigns (workspace_id, id) ON DELETE CASCADE
 );
 
 -- A move of leads in campaign_lead_counts: the leads of one campaign and status gained
 -- (delta > 0) or lost (delta < 0) by one statement (see functions/move_lead_counts.sql).
-CREATE TYPE lead_count_move AS (campaign_id uuid, status lead_status, delta bigint);
+CREATE TYPE lead_count_move AS (
+    workspace_id uuid, campaign_id uuid, status lead_status, delta bigint
+);
 
 -- Responses of writes sent with an Idempotency-Key, recorded in the transaction of the
 -- write itself, so that a retry replays the response instead of writing again.
@@ -100,6 +117,27 @@ CREATE TABLE idempotency_keys (
 -- The purge of expired records finds them by age.
 CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 
+-- The suppression list (do-not-contact): identities no campaign of the workspace may hold.
+CREATE TYPE suppression_kind AS ENUM ('email', 'domain', 'linkedin_url');
+CREATE TYPE suppression_reason AS ENUM ('unsubscribed', 'bounced', 'complained', 'manual');
+
+CREATE TABLE suppressions (
+    workspace_id  uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    id            uuid NOT NULL,
+    kind          suppression_kind NOT NULL,
+    -- Normalized as identities are (leads/domain/identity.py), so that equality matches.
+    value         text NOT NULL,
+    reason        suppression_reason NOT NULL DEFAULT 'manual',
+    note          text CHECK (char_length(note) <= 500),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT suppressions_pkey PRIMARY KEY (workspace_id, id),
+    -- One entry per value; it also serves every match (matching_suppressions.sql).
+    CONSTRAINT suppressions_value_key UNIQUE (workspace_id, kind, value)
+);
+
+-- The list order (oldest first, ties by id).
+CREATE INDEX suppressions_order_idx ON suppressions (workspace_id, created_at, id);
+
 -- Functions, each defined once in its own file, and the triggers that call them (each in
 -- the file of its function).
 \ir functions/add_campaign_leads.sql
@@ -108,5 +146,7 @@ CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 \ir functions/delete_campaign_leads.sql
 \ir functions/list_campaign_leads.sql
 \ir functions/lock_draft_campaign.sql
+\ir functions/lock_workspace.sql
+\ir functions/matching_suppressions.sql
 \ir functions/move_lead_counts.sql
 \ir functions/recalculate_campaign_stats.sql

@@ -7,10 +7,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     sign integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
 BEGIN
-    PERFORM move_lead_counts(array_agg(ROW(campaign_id, status, sign * n)::lead_count_move))
+    PERFORM move_lead_counts(array_agg(ROW(workspace_id, campaign_id, status, sign * n)::lead_count_move))
     FROM (
-        SELECT campaign_id, status, count(*) AS n
-        FROM changed_leads GROUP BY campaign_id, status
+        SELECT workspace_id, campaign_id, status, count(*) AS n
+        FROM changed_leads GROUP BY workspace_id, campaign_id, status
     ) AS moves;
     RETURN NULL;
 END;

@@ -4,15 +4,15 @@
 CREATE OR REPLACE FUNCTION count_updated_leads() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM move_lead_counts(array_agg(ROW(campaign_id, status, delta)::lead_count_move))
+    PERFORM move_lead_counts(array_agg(ROW(workspace_id, campaign_id, status, delta)::lead_count_move))
     FROM (
-        SELECT campaign_id, status, sum(delta) AS delta
+        SELECT workspace_id, campaign_id, status, sum(delta) AS delta
         FROM (
-            SELECT campaign_id, status, 1 AS delta FROM new_leads
+            SELECT workspace_id, campaign_id, status, 1 AS delta FROM new_leads
             UNION ALL
-            SELECT campaign_id, status, -1 AS delta FROM old_leads
+            SELECT workspace_id, campaign_id, status, -1 AS delta FROM old_leads
         ) AS changes
-        GROUP BY campaign_id, status
+        GROUP BY workspace_id, campaign_id, status
     ) AS moves;
     RETURN NULL;
 END;

@@ -17,14 +17,16 @@ BEGIN
     -- A statement each: a plan kept for the session must not depend on which of the
     -- two its first calls asked for.
     IF p_lead_ids IS NULL THEN
-        DELETE FROM leads WHERE leads.campaign_id = p_campaign_id;
+        DELETE FROM leads
+        WHERE leads.workspace_id = p_workspace_id AND leads.campaign_id = p_campaign_id;
     ELSE
         DELETE FROM leads
-        WHERE leads.campaign_id = p_campaign_id AND leads.id = ANY (p_lead_ids);
+        WHERE leads.workspace_id = p_workspace_id AND leads.campaign_id = p_campaign_id
+          AND leads.id = ANY (p_lead_ids);
     END IF;
     GET DIAGNOSTICS deleted = ROW_COUNT;
     -- The statement-level trigger has updated the counts by now: the stats include it.
-    stats := recalculate_campaign_stats(p_campaign_id);
+    stats := recalculate_campaign_stats(p_workspace_id, p_campaign_id);
     RETURN NEXT;
 END;
 $$;

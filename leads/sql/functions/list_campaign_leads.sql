@@ -51,7 +51,8 @@ BEGIN
     SELECT coalesce((
                SELECT sum(counts.lead_count)
                FROM campaign_lead_counts AS counts
-               WHERE counts.campaign_id = campaigns.id
+               WHERE counts.workspace_id = campaigns.workspace_id
+                 AND counts.campaign_id = campaigns.id
                  AND (p_status IS NULL OR counts.status = p_status)
            ), 0)::bigint,
            NULL::text, NULL::lead_status, NULL::text, NULL::text, NULL::text, NULL::text,
@@ -70,7 +71,7 @@ BEGIN
         IF p_offset > 0 THEN
             SELECT leads.created_at, leads.id INTO after_created_at, after_id
             FROM leads
-            WHERE leads.campaign_id = p_campaign_id
+            WHERE leads.workspace_id = p_workspace_id AND leads.campaign_id = p_campaign_id
             ORDER BY leads.created_at, leads.id LIMIT 1 OFFSET p_offset - 1;
         END IF;
         RETURN QUERY
@@ -80,14 +81,14 @@ BEGIN
                leads.company, leads.position, leads.headline, leads.custom_fields::text,
                leads.created_at::text, leads.updated_at::text
         FROM leads
-        WHERE leads.campaign_id = p_campaign_id
+        WHERE leads.workspace_id = p_workspace_id AND leads.campaign_id = p_campaign_id
           AND (leads.created_at, leads.id) > (after_created_at, after_id)
         ORDER BY leads.created_at, leads.id LIMIT p_page_size + 1;
     ELSE
         IF p_offset > 0 THEN
             SELECT leads.created_at, leads.id INTO after_created_at, after_id
             FROM leads
-            WHERE leads.campaign_id = p_campaign_id AND leads.status = p_status
+            WHERE leads.workspace_id = p_workspace_id AND leads.campaign_id = p_campaign_id AND leads.status = p_status
             ORDER BY leads.created_at, leads.id LIMIT 1 OFFSET p_offset - 1;
         END IF;
         RETURN QUERY
@@ -97,7 +98,7 @@ BEGIN
                leads.company, leads.position, leads.headline, leads.custom_fields::text,
                leads.created_at::text, leads.updated_at::text
         FROM leads
-        WHERE leads.campaign_id = p_campaign_id AND leads.status = p_status
+        WHERE leads.workspace_id = p_workspace_id AND leads.campaign_id = p_campaign_id AND leads.status = p_status
           AND (leads.created_at, leads.id) > (after_created_at, after_id)
         ORDER BY leads.created_at, leads.id LIMIT p_page_size + 1;
     END IF;

@@ -11,11 +11,12 @@ BEGIN
     -- up rather than deadlock.
     PERFORM 1
     FROM campaign_lead_counts AS counts
-    WHERE (counts.campaign_id, counts.status) IN (
-        SELECT moves.campaign_id, moves.status FROM unnest(p_moves) AS moves
+    WHERE (counts.workspace_id, counts.campaign_id, counts.status) IN (
+        SELECT moves.workspace_id, moves.campaign_id, moves.status
+        FROM unnest(p_moves) AS moves
         WHERE moves.delta <> 0
     )
-    ORDER BY counts.campaign_id, counts.status
+    ORDER BY counts.workspace_id, counts.campaign_id, counts.status
     FOR UPDATE;
 
     -- Moves out of a count go through a plain UPDATE (those leads were counted, so their
@@ -25,14 +26,15 @@ BEGIN
     SET lead_count = counts.lead_count + moves.delta
     FROM unnest(p_moves) AS moves
     WHERE moves.delta < 0
+      AND counts.workspace_id = moves.workspace_id
       AND counts.campaign_id = moves.campaign_id AND counts.status = moves.status;
 
-    INSERT INTO campaign_lead_counts AS counts (campaign_id, status, lead_count)
-    SELECT moves.campaign_id, moves.status, moves.delta
+    INSERT INTO campaign_lead_counts AS counts (workspace_id, campaign_id, status, lead_count)
+    SELECT moves.workspace_id, moves.campaign_id, moves.status, moves.delta
     FROM unnest(p_moves) AS moves
     WHERE moves.delta > 0
-    ORDER BY moves.campaign_id, moves.status
-    ON CONFLICT (campaign_id, status)
+    ORDER BY moves.workspace_id, moves.campaign_id, moves.status
+    ON CONFLICT (workspace_id, campaign_id, status)
     DO UPDATE SET lead_count = counts.lead_count + EXCLUDED.lead_count;
 END;
 $$;

@@ -5,7 +5,10 @@
 --
 -- PL/pgSQL rather than LANGUAGE sql: PostgreSQL plans a LANGUAGE sql function that writes
 -- on every call, where PL/pgSQL keeps the plan of its statement for the session.
-CREATE OR REPLACE FUNCTION recalculate_campaign_stats(p_campaign_id uuid) RETURNS jsonb
+CREATE OR REPLACE FUNCTION recalculate_campaign_stats(
+    p_workspace_id uuid,
+    p_campaign_id uuid
+) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     written jsonb;
@@ -14,7 +17,8 @@ BEGIN
         SELECT s.status, coalesce(c.lead_count, 0) AS lead_count
         FROM unnest(enum_range(NULL::lead_status)) AS s (status)
         LEFT JOIN campaign_lead_counts AS c
-            ON c.campaign_id = p_campaign_id AND c.status = s.status
+            ON c.workspace_id = p_workspace_id AND c.campaign_id = p_campaign_id
+           AND c.status = s.status
     ),
     stats AS (
         SELECT jsonb_build_object('total', sum(lead_count))
@@ -28,7 +32,7 @@ BEGIN
     UPDATE campaigns
     SET stats = stats.stats
     FROM stats
-    WHERE campaigns.id = p_campaign_id
+    WHERE campaigns.workspace_id = p_workspace_id AND campaigns.id = p_campaign_id
     RETURNING campaigns.stats INTO written;
     RETURN written;
 END;
