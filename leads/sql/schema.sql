@@ -141,9 +141,11 @@ CREATE INDEX suppressions_order_idx ON suppressions (workspace_id, created_at, i
 -- Functions, each defined once in its own file, and the triggers that call them (each in
 -- the file of its function).
 \ir functions/add_campaign_leads.sql
+\ir functions/add_suppressions.sql
 \ir functions/count_added_or_removed_leads.sql
 \ir functions/count_updated_leads.sql
 \ir functions/delete_campaign_leads.sql
+\ir functions/email_domains.sql
 \ir functions/list_campaign_leads.sql
 \ir functions/lock_draft_campaign.sql
 \ir functions/lock_workspace.sql
