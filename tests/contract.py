@@ -474,6 +474,13 @@ def stored_stats(db, campaign_id: str) -> dict:
         return cursor.fetchone()[0]
 
 
+def workspace_of(db, campaign_id: str) -> str:
+    """The workspace of a campaign, as the database holds it."""
+    with db.cursor() as cursor:
+        cursor.execute("SELECT workspace_id::text FROM campaigns WHERE id = %s", (campaign_id,))
+        return cursor.fetchone()[0]
+
+
 def recalculate(db, campaign_id: str) -> tuple[dict, datetime]:
     """What recalculate_campaign_stats returns, with the time of its transaction."""
     with db.cursor() as cursor:

@@ -30,6 +30,7 @@ from schemas.leads import (
     LeadSchema,
     LeadsDeletedSchema,
 )
+from tests.contract import workspace_of
 
 PROPERTY = settings(max_examples=300, deadline=None)
 THROUGH_HTTP = settings(
@@ -259,7 +260,14 @@ class TestJsonBuiltOutsideMarshmallow:
         shown = {lead["id"]: lead for lead in listed.json["prospects"]}
         with transaction(pool, read_only=True) as tx:
             for lead_id in ids:
-                row = tx.fetch_one("get_lead", {"lead_id": lead_id, "campaign_id": campaign_id})
+                row = tx.fetch_one(
+                    "get_lead",
+                    {
+                        "workspace_id": workspace_of(db, campaign_id),
+                        "lead_id": lead_id,
+                        "campaign_id": campaign_id,
+                    },
+                )
                 assert shown[lead_id] == LeadSchema().dump(row)
         # Removed: the body encoded without the schema is what the schema would make of it,
         # keys in the schema's order.
