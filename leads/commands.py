@@ -1,4 +1,5 @@
-"""Operator commands: `flask --app app tokens ...`, `db upgrade` and `idempotency purge`."""
+"""Operator commands: `flask --app app tokens ...`, `db upgrade`, `idempotency purge` and
+`events purge`."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class OperatorGroup(AppGroup):
 tokens = OperatorGroup("tokens", help="Create, list and revoke API tokens.")
 db = OperatorGroup("db", help="Database schema.")
 idempotency_keys = OperatorGroup("idempotency", help="Idempotency-Key records.")
+event_feed = OperatorGroup("events", help="The change feed.")
 
 
 def _pool():
@@ -109,7 +111,17 @@ def purge_idempotency_keys() -> None:
     click.echo(f"Purged {purged} expired idempotency record{'' if purged == 1 else 's'}.")
 
 
+@event_feed.command("purge")
+def purge_events() -> None:
+    """Delete the events older than LEADS_EVENTS_RETENTION days (run it daily)."""
+    days = current_app.config["LEADS_SETTINGS"].events_retention_days
+    with transaction(_pool()) as tx:
+        purged = tx.fetch_one("purge_events", {"retention": f"{days} days"})["purged"]
+    click.echo(f"Purged {purged} event{'' if purged == 1 else 's'} older than {days} days.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(tokens)
     app.cli.add_command(db)
     app.cli.add_command(idempotency_keys)
+    app.cli.add_command(event_feed)

@@ -127,6 +127,8 @@ class Settings:
     # Seconds one statement may run (a lock wait included) before the database cancels it
     # and the request answers 503; set per transaction, so it works behind pgbouncer.
     db_statement_timeout: int = 15
+    # Days the change feed keeps its events (`flask --app app events purge` deletes older).
+    events_retention_days: int = 30
     # Whether an unset DATABASE_URL starts the embedded server (development) or is an error.
     embedded_database: bool = True
 
@@ -152,6 +154,7 @@ class Settings:
                 os.environ.get("LEADS_RATE_LIMIT_STORAGE_URI") or "memory://"
             ).strip(),
             db_statement_timeout=_int_setting("LEADS_DB_STATEMENT_TIMEOUT", 15, minimum=0),
+            events_retention_days=_int_setting("LEADS_EVENTS_RETENTION", 30, maximum=36500),
             embedded_database=embedded_database,
         )
 

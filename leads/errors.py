@@ -57,6 +57,10 @@ class Conflict(ApiError):
     status_code = 409
 
 
+class Gone(ApiError):
+    status_code = 410
+
+
 class CampaignNotFound(NotFound):
     """One body for a campaign that does not exist and one of another workspace."""
 

@@ -164,6 +164,8 @@ APP_TABLES = (
     "campaign_lead_counts",
     "idempotency_keys",
     "suppressions",
+    "event_positions",
+    "events",
 )
 
 

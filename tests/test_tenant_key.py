@@ -21,9 +21,9 @@ from tests.contract import committed
 # Tables replicated whole to every node rather than split by workspace: the workspaces
 # themselves, and the tokens, which a request finds by hash before it knows its workspace.
 REFERENCE_TABLES = {"workspaces", "api_tokens"}
-# Indexes that serve a query across workspaces: the purge of expired idempotency records
-# (by age, whatever the workspace; distributed, it runs on each shard).
-CROSS_WORKSPACE_INDEXES = {"idempotency_keys_created_idx"}
+# Indexes that serve a query across workspaces: the purges of expired idempotency records
+# and events (by age, whatever the workspace; distributed, they run on each shard).
+CROSS_WORKSPACE_INDEXES = {"idempotency_keys_created_idx", "events_occurred_idx"}
 TENANT_COLUMN = "workspace_id"
 
 _OWN_TABLES = """

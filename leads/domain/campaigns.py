@@ -7,6 +7,7 @@ from uuid import UUID
 import psycopg2.errors
 
 from leads.db.pool import ConnectionPool, Transaction, read_all, transaction
+from leads.domain import events
 from leads.errors import BadRequest, CampaignNotFound, Conflict
 from leads_contract.values import CAMPAIGN_TRANSITIONS
 
@@ -31,9 +32,13 @@ def create_campaign(pool: ConnectionPool, workspace_id: UUID, name: str, type_: 
         tx.execute(
             "recalculate_campaign_stats", {"workspace_id": workspace_id, "campaign_id": row["id"]}
         )
-        return tx.fetch_one(
+        campaign = tx.fetch_one(
             "get_campaign", {"campaign_id": row["id"], "workspace_id": workspace_id}
         )
+        events.record(
+            tx, workspace_id, "campaign.created", row["id"], {"name": name, "type": type_}
+        )
+        return campaign
 
 
 def list_campaigns(pool: ConnectionPool, workspace_id: UUID) -> list[dict]:
@@ -78,7 +83,15 @@ def transition_campaign(
                 f"Cannot {transition} a campaign that is {campaign['status']}; "
                 f"it must be {' or '.join(allowed_from)}."
             )
-        return tx.fetch_one(
+        changed = tx.fetch_one(
             "set_campaign_status",
             {"workspace_id": workspace_id, "campaign_id": campaign_id, "status": target},
         )
+        events.record(
+            tx,
+            workspace_id,
+            "campaign.status_changed",
+            campaign_id,
+            {"from": campaign["status"], "to": target},
+        )
+        return changed

@@ -1,5 +1,6 @@
-"""Opaque keyset cursors for the lists in (created_at, id) order (a roster, the suppression
-list): where the next page starts, and for what query."""
+"""Opaque cursors: keyset cursors for the lists in (created_at, id) order (a roster, the
+suppression list), where the next page starts and for what query; and positions in the
+change feed."""
 
 from __future__ import annotations
 
@@ -102,3 +103,29 @@ def filter_scope(*filters: str | None) -> UUID:
     text = "\x00".join("" if value is None else value for value in filters)
     digest = hashlib.blake2b(text.encode(), digest_size=16, person=b"leads-scope").digest()
     return UUID(bytes=digest)
+
+
+# A position of the change feed: a version byte of its own and the position.
+_FEED_PAYLOAD = struct.Struct(">Bq")
+_FEED_VERSION = 0x45
+_FEED_CURSOR_BYTES = _FEED_PAYLOAD.size + _CHECKSUM_BYTES
+_FEED_CURSOR_TEXT = re.compile(rf"[A-Za-z0-9_-]{{{_FEED_CURSOR_BYTES * 4 // 3}}}")
+
+
+def encode_feed_cursor(position: int) -> str:
+    payload = _FEED_PAYLOAD.pack(_FEED_VERSION, position)
+    return base64.urlsafe_b64encode(payload + _checksum(payload)).decode("ascii")
+
+
+def decode_feed_cursor(text: str) -> int:
+    """The position `encode_feed_cursor` wrote, or InvalidCursor for any other text."""
+    if not _FEED_CURSOR_TEXT.fullmatch(text):
+        raise InvalidCursor("not a cursor's length or alphabet")
+    raw = base64.urlsafe_b64decode(text)
+    payload, checksum = raw[: _FEED_PAYLOAD.size], raw[_FEED_PAYLOAD.size :]
+    if not hmac.compare_digest(checksum, _checksum(payload)):
+        raise InvalidCursor("checksum mismatch")
+    version, position = _FEED_PAYLOAD.unpack(payload)
+    if version != _FEED_VERSION or position < 0:
+        raise InvalidCursor("unknown version or position")
+    return position

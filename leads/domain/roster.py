@@ -12,6 +12,7 @@ import orjson
 import psycopg2.errors
 
 from leads.db.pool import ConnectionPool, Transaction, read_all, read_one, transaction
+from leads.domain import events
 from leads.domain.cursors import ListCursor, encode_cursor
 from leads.domain.identity import ascii_email_domain
 from leads.domain.ids import new_lead_ids
@@ -309,7 +310,15 @@ def update_lead(
                     "json": {"updates": {identity_field: [f"Already used by lead {holder_id}."]}}
                 },
             ) from None
-        return tx.fetch_one("get_lead", where)
+        updated = tx.fetch_one("get_lead", where)
+        events.record(
+            tx,
+            workspace_id,
+            "lead.updated",
+            campaign_id,
+            {"lead_id": str(lead_id), "fields": sorted(updates)},
+        )
+        return updated
 
 
 def _refuse_suppressed(tx: Transaction, workspace_id: UUID, lead: dict, changed: dict) -> None:

@@ -14,6 +14,7 @@ import idna
 import orjson
 
 from leads.db.pool import ConnectionPool, read_all, transaction
+from leads.domain import events
 from leads.domain.cursors import ListCursor, encode_cursor, filter_scope
 from leads.domain.identity import ascii_email_domain
 from leads.domain.ids import new_lead_ids
@@ -128,11 +129,20 @@ def list_suppressions(
 def delete_suppressions(pool: ConnectionPool, workspace_id: UUID, ids: list[UUID]) -> dict:
     """Remove entries by id; ids that are no entry of the workspace are skipped."""
     with transaction(pool) as tx:
-        tx.execute(
+        deleted = tx.fetch_all(
             "delete_suppressions",
             {"workspace_id": workspace_id, "ids": [str(entry_id) for entry_id in ids]},
         )
-        return {"deleted": tx.rowcount}
+        if deleted:
+            deleted_ids = sorted(str(row["id"]) for row in deleted)
+            events.record(
+                tx,
+                workspace_id,
+                "suppressions.removed",
+                None,
+                {"ids": deleted_ids, "count": len(deleted_ids)},
+            )
+    return {"deleted": len(deleted)}
 
 
 def check_identities(pool: ConnectionPool, workspace_id: UUID, identities: list[dict]) -> dict:

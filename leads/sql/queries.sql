@@ -202,7 +202,55 @@ ORDER BY page.created_at, page.id;
 -- name: delete_suppressions
 -- Entries of other workspaces, and ids that are no entry, are skipped.
 DELETE FROM suppressions
-WHERE workspace_id = %(workspace_id)s AND id = ANY (%(ids)s::uuid[]);
+WHERE workspace_id = %(workspace_id)s AND id = ANY (%(ids)s::uuid[])
+RETURNING id;
+
+-- name: record_event
+-- The event of a write, last in its transaction (leads/sql/functions/record_event.sql).
+SELECT record_event(%(workspace_id)s, %(type)s, %(campaign_id)s, %(data)s::json);
+
+-- name: list_events
+-- One page of the workspace's feed after a position, in position order (commit order),
+-- optionally of one type; with the last position purged, which the caller compares with
+-- its cursor (410), and the last position given. A workspace without events has no row in
+-- event_positions: the outer join still answers one row.
+SELECT positions.purged_through, positions.last_position, page.position, page.id,
+       page.type, page.occurred_at, page.campaign_id, page.data
+FROM (SELECT) AS always
+LEFT JOIN event_positions AS positions ON positions.workspace_id = %(workspace_id)s
+LEFT JOIN LATERAL (
+    SELECT events.position, events.id, events.type, events.occurred_at, events.campaign_id,
+           events.data
+    FROM events
+    WHERE events.workspace_id = %(workspace_id)s
+      AND events.position > greatest(%(after)s, positions.purged_through)
+      AND (%(type)s::text IS NULL OR events.type = %(type)s::text)
+    ORDER BY events.position
+    LIMIT %(limit)s
+) AS page ON true
+ORDER BY page.position;
+
+-- name: purge_events
+-- Every event up to the last one older than the retention, per workspace (a contiguous
+-- prefix of each feed, so that purged_through says exactly what is gone).
+WITH horizon AS (
+    SELECT events.workspace_id, max(events.position) AS through
+    FROM events
+    WHERE events.occurred_at <= now() - %(retention)s::interval
+    GROUP BY events.workspace_id
+),
+purged AS (
+    DELETE FROM events USING horizon
+    WHERE events.workspace_id = horizon.workspace_id AND events.position <= horizon.through
+    RETURNING events.workspace_id
+),
+moved AS (
+    UPDATE event_positions AS positions
+    SET purged_through = greatest(positions.purged_through, horizon.through)
+    FROM horizon
+    WHERE positions.workspace_id = horizon.workspace_id
+)
+SELECT count(*) AS purged FROM purged;
 
 -- name: ping
 SELECT 1;

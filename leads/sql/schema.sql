@@ -138,6 +138,37 @@ CREATE TABLE suppressions (
 -- The list order (oldest first, ties by id).
 CREATE INDEX suppressions_order_idx ON suppressions (workspace_id, created_at, id);
 
+-- The change feed: every change of a roster, a campaign or the suppression list is an event,
+-- written in the transaction of the change (functions/record_event.sql), at a position of
+-- its workspace's feed that follows commit order.
+
+-- Per workspace: the last position given to an event, and the last one purged (a cursor
+-- before it has lost events: 410).
+CREATE TABLE event_positions (
+    workspace_id    uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    last_position   bigint NOT NULL DEFAULT 0,
+    purged_through  bigint NOT NULL DEFAULT 0,
+    CONSTRAINT event_positions_pkey PRIMARY KEY (workspace_id)
+);
+
+CREATE TABLE events (
+    workspace_id  uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    -- 1, 2, 3 ... in the order the events' transactions committed, without gaps.
+    position      bigint NOT NULL,
+    id            uuid NOT NULL,
+    type          text NOT NULL,
+    -- No foreign key: an event names a campaign by id only, and stays as it was written.
+    campaign_id   uuid,
+    -- json, not jsonb: the keys stay in the order they were written.
+    data          json NOT NULL,
+    occurred_at   timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT events_pkey PRIMARY KEY (workspace_id, position),
+    CONSTRAINT events_id_key UNIQUE (workspace_id, id)
+);
+
+-- The purge of events past their retention finds them by age, whatever the workspace.
+CREATE INDEX events_occurred_idx ON events (occurred_at);
+
 -- Functions, each defined once in its own file, and the triggers that call them (each in
 -- the file of its function).
 \ir functions/add_campaign_leads.sql
@@ -152,3 +183,4 @@ CREATE INDEX suppressions_order_idx ON suppressions (workspace_id, created_at, i
 \ir functions/matching_suppressions.sql
 \ir functions/move_lead_counts.sql
 \ir functions/recalculate_campaign_stats.sql
+\ir functions/record_event.sql

@@ -1,8 +1,9 @@
 -- An import of leads (POST /api/campaigns/{id}/leads) in one statement: the workspace's
 -- locks (lock_workspace), the campaign locked and checked to be a draft
 -- (lock_draft_campaign), the suppression check, the dedup in the batch, in the roster and,
--- with p_dedupe workspace or live, in the workspace's other campaigns, the insert, and the
--- stats. One statement is one round trip: BEGIN travels with it and COMMIT (or a dry run's
+-- with p_dedupe workspace or live, in the workspace's other campaigns, the insert, the
+-- stats, and the event `leads.added` of the leads inserted (none when none was). One
+-- statement is one round trip: BEGIN travels with it and COMMIT (or a dry run's
 -- ROLLBACK) follows, so the caller's transaction still decides whether it is kept.
 --
 -- p_workspace_id is the workspace of the request's token (already checked). p_rows is every
@@ -38,6 +39,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     identity_field text;
     not_inserted text[];
+    inserted_ids uuid[];
 BEGIN
     IF p_dedupe NOT IN ('campaign', 'workspace', 'live') THEN
         RAISE EXCEPTION 'unknown dedupe mode %', p_dedupe;
@@ -119,7 +121,7 @@ BEGIN
             SELECT FROM oldest_elsewhere WHERE oldest_elsewhere.identity = kept.identity
         )
         ON CONFLICT (workspace_id, campaign_id, identity) DO NOTHING
-        RETURNING leads.identity
+        RETURNING leads.identity, leads.id
     )
     SELECT
         (SELECT json_object_agg(
@@ -133,8 +135,9 @@ BEGIN
                                       'campaign_id', oldest_elsewhere.campaign_id))
          FROM oldest_elsewhere),
         (SELECT array_agg(kept.identity) FROM kept
-         WHERE NOT EXISTS (SELECT FROM inserted WHERE inserted.identity = kept.identity))
-    INTO suppressed, elsewhere, not_inserted;
+         WHERE NOT EXISTS (SELECT FROM inserted WHERE inserted.identity = kept.identity)),
+        (SELECT array_agg(inserted.id ORDER BY inserted.id) FROM inserted)
+    INTO suppressed, elsewhere, not_inserted, inserted_ids;
     suppressed := coalesce(suppressed, '{}'::json);
     elsewhere := coalesce(elsewhere, '{}'::json);
     existing := '{}'::json;
@@ -149,6 +152,13 @@ BEGIN
     END IF;
     -- The statement-level trigger has updated the counts by now: the stats include it.
     stats := recalculate_campaign_stats(p_workspace_id, p_campaign_id);
+    IF inserted_ids IS NOT NULL THEN
+        PERFORM record_event(
+            p_workspace_id, 'leads.added', p_campaign_id,
+            json_build_object('lead_ids', to_json(inserted_ids),
+                               'count', cardinality(inserted_ids))
+        );
+    END IF;
     RETURN NEXT;
 END;
 $$;

@@ -1,7 +1,9 @@
 -- An add to the suppression list (POST /api/suppressions) in one statement: the entries
 -- inserted, the ids of those the list held already and, with p_remove_from_drafts, the
 -- removal of every lead they match from the workspace's draft rosters, with the stats of
--- each roster changed. One statement is one round trip, as add_campaign_leads.
+-- each roster changed, and the events: `suppressions.added` (when an entry was added), then
+-- `leads.removed` for each roster that lost leads. One statement is one round trip, as
+-- add_campaign_leads.
 --
 -- p_entries is the request's entries, validated, normalized, deduplicated and given ids by
 -- the caller (leads/domain/suppressions.py), as a JSON array of objects {id, kind, value,
@@ -24,6 +26,8 @@ CREATE OR REPLACE FUNCTION add_suppressions(
 LANGUAGE plpgsql AS $$
 DECLARE
     not_inserted text[];
+    added_ids uuid[];
+    removed_per_campaign jsonb;
 BEGIN
     IF p_remove_from_drafts THEN
         -- Exclusive: every lead write of the workspace either committed before (and its
@@ -43,14 +47,17 @@ BEGIN
         FROM entries
         ORDER BY entries.id
         ON CONFLICT (workspace_id, kind, value) DO NOTHING
-        RETURNING suppressions.kind, suppressions.value
+        RETURNING suppressions.kind, suppressions.value, suppressions.id
     )
-    SELECT array_agg(entries.kind || ':' || entries.value) INTO not_inserted
-    FROM entries
-    WHERE NOT EXISTS (
-        SELECT FROM inserted
-        WHERE inserted.kind = entries.kind AND inserted.value = entries.value
-    );
+    SELECT
+        (SELECT array_agg(entries.kind || ':' || entries.value)
+         FROM entries
+         WHERE NOT EXISTS (
+             SELECT FROM inserted
+             WHERE inserted.kind = entries.kind AND inserted.value = entries.value
+         )),
+        (SELECT array_agg(inserted.id ORDER BY inserted.id) FROM inserted)
+    INTO not_inserted, added_ids;
     existing := '{}'::json;
     IF not_inserted IS NOT NULL THEN
         -- A statement of its own: it sees the entries that a concurrent add committed
@@ -63,70 +70,89 @@ BEGIN
            AND suppressions.kind = given.kind AND suppressions.value = given.value
         WHERE given.kind || ':' || given.value = ANY (not_inserted);
     END IF;
-    IF NOT p_remove_from_drafts THEN
-        RETURN NEXT;
-        RETURN;
-    END IF;
-
-    PERFORM 1 FROM campaigns
-    WHERE campaigns.workspace_id = p_workspace_id AND campaigns.status = 'draft'
-    ORDER BY campaigns.id
-    FOR UPDATE;
-    WITH entries AS (
-        SELECT *
-        FROM json_to_recordset(p_entries) AS given (
-            kind suppression_kind, value text, unicode_value text
-        )
-    ),
-    drafts AS (
-        SELECT campaigns.id FROM campaigns
+    IF p_remove_from_drafts THEN
+        PERFORM 1 FROM campaigns
         WHERE campaigns.workspace_id = p_workspace_id AND campaigns.status = 'draft'
-    ),
-    domains AS (
-        SELECT entries.value AS domain FROM entries WHERE entries.kind = 'domain'
-        UNION
-        SELECT entries.unicode_value FROM entries
-        WHERE entries.kind = 'domain' AND entries.unicode_value IS NOT NULL
-    ),
-    matched AS (
-        SELECT leads.id FROM leads
-        JOIN entries ON entries.kind = 'email' AND leads.email = entries.value
-        WHERE leads.workspace_id = p_workspace_id
-          AND leads.campaign_id IN (SELECT drafts.id FROM drafts)
-        UNION
-        SELECT leads.id FROM leads
-        JOIN entries ON entries.kind = 'linkedin_url' AND leads.linkedin_url = entries.value
-        WHERE leads.workspace_id = p_workspace_id
-          AND leads.campaign_id IN (SELECT drafts.id FROM drafts)
-        UNION
-        -- Every email of the draft rosters is read here, and only when a domain is added:
-        -- a domain matches by its suffix, which no index of leads serves.
-        SELECT leads.id FROM leads
-        CROSS JOIN LATERAL email_domains(leads.email, NULL) AS email_domain
-        JOIN domains ON domains.domain = email_domain.domain
-        WHERE EXISTS (SELECT FROM domains)
-          AND leads.workspace_id = p_workspace_id AND leads.email IS NOT NULL
-          AND leads.campaign_id IN (SELECT drafts.id FROM drafts)
-    ),
-    deleted AS (
-        DELETE FROM leads
-        WHERE leads.workspace_id = p_workspace_id
-          AND leads.id IN (SELECT matched.id FROM matched)
-        RETURNING leads.campaign_id
+        ORDER BY campaigns.id
+        FOR UPDATE;
+        WITH entries AS (
+            SELECT *
+            FROM json_to_recordset(p_entries) AS given (
+                kind suppression_kind, value text, unicode_value text
+            )
+        ),
+        drafts AS (
+            SELECT campaigns.id FROM campaigns
+            WHERE campaigns.workspace_id = p_workspace_id AND campaigns.status = 'draft'
+        ),
+        domains AS (
+            SELECT entries.value AS domain FROM entries WHERE entries.kind = 'domain'
+            UNION
+            SELECT entries.unicode_value FROM entries
+            WHERE entries.kind = 'domain' AND entries.unicode_value IS NOT NULL
+        ),
+        matched AS (
+            SELECT leads.id FROM leads
+            JOIN entries ON entries.kind = 'email' AND leads.email = entries.value
+            WHERE leads.workspace_id = p_workspace_id
+              AND leads.campaign_id IN (SELECT drafts.id FROM drafts)
+            UNION
+            SELECT leads.id FROM leads
+            JOIN entries ON entries.kind = 'linkedin_url' AND leads.linkedin_url = entries.value
+            WHERE leads.workspace_id = p_workspace_id
+              AND leads.campaign_id IN (SELECT drafts.id FROM drafts)
+            UNION
+            -- Every email of the draft rosters is read here, and only when a domain is added:
+            -- a domain matches by its suffix, which no index of leads serves.
+            SELECT leads.id FROM leads
+            CROSS JOIN LATERAL email_domains(leads.email, NULL) AS email_domain
+            JOIN domains ON domains.domain = email_domain.domain
+            WHERE EXISTS (SELECT FROM domains)
+              AND leads.workspace_id = p_workspace_id AND leads.email IS NOT NULL
+              AND leads.campaign_id IN (SELECT drafts.id FROM drafts)
+        ),
+        deleted AS (
+            DELETE FROM leads
+            WHERE leads.workspace_id = p_workspace_id
+              AND leads.id IN (SELECT matched.id FROM matched)
+            RETURNING leads.campaign_id, leads.id
+        )
+        SELECT jsonb_agg(jsonb_build_object('id', per_campaign.campaign_id,
+                                            'lead_ids', per_campaign.lead_ids)
+                         ORDER BY per_campaign.campaign_id)
+        INTO removed_per_campaign
+        FROM (
+            SELECT deleted.campaign_id,
+                   to_jsonb(array_agg(deleted.id ORDER BY deleted.id)) AS lead_ids
+            FROM deleted GROUP BY deleted.campaign_id
+        ) AS per_campaign;
+        removed_per_campaign := coalesce(removed_per_campaign, '[]'::jsonb);
+        removed := (
+            SELECT coalesce(
+                       json_agg(json_build_object(
+                                    'id', changed ->> 'id',
+                                    'removed', jsonb_array_length(changed -> 'lead_ids'))
+                                ORDER BY changed ->> 'id'),
+                       '[]'::json)
+            FROM jsonb_array_elements(removed_per_campaign) AS changed
+        );
+        -- The statement-level trigger has moved the counts: each changed roster's stats.
+        PERFORM recalculate_campaign_stats(p_workspace_id, (changed ->> 'id')::uuid)
+        FROM jsonb_array_elements(removed_per_campaign) AS changed;
+    END IF;
+    -- The events last: record_event's lock is held until the commit (record_event.sql).
+    IF added_ids IS NOT NULL THEN
+        PERFORM record_event(
+            p_workspace_id, 'suppressions.added', NULL,
+            json_build_object('ids', to_json(added_ids), 'count', cardinality(added_ids))
+        );
+    END IF;
+    PERFORM record_event(
+        p_workspace_id, 'leads.removed', (changed ->> 'id')::uuid,
+        json_build_object('lead_ids', changed -> 'lead_ids',
+                          'count', jsonb_array_length(changed -> 'lead_ids'))
     )
-    SELECT coalesce(
-               json_agg(json_build_object('id', per_campaign.campaign_id,
-                                          'removed', per_campaign.removed)
-                        ORDER BY per_campaign.campaign_id),
-               '[]'::json)
-    INTO removed
-    FROM (
-        SELECT deleted.campaign_id, count(*) AS removed
-        FROM deleted GROUP BY deleted.campaign_id
-    ) AS per_campaign;
-    -- The statement-level trigger has moved the counts: each changed roster's stats.
-    PERFORM recalculate_campaign_stats(p_workspace_id, (changed ->> 'id')::uuid)
-    FROM json_array_elements(removed) AS changed;
+    FROM jsonb_array_elements(removed_per_campaign) AS changed;
     RETURN NEXT;
 END;
 $$;

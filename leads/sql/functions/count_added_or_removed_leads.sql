@@ -7,7 +7,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     sign integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
 BEGIN
-    PERFORM move_lead_counts(array_agg(ROW(workspace_id, campaign_id, status, sign * n)::lead_count_move))
+    PERFORM move_lead_counts(
+        array_agg(ROW(workspace_id, campaign_id, status, sign * n)::lead_count_move)
+    )
     FROM (
         SELECT workspace_id, campaign_id, status, count(*) AS n
         FROM changed_leads GROUP BY workspace_id, campaign_id, status

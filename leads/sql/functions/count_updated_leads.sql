@@ -4,7 +4,9 @@
 CREATE OR REPLACE FUNCTION count_updated_leads() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM move_lead_counts(array_agg(ROW(workspace_id, campaign_id, status, delta)::lead_count_move))
+    PERFORM move_lead_counts(
+        array_agg(ROW(workspace_id, campaign_id, status, delta)::lead_count_move)
+    )
     FROM (
         SELECT workspace_id, campaign_id, status, sum(delta) AS delta
         FROM (

@@ -88,7 +88,8 @@ BEGIN
         IF p_offset > 0 THEN
             SELECT leads.created_at, leads.id INTO after_created_at, after_id
             FROM leads
-            WHERE leads.workspace_id = p_workspace_id AND leads.campaign_id = p_campaign_id AND leads.status = p_status
+            WHERE leads.workspace_id = p_workspace_id AND leads.campaign_id = p_campaign_id
+              AND leads.status = p_status
             ORDER BY leads.created_at, leads.id LIMIT 1 OFFSET p_offset - 1;
         END IF;
         RETURN QUERY
@@ -98,7 +99,8 @@ BEGIN
                leads.company, leads.position, leads.headline, leads.custom_fields::text,
                leads.created_at::text, leads.updated_at::text
         FROM leads
-        WHERE leads.workspace_id = p_workspace_id AND leads.campaign_id = p_campaign_id AND leads.status = p_status
+        WHERE leads.workspace_id = p_workspace_id AND leads.campaign_id = p_campaign_id
+          AND leads.status = p_status
           AND (leads.created_at, leads.id) > (after_created_at, after_id)
         ORDER BY leads.created_at, leads.id LIMIT p_page_size + 1;
     END IF;
