@@ -459,14 +459,16 @@ def build_server(config: ServerConfig) -> MCPServer:
     ) -> Annotated[CallToolResult, SuppressionAddResult]:
         if remove_from_drafts and api.needs_preview(ctx, confirm):
             campaigns = api.read(ctx, "/api/campaigns")["campaigns"]
-            drafts = [campaign for campaign in campaigns if campaign["status"] == "draft"]
+            drafts = [
+                f"{campaign['name']!r} ({campaign['stats']['total']} leads)"
+                for campaign in campaigns
+                if campaign["status"] == "draft"
+            ]
             raise preview(
-                f"Adding {len(entries)} entries with remove_from_drafts removes every lead "
-                f"matching them from the workspace's {len(drafts)} draft campaigns "
-                f"({sum(draft['stats']['total'] for draft in drafts)} leads in all: "
-                f"{', '.join(repr(draft['name']) for draft in drafts) or 'none'}); removed "
-                "leads are gone for good. Call with remove_from_drafts: false to only add the "
-                "entries.",
+                f"The {len(entries)} entries given, added with remove_from_drafts, would remove "
+                "every lead matching them from the workspace's draft campaigns: "
+                f"{', '.join(drafts) or 'none'}. Removed leads are gone for good. Call with "
+                "remove_from_drafts: false to only add the entries.",
                 "add them and remove the matching leads",
                 "add_suppressions",
             )
