@@ -465,8 +465,8 @@ def build_server(config: ServerConfig) -> MCPServer:
                 if campaign["status"] == "draft"
             ]
             raise preview(
-                f"The {len(entries)} entries given, added with remove_from_drafts, would remove "
-                "every lead matching them from the workspace's draft campaigns: "
+                "Adding these entries with remove_from_drafts would remove every lead "
+                "matching them from the workspace's draft campaigns: "
                 f"{', '.join(drafts) or 'none'}. Removed leads are gone for good. Call with "
                 "remove_from_drafts: false to only add the entries.",
                 "add them and remove the matching leads",
