@@ -109,7 +109,7 @@ WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHin
 DESTROYS = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=False)
 
 
-class Api:
+class ApiAccess:
     """The API as the tools use it: one client per call, with the token of the request; the
     mode checked before anything is sent; API failures turned into tool errors."""
 
@@ -134,7 +134,7 @@ class Api:
                 "Nothing was sent to the API."
             )
 
-    def needs_preview(self, ctx: Context, confirm: bool) -> bool:
+    def needs_preview(self, confirm: bool) -> bool:
         """Whether an irreversible call must answer a preview instead of acting."""
         self.refuse_in_read_mode()
         return not confirm and self.config.mode != "all"
@@ -198,14 +198,14 @@ def campaign_path(campaign_id: str, suffix: str = "") -> str:
 def describe_campaign(campaign: Mapping[str, Any]) -> str:
     stats = campaign["stats"]
     return (
-        f"Campaign {campaign['name']!r} ({campaign['type']}, {campaign['status']}) has "
-        f"{stats['total']} leads, {stats['contacted']} contacted."
+        f"Campaign {campaign['name']!r} ({campaign['type']}, {campaign['status']}; leads: "
+        f"{stats['total']}, contacted: {stats['contacted']})."
     )
 
 
 def build_server(config: ServerConfig) -> MCPServer:
     """The MCP server and its tools, acting through the API as `config` says."""
-    api = Api(config)
+    api = ApiAccess(config)
     server = MCPServer(
         "leads",
         title="Leads: campaign rosters",
@@ -265,7 +265,7 @@ def build_server(config: ServerConfig) -> MCPServer:
     def launch_campaign(
         ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
     ) -> Annotated[CallToolResult, CampaignResult]:
-        if api.needs_preview(ctx, confirm):
+        if api.needs_preview(confirm):
             campaign = api.read(ctx, campaign_path(campaign_id))["campaign"]
             raise preview(
                 f"{describe_campaign(campaign)} Launching makes it active and freezes its roster "
@@ -307,7 +307,7 @@ def build_server(config: ServerConfig) -> MCPServer:
     def complete_campaign(
         ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
     ) -> Annotated[CallToolResult, CampaignResult]:
-        if api.needs_preview(ctx, confirm):
+        if api.needs_preview(confirm):
             campaign = api.read(ctx, campaign_path(campaign_id))["campaign"]
             raise preview(
                 f"{describe_campaign(campaign)} Completing ends it for good: it can never be "
@@ -423,7 +423,7 @@ def build_server(config: ServerConfig) -> MCPServer:
     def remove_all_leads(
         ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
     ) -> Annotated[CallToolResult, RemoveResult]:
-        if api.needs_preview(ctx, confirm):
+        if api.needs_preview(confirm):
             campaign = api.read(ctx, campaign_path(campaign_id))["campaign"]
             raise preview(
                 f"{describe_campaign(campaign)} Removing all deletes every one of them with its "
@@ -457,10 +457,10 @@ def build_server(config: ServerConfig) -> MCPServer:
         ] = False,
         confirm: Confirm = False,
     ) -> Annotated[CallToolResult, SuppressionAddResult]:
-        if remove_from_drafts and api.needs_preview(ctx, confirm):
+        if remove_from_drafts and api.needs_preview(confirm):
             campaigns = api.read(ctx, "/api/campaigns")["campaigns"]
             drafts = [
-                f"{campaign['name']!r} ({campaign['stats']['total']} leads)"
+                f"{campaign['name']!r} (leads: {campaign['stats']['total']})"
                 for campaign in campaigns
                 if campaign["status"] == "draft"
             ]

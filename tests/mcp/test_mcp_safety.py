@@ -182,7 +182,7 @@ class TestPreviews:
         assert text == refused
         assert text == preview(
             "launch_campaign",
-            "Campaign 'Email campaign' (email, draft) has 2 leads, 0 contacted. Launching "
+            "Campaign 'Email campaign' (email, draft; leads: 2, contacted: 0). Launching "
             "makes it active and freezes its roster for good: no lead can be added, updated or "
             "removed afterwards. Only a draft campaign can be launched.",
             "launch it",
@@ -198,7 +198,7 @@ class TestPreviews:
             text = await tools.error("complete_campaign", {"campaign_id": linkedin_campaign["id"]})
         assert text == preview(
             "complete_campaign",
-            "Campaign 'LinkedIn campaign' (linkedin, paused) has 1 leads, 0 contacted. "
+            "Campaign 'LinkedIn campaign' (linkedin, paused; leads: 1, contacted: 0). "
             "Completing ends it for good: it can never be resumed. Only an active or paused "
             "campaign can be completed.",
             "complete it",
@@ -212,7 +212,7 @@ class TestPreviews:
             text = await tools.error("remove_all_leads", {"campaign_id": email_campaign["id"]})
         assert text == preview(
             "remove_all_leads",
-            "Campaign 'Email campaign' (email, draft) has 3 leads, 0 contacted. Removing all "
+            "Campaign 'Email campaign' (email, draft; leads: 3, contacted: 0). Removing all "
             "deletes every one of them with its fields. Only a draft campaign's roster can "
             "change.",
             "remove them",

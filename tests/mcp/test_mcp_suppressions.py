@@ -136,8 +136,8 @@ class TestRemoveFromDrafts:
         assert text == (
             "Error executing tool add_suppressions: Not done: this is a preview, nothing was "
             "changed. Adding these entries with remove_from_drafts would remove every lead "
-            "matching them from the workspace's draft campaigns: 'Spring' (2 leads), "
-            "'Summer' (0 leads). Removed leads are gone for good. Call with remove_from_drafts: "
+            "matching them from the workspace's draft campaigns: 'Spring' (leads: 2), "
+            "'Summer' (leads: 0). Removed leads are gone for good. Call with remove_from_drafts: "
             "false to only add the entries. To add them and remove the matching leads, call "
             "add_suppressions again with confirm: true once the user agrees."
         )
