@@ -139,6 +139,20 @@ class ApiAccess:
         self.refuse_in_read_mode()
         return not confirm and self.config.mode != "all"
 
+    def preview_unless_confirmed(
+        self,
+        ctx: Context,
+        campaign_id: str,
+        confirm: bool,
+        consequence: str,
+        action: str,
+        tool: str,
+    ) -> None:
+        """Raise the preview of an irreversible change to a campaign, unless it may go ahead."""
+        if self.needs_preview(confirm):
+            campaign = self.read(ctx, campaign_path(campaign_id))["campaign"]
+            raise preview(f"{describe_campaign(campaign)} {consequence}", action, tool)
+
     def _call(self, ctx: Context, method: str, path: str, **kwargs: Any) -> Any:
         with ApiClient(
             self.config.api_url,
@@ -265,15 +279,15 @@ def build_server(config: ServerConfig) -> MCPServer:
     def launch_campaign(
         ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
     ) -> Annotated[CallToolResult, CampaignResult]:
-        if api.needs_preview(confirm):
-            campaign = api.read(ctx, campaign_path(campaign_id))["campaign"]
-            raise preview(
-                f"{describe_campaign(campaign)} Launching makes it active and freezes its roster "
-                "for good: no lead can be added, updated or removed afterwards. Only a draft "
-                "campaign can be launched.",
-                "launch it",
-                "launch_campaign",
-            )
+        api.preview_unless_confirmed(
+            ctx,
+            campaign_id,
+            confirm,
+            "Launching makes it active and freezes its roster for good: no lead can be added, "
+            "updated or removed afterwards. Only a draft campaign can be launched.",
+            "launch it",
+            "launch_campaign",
+        )
         return structured(api.write(ctx, "POST", campaign_path(campaign_id, "/launch")))
 
     @server.tool(
@@ -307,14 +321,15 @@ def build_server(config: ServerConfig) -> MCPServer:
     def complete_campaign(
         ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
     ) -> Annotated[CallToolResult, CampaignResult]:
-        if api.needs_preview(confirm):
-            campaign = api.read(ctx, campaign_path(campaign_id))["campaign"]
-            raise preview(
-                f"{describe_campaign(campaign)} Completing ends it for good: it can never be "
-                "resumed. Only an active or paused campaign can be completed.",
-                "complete it",
-                "complete_campaign",
-            )
+        api.preview_unless_confirmed(
+            ctx,
+            campaign_id,
+            confirm,
+            "Completing ends it for good: it can never be resumed. Only an active or paused "
+            "campaign can be completed.",
+            "complete it",
+            "complete_campaign",
+        )
         return structured(api.write(ctx, "POST", campaign_path(campaign_id, "/complete")))
 
     # Leads
@@ -423,14 +438,15 @@ def build_server(config: ServerConfig) -> MCPServer:
     def remove_all_leads(
         ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
     ) -> Annotated[CallToolResult, RemoveResult]:
-        if api.needs_preview(confirm):
-            campaign = api.read(ctx, campaign_path(campaign_id))["campaign"]
-            raise preview(
-                f"{describe_campaign(campaign)} Removing all deletes every one of them with its "
-                "fields. Only a draft campaign's roster can change.",
-                "remove them",
-                "remove_all_leads",
-            )
+        api.preview_unless_confirmed(
+            ctx,
+            campaign_id,
+            confirm,
+            "Removing all deletes every one of them with its fields. Only a draft campaign's "
+            "roster can change.",
+            "remove them",
+            "remove_all_leads",
+        )
         path = campaign_path(campaign_id, "/leads")
         return structured(api.write(ctx, "DELETE", path, body={"all": True}))
 

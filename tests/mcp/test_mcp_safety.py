@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from leads_contract.values import IDENTITY_FIELD
 from tests.contract import (
     MISSING_UUID,
     add_leads,
     database_state,
+    identity,
     leads_url,
     move_to,
     query_rows,
@@ -170,55 +172,52 @@ def preview(tool: str, text: str, action: str) -> str:
     )
 
 
+# Each call that cannot be undone: the campaign it is made to (its type and status, its
+# number of leads), and what its preview says after the campaign's description.
+PREVIEWS = [
+    (
+        "launch_campaign", "email", "draft", 2,
+        "Launching makes it active and freezes its roster for good: no lead can be added, "
+        "updated or removed afterwards. Only a draft campaign can be launched.",
+        "launch it",
+    ),
+    (
+        "complete_campaign", "linkedin", "paused", 1,
+        "Completing ends it for good: it can never be resumed. Only an active or paused "
+        "campaign can be completed.",
+        "complete it",
+    ),
+    (
+        "remove_all_leads", "email", "draft", 3,
+        "Removing all deletes every one of them with its fields. Only a draft campaign's "
+        "roster can change.",
+        "remove them",
+    ),
+]  # fmt: skip
+
+
 class TestPreviews:
-    async def test_an_unconfirmed_launch(self, connect, transport, api, db, email_campaign):
-        add_leads(api, email_campaign, people(2))
+    @pytest.mark.parametrize(
+        "tool, type_, status, count, consequence, action",
+        PREVIEWS,
+        ids=[case[0] for case in PREVIEWS],
+    )
+    async def test_unconfirmed_it_changes_nothing(
+        self, connect, transport, api, db, tool, type_, status, count, consequence, action
+    ):
+        campaign = api.create_campaign("Spring", type_)
+        rows = [{IDENTITY_FIELD[type_]: identity(type_, f"person{n}")} for n in range(count)]
+        add_leads(api, campaign, rows)
+        move_to(api, campaign, status)
         before = database_state(db)
         async with connect(transport) as tools:
-            text = await tools.error("launch_campaign", {"campaign_id": email_campaign["id"]})
-            refused = await tools.error(
-                "launch_campaign", {"campaign_id": email_campaign["id"], "confirm": False}
-            )
-        assert text == refused
-        assert text == preview(
-            "launch_campaign",
-            "Campaign 'Email campaign' (email, draft; leads: 2, contacted: 0). Launching "
-            "makes it active and freezes its roster for good: no lead can be added, updated or "
-            "removed afterwards. Only a draft campaign can be launched.",
-            "launch it",
-        )
+            text = await tools.error(tool, {"campaign_id": campaign["id"]})
+            unconfirmed = await tools.error(tool, {"campaign_id": campaign["id"], "confirm": False})
+        described = f"Campaign 'Spring' ({type_}, {status}; leads: {count}, contacted: 0)."
+        assert text == unconfirmed
+        assert text == preview(tool, f"{described} {consequence}", action)
         assert database_state(db) == before
-        assert campaign_status(db, email_campaign["id"]) == "draft"
-
-    async def test_an_unconfirmed_complete(self, connect, transport, api, db, linkedin_campaign):
-        add_leads(api, linkedin_campaign, [{"linkedin_url": "linkedin.com/in/ada"}])
-        move_to(api, linkedin_campaign, "paused")
-        before = database_state(db)
-        async with connect(transport) as tools:
-            text = await tools.error("complete_campaign", {"campaign_id": linkedin_campaign["id"]})
-        assert text == preview(
-            "complete_campaign",
-            "Campaign 'LinkedIn campaign' (linkedin, paused; leads: 1, contacted: 0). "
-            "Completing ends it for good: it can never be resumed. Only an active or paused "
-            "campaign can be completed.",
-            "complete it",
-        )
-        assert database_state(db) == before
-
-    async def test_an_unconfirmed_remove_all(self, connect, transport, api, db, email_campaign):
-        leads = add_leads(api, email_campaign, people(3))
-        before = database_state(db)
-        async with connect(transport) as tools:
-            text = await tools.error("remove_all_leads", {"campaign_id": email_campaign["id"]})
-        assert text == preview(
-            "remove_all_leads",
-            "Campaign 'Email campaign' (email, draft; leads: 3, contacted: 0). Removing all "
-            "deletes every one of them with its fields. Only a draft campaign's roster can "
-            "change.",
-            "remove them",
-        )
-        assert database_state(db) == before
-        assert stored_lead_ids(db, email_campaign["id"]) == [lead["id"] for lead in leads]
+        assert campaign_status(db, campaign["id"]) == status
 
 
 # Each write tool with arguments it would act on; {c} is a draft email campaign with a lead.
