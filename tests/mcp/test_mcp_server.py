@@ -197,6 +197,13 @@ class TestTokens:
             "<workspace token> with the MCP request, or start the server with LEADS_API_TOKEN."
         )
 
+    async def test_over_http_an_unknown_token_is_the_api_401(self, mcp_http_server):
+        async with http_tools(mcp_http_server.url, "ld_" + "x" * 43) as tools:
+            text = await tools.error("list_campaigns")
+        assert text == api_error(
+            "list_campaigns", {"code": 401, "message": "The token is unknown or revoked."}
+        )
+
     async def test_an_http_server_may_hold_a_token_which_a_request_overrides(
         self, live_server, tmp_path, api, other_api, other_token, token
     ):
