@@ -92,6 +92,25 @@ MODE_RULES = {
     "remove_all_leads and add_suppressions with remove_from_drafts act at once, confirm or not.",
 }
 
+# What each irreversible change to a campaign does, for its preview: (consequence, action).
+CAMPAIGN_PREVIEWS = {
+    "launch_campaign": (
+        "Launching makes it active and freezes its roster for good: no lead can be added, "
+        "updated or removed afterwards. Only a draft campaign can be launched.",
+        "launch it",
+    ),
+    "complete_campaign": (
+        "Completing ends it for good: it can never be resumed. Only an active or paused "
+        "campaign can be completed.",
+        "complete it",
+    ),
+    "remove_all_leads": (
+        "Removing all deletes every one of them with its fields. Only a draft campaign's "
+        "roster can change.",
+        "remove them",
+    ),
+}
+
 CampaignId = Annotated[
     str, Field(description="The campaign's id, from list_campaigns or create_campaign.")
 ]
@@ -140,17 +159,12 @@ class ApiAccess:
         return not confirm and self.config.mode != "all"
 
     def preview_unless_confirmed(
-        self,
-        ctx: Context,
-        campaign_id: str,
-        confirm: bool,
-        consequence: str,
-        action: str,
-        tool: str,
+        self, ctx: Context, tool: str, campaign_id: str, confirm: bool
     ) -> None:
         """Raise the preview of an irreversible change to a campaign, unless it may go ahead."""
         if self.needs_preview(confirm):
             campaign = self.read(ctx, campaign_path(campaign_id))["campaign"]
+            consequence, action = CAMPAIGN_PREVIEWS[tool]
             raise preview(f"{describe_campaign(campaign)} {consequence}", action, tool)
 
     def _call(self, ctx: Context, method: str, path: str, **kwargs: Any) -> Any:
@@ -279,15 +293,7 @@ def build_server(config: ServerConfig) -> MCPServer:
     def launch_campaign(
         ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
     ) -> Annotated[CallToolResult, CampaignResult]:
-        api.preview_unless_confirmed(
-            ctx,
-            campaign_id,
-            confirm,
-            "Launching makes it active and freezes its roster for good: no lead can be added, "
-            "updated or removed afterwards. Only a draft campaign can be launched.",
-            "launch it",
-            "launch_campaign",
-        )
+        api.preview_unless_confirmed(ctx, "launch_campaign", campaign_id, confirm)
         return structured(api.write(ctx, "POST", campaign_path(campaign_id, "/launch")))
 
     @server.tool(
@@ -321,15 +327,7 @@ def build_server(config: ServerConfig) -> MCPServer:
     def complete_campaign(
         ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
     ) -> Annotated[CallToolResult, CampaignResult]:
-        api.preview_unless_confirmed(
-            ctx,
-            campaign_id,
-            confirm,
-            "Completing ends it for good: it can never be resumed. Only an active or paused "
-            "campaign can be completed.",
-            "complete it",
-            "complete_campaign",
-        )
+        api.preview_unless_confirmed(ctx, "complete_campaign", campaign_id, confirm)
         return structured(api.write(ctx, "POST", campaign_path(campaign_id, "/complete")))
 
     # Leads
@@ -438,15 +436,7 @@ def build_server(config: ServerConfig) -> MCPServer:
     def remove_all_leads(
         ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
     ) -> Annotated[CallToolResult, RemoveResult]:
-        api.preview_unless_confirmed(
-            ctx,
-            campaign_id,
-            confirm,
-            "Removing all deletes every one of them with its fields. Only a draft campaign's "
-            "roster can change.",
-            "remove them",
-            "remove_all_leads",
-        )
+        api.preview_unless_confirmed(ctx, "remove_all_leads", campaign_id, confirm)
         path = campaign_path(campaign_id, "/leads")
         return structured(api.write(ctx, "DELETE", path, body={"all": True}))
 
