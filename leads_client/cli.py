@@ -57,18 +57,24 @@ class Connection:
     timeout: float
     retries: int
 
-    def client(self, ctx: click.Context) -> ApiClient:
-        if not self.token or not self.token.strip():
-            raise click.UsageError("No API token: set LEADS_API_TOKEN or pass --token.", ctx)
+    def base_url(self, ctx: click.Context) -> str:
         try:
-            base_url = normalize_base_url(self.api_url)
+            return normalize_base_url(self.api_url)
         except ValueError as error:
             raise click.BadParameter(
                 str(error), ctx, param_hint="'--api-url' / LEADS_API_URL"
             ) from None
+
+    def required_token(self, ctx: click.Context) -> str:
+        if not self.token or not self.token.strip():
+            raise click.UsageError("No API token: set LEADS_API_TOKEN or pass --token.", ctx)
+        return self.token.strip()
+
+    def client(self, ctx: click.Context) -> ApiClient:
+        token = self.required_token(ctx)
         client = ApiClient(
-            base_url,
-            self.token.strip(),
+            self.base_url(ctx),
+            token,
             retry=RetryPolicy(retries=self.retries),
             timeout=self.timeout,
             on_retry=lambda message: tqdm.write(f"leads: {message}", file=sys.stderr),
@@ -587,6 +593,44 @@ def remove_leads(
         click.echo(output.to_json(body))
     else:
         click.echo(f"Removed {body['deleted']} leads; {body['stats']['total']} left.")
+
+
+@cli.command("mcp")
+@click.option("--http", "http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="The address to listen on (--http)."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8001,
+    show_default=True,
+    help="The port to listen on (--http).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["read", "write", "all"]),
+    envvar="LEADS_MCP_MODE",
+    default="write",
+    show_default=True,
+    help="read: no writes; write: irreversible tools need confirm: true; all: they do not "
+    "(env LEADS_MCP_MODE).",
+)
+@click.pass_context
+def mcp(ctx: click.Context, http: bool, host: str, port: int, mode: str):
+    """Serve the API as MCP tools for AI agents (docs/MCP.md): over stdio, or streamable
+    HTTP at http://HOST:PORT/mcp with --http."""
+    connection: Connection = ctx.obj
+    base_url = connection.base_url(ctx)
+    # Over HTTP each MCP request may bring its own token; over stdio there is only this one.
+    token = connection.token.strip() if connection.token else None
+    if not http:
+        token = connection.required_token(ctx)
+    # Imported here: the SDK takes longer to load than every other command needs to run.
+    from leads_client.mcp_server import ServerConfig, run
+
+    config = ServerConfig(base_url, token or None, mode, connection.timeout, connection.retries)
+    run(config, http=http, host=host, port=port)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,6 +29,7 @@ from tests.contract import (
     leads_url,
     make_token,
 )
+from tests.live_server import LEADS_BIN, FaultInjector, LiveServer, serving
 
 
 @pytest.fixture(scope="session")
@@ -135,6 +137,31 @@ def email_campaign(api) -> dict:
 @pytest.fixture
 def linkedin_campaign(api) -> dict:
     return api.create_campaign("LinkedIn campaign", "linkedin")
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[LiveServer]:
+    """The app over real HTTP, for clients that run as processes of their own."""
+    with serving(app) as server:
+        yield server
+
+
+@pytest.fixture
+def injector(live_server) -> Iterator[FaultInjector]:
+    live_server.injector.reset()
+    yield live_server.injector
+    live_server.injector.reset()
+
+
+@pytest.fixture
+def leads_env(live_server, token) -> dict[str, str]:
+    """What the `leads` command and the MCP server need to reach the live server."""
+    return {"LEADS_API_URL": live_server.url, "LEADS_API_TOKEN": token}
+
+
+@pytest.fixture
+def leads_bin() -> Path:
+    return LEADS_BIN
 
 
 def pytest_configure(config):

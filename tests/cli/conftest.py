@@ -1,191 +1,18 @@
-"""Fixtures for the `leads` command: the test app served over real HTTP, with a fault injector
-in front of it, and two ways to run the command (in-process with click's runner, or the
-installed `.venv/bin/leads` in a subprocess)."""
+"""Fixtures for the `leads` command: two ways to run it (in-process with click's runner, or the
+installed `.venv/bin/leads` in a subprocess), against the live server of tests/conftest.py."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import re
-import socket
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from leads_client.cli import cli
-
-LEADS_BIN = Path(sys.executable).with_name("leads")
-ADD_PATH = re.compile(r"^/api/campaigns/[^/]+/leads$")
-
-
-@dataclass
-class AddRequest:
-    """One POST /api/campaigns/{id}/leads as the server saw it."""
-
-    idempotency_key: str | None
-    query: str
-    prospects: list
-    fault: str | None
-    status: int | None = None
-    replayed: bool | None = None
-
-
-@dataclass
-class Fault:
-    """Make lead-add requests number `first`, `first + 1`, ... fail (`times` of them, or all
-    from `first` on when None). kind: an HTTP status ("503", "429", "413"), "drop-before"
-    (connection closed before the app sees the request), "drop-after" (the app writes,
-    then the connection is closed before the response), or "hold" (the request waits
-    until `release` is set, then goes through)."""
-
-    kind: str
-    first: int
-    times: int | None = None
-    retry_after: str | None = "0"
-    held: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-
-    def applies_to(self, number: int) -> bool:
-        if number < self.first:
-            return False
-        return self.times is None or number < self.first + self.times
-
-
-class FaultInjector:
-    """WSGI middleware in front of the test app: records lead-add requests, injects faults."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self._lock = threading.Lock()
-        self.requests: list[AddRequest] = []
-        self.fault: Fault | None = None
-
-    def reset(self) -> None:
-        with self._lock:
-            if self.fault is not None:
-                self.fault.release.set()
-            self.requests = []
-            self.fault = None
-
-    def arm(self, fault: Fault) -> Fault:
-        with self._lock:
-            self.fault = fault
-        return fault
-
-    def disarm(self) -> None:
-        with self._lock:
-            if self.fault is not None:
-                self.fault.release.set()
-            self.fault = None
-
-    def __call__(self, environ, start_response):
-        if environ["PATH_INFO"].startswith("/not-json/"):
-            # Stands for a wrong URL: a web page where the API was expected.
-            start_response("200 OK", [("Content-Type", "text/html")])
-            return [b"<html><body>Welcome</body></html>"]
-        if environ["REQUEST_METHOD"] != "POST" or not ADD_PATH.match(environ["PATH_INFO"]):
-            return self.app(environ, start_response)
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        environ["wsgi.input"] = io.BytesIO(body)
-        try:
-            prospects = json.loads(body)["prospects"]
-        except (ValueError, KeyError, TypeError):
-            prospects = []
-        with self._lock:
-            number = len(self.requests) + 1
-            fault = self.fault if self.fault and self.fault.applies_to(number) else None
-            record = AddRequest(
-                environ.get("HTTP_IDEMPOTENCY_KEY"),
-                environ.get("QUERY_STRING", ""),
-                prospects,
-                fault.kind if fault else None,
-            )
-            self.requests.append(record)
-        if fault is None:
-            return self._recorded(record, environ, start_response)
-        if fault.kind == "hold":
-            fault.held.set()
-            fault.release.wait(timeout=60)
-            try:
-                return list(self._recorded(record, environ, start_response))
-            finally:
-                fault.done.set()
-        if fault.kind == "drop-before":
-            return self._drop(environ)
-        if fault.kind == "drop-after":
-            list(self.app(environ, lambda status, headers, exc_info=None: None))
-            return self._drop(environ)
-        status = record.status = int(fault.kind)
-        headers = [("Content-Type", "application/json")]
-        if fault.retry_after is not None:
-            headers.append(("Retry-After", fault.retry_after))
-        start_response(f"{status} Injected", headers)
-        return [
-            json.dumps(
-                {"code": status, "status": "Injected", "message": f"Injected {status}."}
-            ).encode()
-        ]
-
-    def _recorded(self, record: AddRequest, environ, start_response):
-        def recording_start_response(status, headers, exc_info=None):
-            values = {name.lower(): value for name, value in headers}
-            record.status = int(status.split()[0])
-            record.replayed = values.get("idempotent-replayed", "").lower() == "true"
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, recording_start_response)
-
-    @staticmethod
-    def _drop(environ):
-        environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
-        return []
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
-
-
-@dataclass
-class LiveServer:
-    url: str
-    injector: FaultInjector
-
-
-@pytest.fixture(scope="session")
-def live_server(app) -> Iterator[LiveServer]:
-    injector = FaultInjector(app)
-    server = make_server("127.0.0.1", 0, injector, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", injector)
-    finally:
-        injector.disarm()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def injector(live_server) -> Iterator[FaultInjector]:
-    live_server.injector.reset()
-    yield live_server.injector
-    live_server.injector.reset()
-
-
-@pytest.fixture
-def leads_env(live_server, token) -> dict[str, str]:
-    return {"LEADS_API_URL": live_server.url, "LEADS_API_TOKEN": token}
+from tests.live_server import LEADS_BIN
 
 
 @dataclass
@@ -237,8 +64,3 @@ def run_leads(leads_env, injector):
         return Run(completed.returncode, completed.stdout, completed.stderr)
 
     return run
-
-
-@pytest.fixture
-def leads_bin() -> Path:
-    return LEADS_BIN

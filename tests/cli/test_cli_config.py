@@ -22,6 +22,7 @@ class TestInstalledCommand:
             (["campaign", "launch"], "leads campaign launch [OPTIONS]"),
             (["campaign", "lead", "add"], "leads campaign lead add [OPTIONS]"),
             (["campaign", "lead", "remove"], "leads campaign lead remove [OPTIONS]"),
+            (["mcp"], "leads mcp [OPTIONS]"),
         ],
     )
     @pytest.mark.parametrize("flag", ["--help", "-h"])

@@ -17,7 +17,6 @@ import pytest
 from leads_client.api_client import normalize_base_url, parse_retry_after
 from leads_client.importer import idempotency_key
 from leads_client.rows import custom_key, slug
-from tests.cli.conftest import LEADS_BIN, Fault
 from tests.contract import (
     STORED_FIELDS,
     database_state,
@@ -27,6 +26,7 @@ from tests.contract import (
     stored_leads,
     usage_error,
 )
+from tests.live_server import LEADS_BIN, Fault
 
 SUMMARY = {
     "rows": 0,
