@@ -27,6 +27,7 @@ from tests.contract import (
     drop_database,
     leads_url,
     make_token,
+    served,
 )
 
 
@@ -55,6 +56,14 @@ def app(database_url):
     app.config["TESTING"] = True
     yield app
     app.extensions["leads_pool"].close()
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    """The test app served over real HTTP, for clients that cannot take Flask's test client
+    (a browser): its URL."""
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

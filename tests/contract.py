@@ -6,6 +6,8 @@ from __future__ import annotations
 import http
 import random
 import socket
+import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,6 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg2
 import psycopg2.extras
 from psycopg2 import sql
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from leads.db.pool import transaction
 from leads.web import auth
@@ -171,6 +174,29 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class QuietHandler(WSGIRequestHandler):
+    """werkzeug's request handler without its line per request, which would bury pytest's
+    output."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+@contextmanager
+def served(wsgi_app) -> Iterator[str]:
+    """Serve `wsgi_app` over real HTTP on a free port of 127.0.0.1 (a thread per request)
+    until leaving; yields its URL, `http://127.0.0.1:<port>`."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def with_database(url: str, name: str) -> str:
@@ -348,6 +374,33 @@ def query_rows(db, query: str | sql.Composable, params: Sequence = ()) -> list[d
     with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
         cursor.execute(query, params)
         return [dict(row) for row in cursor.fetchall()]
+
+
+def stored_campaign(db, campaign_id: str) -> dict | None:
+    """A campaign as stored, with its workspace's name (None when there is none)."""
+    rows = query_rows(
+        db,
+        "SELECT campaigns.id, workspaces.name AS workspace, campaigns.name, campaigns.type,"
+        " campaigns.status, campaigns.stats, campaigns.created_at, campaigns.updated_at"
+        " FROM campaigns JOIN workspaces ON workspaces.id = campaigns.workspace_id"
+        " WHERE campaigns.id = %s",
+        (campaign_id,),
+    )
+    return rows[0] if rows else None
+
+
+def as_stored_campaign(campaign: dict, workspace: str) -> dict:
+    """The campaigns row behind an API campaign, as stored_campaign reads it."""
+    return {
+        "id": uuid.UUID(campaign["id"]),
+        "workspace": workspace,
+        "name": campaign["name"],
+        "type": campaign["type"],
+        "status": campaign["status"],
+        "stats": campaign["stats"],
+        "created_at": datetime.fromisoformat(campaign["created_at"]),
+        "updated_at": datetime.fromisoformat(campaign["updated_at"]),
+    }
 
 
 # Every column of a lead, and those a client's writes set (its identity and profile).

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from leads_client.cli import cli
+from tests.contract import served
 
 LEADS_BIN = Path(sys.executable).with_name("leads")
 ADD_PATH = re.compile(r"^/api/campaigns/[^/]+/leads$")
@@ -150,11 +150,6 @@ class FaultInjector:
         return []
 
 
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -162,30 +157,28 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(app) -> Iterator[LiveServer]:
+def cli_server(app) -> Iterator[LiveServer]:
+    """The test app served over real HTTP (tests.contract.served) with the fault
+    injector in front of it: what the `leads` command talks to."""
     injector = FaultInjector(app)
-    server = make_server("127.0.0.1", 0, injector, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", injector)
-    finally:
-        injector.disarm()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with served(injector) as url:
+        try:
+            yield LiveServer(url, injector)
+        finally:
+            # A held request would otherwise keep its thread waiting past the shutdown.
+            injector.disarm()
 
 
 @pytest.fixture
-def injector(live_server) -> Iterator[FaultInjector]:
-    live_server.injector.reset()
-    yield live_server.injector
-    live_server.injector.reset()
+def injector(cli_server) -> Iterator[FaultInjector]:
+    cli_server.injector.reset()
+    yield cli_server.injector
+    cli_server.injector.reset()
 
 
 @pytest.fixture
-def leads_env(live_server, token) -> dict[str, str]:
-    return {"LEADS_API_URL": live_server.url, "LEADS_API_TOKEN": token}
+def leads_env(cli_server, token) -> dict[str, str]:
+    return {"LEADS_API_URL": cli_server.url, "LEADS_API_TOKEN": token}
 
 
 @dataclass

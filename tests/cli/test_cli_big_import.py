@@ -85,7 +85,7 @@ class TestInterruptedImport:
     def test_rerun_completes_and_doubles_nothing(
         self,
         run_leads,
-        live_server,
+        cli_server,
         api,
         db,
         injector,
@@ -127,7 +127,7 @@ class TestInterruptedImport:
                     line,
                 ), line
             assert error == (
-                f"Error: Could not reach the API at {live_server.url} after 3 attempts: "
+                f"Error: Could not reach the API at {cli_server.url} after 3 attempts: "
                 "RemoteProtocolError: Server disconnected without sending a response.\n"
             )
         first_requests = list(injector.requests)

@@ -96,9 +96,9 @@ class TestConfiguration:
         assert database_state(db) == before
 
     @pytest.mark.parametrize("suffix", ["", "/", "/api", "/api/"])
-    def test_api_url_may_name_the_root_or_the_api(self, invoke, api, live_server, suffix):
+    def test_api_url_may_name_the_root_or_the_api(self, invoke, api, cli_server, suffix):
         api.create_campaign("Spring")
-        result = invoke("campaign", "list", env={"LEADS_API_URL": live_server.url + suffix})
+        result = invoke("campaign", "list", env={"LEADS_API_URL": cli_server.url + suffix})
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == api.get("/api/campaigns").json
 
@@ -117,9 +117,9 @@ class TestConfiguration:
             ),
         ],
     )
-    def test_flags_override_the_environment(self, run_leads, api, token, live_server, env, flags):
+    def test_flags_override_the_environment(self, run_leads, api, token, cli_server, env, flags):
         api.create_campaign("Spring")
-        values = {"token": token, "url": live_server.url, "closed": free_port()}
+        values = {"token": token, "url": cli_server.url, "closed": free_port()}
         env = {key: value and value.format(**values) for key, value in env.items()}
         flags = [flag.format(**values) for flag in flags]
         result = run_leads(*flags, "campaign", "list", env=env)
@@ -160,8 +160,8 @@ class TestApiErrors:
         assert (result.exit_code, result.stdout) == (1, "")
         assert result.stderr == f"Error: {expected.json['message']} (HTTP 401)\n"
 
-    def test_an_answer_that_is_not_json_is_exit_1(self, invoke, live_server):
-        url = f"{live_server.url}/not-json"
+    def test_an_answer_that_is_not_json_is_exit_1(self, invoke, cli_server):
+        url = f"{cli_server.url}/not-json"
         result = invoke("campaign", "list", env={"LEADS_API_URL": url})
         assert (result.exit_code, result.stdout) == (1, "")
         assert result.stderr == (
