@@ -33,16 +33,19 @@ pytestmark = pytest.mark.skipif(
     reason=f"Debian's chromium is not installed ({CHROMIUM}): apt-get install chromium",
 )
 
-# Playwright's default of 5 s per step is tuned for a developer's desktop; CI shares two CPUs
-# between the browser, the server and PostgreSQL.
+# How long a step may wait for the page, for playwright's actions and its expect() alike
+# (whose own default is shorter): CI shares two CPUs between the browser, the server and
+# PostgreSQL.
 STEP_TIMEOUT_MS = 30_000
 
 
 @pytest.fixture
 def page(live_server) -> Iterator[Page]:
-    """A fresh browser page whose relative URLs go to the live server."""
-    # The sync API runs its event loop on this thread while the block is open, and closes
-    # it on leaving: nothing else of the test may use asyncio in between.
+    """A fresh browser page whose relative URLs go to the live server. Tests name it last,
+    so that it is set up after their other fixtures and closed before them."""
+    # The sync API runs an event loop of its own on this thread while the block is open (to
+    # asyncio it is the running loop, even between calls), and closes it on leaving: nothing
+    # else may use asyncio on this thread in between.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
@@ -73,10 +76,10 @@ def screenshot_on_failure(page: Page, path: Path) -> Iterator[None]:
 
 def authorize(page: Page, token: str) -> None:
     """Enter the token in the "Authorize" dialog, as a user would, and close it."""
-    page.get_by_role("button", name="Authorize").first.click()
+    page.get_by_role("button", name="Authorize", exact=True).click()
     dialog = page.locator(".modal-ux")
-    dialog.locator("input").fill(token)
-    dialog.get_by_role("button", name="Authorize").click()
+    dialog.get_by_label("Value").fill(token)
+    dialog.get_by_role("button", name="Authorize", exact=True).click()
     # The dialog shows "Logout" once the token is taken.
     expect(dialog.get_by_role("button", name="Logout")).to_be_visible(timeout=STEP_TIMEOUT_MS)
     dialog.get_by_role("button", name="Close").click()
@@ -109,14 +112,24 @@ def try_it_out(
     return status.strip(), json.loads(shown_body)
 
 
-def test_try_it_out_creates_a_campaign_and_adds_leads(page, live_server, token, db, tmp_path):
+def requests_elsewhere(requested: list[tuple[str, str]], live_server: str) -> list[str]:
+    """The URLs of the requests that went to another host or port than the live server's."""
+    served = urlsplit(live_server).netloc
+    return [url for _, url in requested if urlsplit(url).netloc != served]
+
+
+def test_try_it_out_creates_a_campaign_and_adds_leads(live_server, token, db, tmp_path, page):
     # Every request of the page, assets included: Swagger UI must come from the service
     # itself (swagger-ui-bundle's files), never from a CDN, so /docs works offline.
     requested: list[tuple[str, str]] = []
     page.on("request", lambda request: requested.append((request.method, request.url)))
 
     with screenshot_on_failure(page, tmp_path / "swagger-ui.png"):
-        page.goto("/docs")
+        # Once the network is idle the page has asked for all it needs to render: a request
+        # elsewhere is named here, before the UI that it would have drawn is missed.
+        page.goto("/docs", wait_until="networkidle")
+        assert requests_elsewhere(requested, live_server) == []
+        expect(operation(page, "POST", "/api/campaigns")).to_be_visible(timeout=STEP_TIMEOUT_MS)
         authorize(page, token)
 
         status, body = try_it_out(
@@ -200,8 +213,7 @@ def test_try_it_out_creates_a_campaign_and_adds_leads(page, live_server, token, 
         state = database_state(db)
         assert (len(state["campaigns"]), len(state["leads"])) == (1, 2)
 
-        served = urlsplit(live_server).netloc
-        assert [url for _, url in requested if urlsplit(url).netloc != served] == []
+        assert requests_elsewhere(requested, live_server) == []
         paths = {(method, urlsplit(url).path) for method, url in requested}
         assert {
             ("GET", "/docs"),
