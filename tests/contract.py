@@ -6,6 +6,7 @@ from __future__ import annotations
 import http
 import random
 import socket
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -351,6 +352,33 @@ def query_rows(db, query: str | sql.Composable, params: Sequence = ()) -> list[d
     with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
         cursor.execute(query, params)
         return [dict(row) for row in cursor.fetchall()]
+
+
+def stored_campaign(db, campaign_id: str) -> dict | None:
+    """A campaign as stored, with its workspace's name (None when there is none)."""
+    rows = query_rows(
+        db,
+        "SELECT campaigns.id, workspaces.name AS workspace, campaigns.name, campaigns.type,"
+        " campaigns.status, campaigns.stats, campaigns.created_at, campaigns.updated_at"
+        " FROM campaigns JOIN workspaces ON workspaces.id = campaigns.workspace_id"
+        " WHERE campaigns.id = %s",
+        (campaign_id,),
+    )
+    return rows[0] if rows else None
+
+
+def as_stored_campaign(campaign: dict, workspace: str) -> dict:
+    """The campaigns row behind an API campaign, as stored_campaign reads it."""
+    return {
+        "id": uuid.UUID(campaign["id"]),
+        "workspace": workspace,
+        "name": campaign["name"],
+        "type": campaign["type"],
+        "status": campaign["status"],
+        "stats": campaign["stats"],
+        "created_at": datetime.fromisoformat(campaign["created_at"]),
+        "updated_at": datetime.fromisoformat(campaign["updated_at"]),
+    }
 
 
 # Every column of a lead, and those a client's writes set (its identity and profile).

@@ -12,45 +12,20 @@ from leads_contract.values import CAMPAIGN_TRANSITIONS as TRANSITIONS
 from tests.contract import (
     NO_ROUTE,
     add_leads,
+    as_stored_campaign,
     bad_body,
     bad_fields,
     database_state,
     error_body,
     move_to,
     pending_stats,
-    query_rows,
+    stored_campaign,
 )
 
 # (from status, transition) -> the status it leads to; every other pair is refused.
 ALLOWED = {(start, name): to for name, (starts, to) in TRANSITIONS.items() for start in starts}
 # What a refusal says the campaign must be.
 REQUIRED_STATUS = {name: " or ".join(starts) for name, (starts, _) in TRANSITIONS.items()}
-
-
-def campaign_row(db, campaign_id: str) -> dict | None:
-    rows = query_rows(
-        db,
-        "SELECT campaigns.id, workspaces.name AS workspace, campaigns.name, campaigns.type,"
-        " campaigns.status, campaigns.stats, campaigns.created_at, campaigns.updated_at"
-        " FROM campaigns JOIN workspaces ON workspaces.id = campaigns.workspace_id"
-        " WHERE campaigns.id = %s",
-        (campaign_id,),
-    )
-    return rows[0] if rows else None
-
-
-def as_row(campaign: dict, workspace: str) -> dict:
-    """The campaigns row behind an API campaign."""
-    return {
-        "id": uuid.UUID(campaign["id"]),
-        "workspace": workspace,
-        "name": campaign["name"],
-        "type": campaign["type"],
-        "status": campaign["status"],
-        "stats": campaign["stats"],
-        "created_at": datetime.fromisoformat(campaign["created_at"]),
-        "updated_at": datetime.fromisoformat(campaign["updated_at"]),
-    }
 
 
 class TestCreateCampaign:
@@ -80,7 +55,7 @@ class TestCreateCampaign:
                 "updated_at": campaign["created_at"],
             }
         }
-        assert campaign_row(db, campaign["id"]) == as_row(campaign, "acme")
+        assert stored_campaign(db, campaign["id"]) == as_stored_campaign(campaign, "acme")
         assert len(database_state(db)["campaigns"]) == 1
 
     @pytest.mark.parametrize(
@@ -230,8 +205,8 @@ class TestCampaignNameUniqueness:
         mine = api.create_campaign("Spring", "email")
         theirs = other_api.create_campaign("Spring", "email")
         assert theirs["id"] != mine["id"]
-        assert campaign_row(db, mine["id"]) == as_row(mine, "acme")
-        assert campaign_row(db, theirs["id"]) == as_row(theirs, "globex")
+        assert stored_campaign(db, mine["id"]) == as_stored_campaign(mine, "acme")
+        assert stored_campaign(db, theirs["id"]) == as_stored_campaign(theirs, "globex")
 
     def test_other_names_are_fine(self, api, db):
         first = api.create_campaign("Spring", "email")
@@ -295,7 +270,7 @@ class TestGetCampaign:
             "campaign": {**email_campaign, "stats": campaign["stats"]},
             "prospects_by_status": expected_counts,
         }
-        assert campaign_row(db, email_campaign["id"]) == as_row(campaign, "acme")
+        assert stored_campaign(db, email_campaign["id"]) == as_stored_campaign(campaign, "acme")
 
 
 class TestTransitions:
@@ -320,7 +295,7 @@ class TestTransitions:
         expected = {**campaign, "status": target, "updated_at": updated_at}
         assert response.json == {"campaign": expected}
         assert datetime.fromisoformat(updated_at) > datetime.fromisoformat(campaign["updated_at"])
-        assert campaign_row(db, campaign["id"]) == as_row(expected, "acme")
+        assert stored_campaign(db, campaign["id"]) == as_stored_campaign(expected, "acme")
         assert api.get(f"/api/campaigns/{campaign['id']}").json["campaign"] == expected
 
     def test_full_lifecycle(self, api, email_campaign):

@@ -12,7 +12,7 @@ import psycopg2.extras
 import pytest
 
 from leads_contract.values import LEAD_STATUSES
-from tests.cli.conftest import LEADS_BIN, Fault
+from tests.live_server import LEADS_BIN, Fault
 
 ROWS = 25_000
 BATCH = 1_000
