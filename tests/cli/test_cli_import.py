@@ -32,7 +32,10 @@ SUMMARY = {
     "rows": 0,
     "imported": 0,
     "duplicates": 0,
+    "suppressed": 0,
     "rejected": [],
+    "workspace_duplicates": [],
+    "suppressed_rows": [],
     "replayed_batches": 0,
     "dry_run": False,
     "complete": True,
@@ -424,6 +427,7 @@ class TestRejectedRows:
                 "Import: complete, 11 rows",
                 "  imported: 4",
                 "  duplicates: 2",
+                "  suppressed: 0",
                 "  rejected: 5",
                 *(f"    line {item['line']}: {item['reason']}" for item in rejections),
                 "",
@@ -444,6 +448,7 @@ class TestRejectedRows:
             "Import: complete, 3 rows\n"
             "  imported: 1\n"
             "  duplicates: 0\n"
+            "  suppressed: 0\n"
             "  rejected: 2\n"
             "    prospects[1]: email is required for email campaigns\n"
             "    prospects[2]: not a JSON object\n"
@@ -509,6 +514,7 @@ class TestDryRun:
             "Dry run (nothing written): complete, 1 rows\n"
             "  would be imported: 1\n"
             "  duplicates: 0\n"
+            "  suppressed: 0\n"
             "  rejected: 0\n"
         )
 
@@ -568,6 +574,7 @@ class TestIdempotencyKeys:
             "Import: complete, 1 rows\n"
             "  imported: 1\n"
             "  duplicates: 0\n"
+            "  suppressed: 0\n"
             "  rejected: 0\n"
             "  1 batch(es) were answered from an earlier identical request (Idempotency-Key "
             "replay); if you removed leads since, re-run with --fresh-keys\n"
@@ -710,7 +717,7 @@ class TestProgress:
         assert result.json == summary(rows=30, imported=30)
         final = [line for line in re.split(r"[\r\n]", result.stderr) if line][-1]
         assert re.fullmatch(
-            r"Importing: 100%\|.*\| 31/31 \[.*, imported=30, duplicates=0, rejected=0\]", final
+            r"Importing: 100%\|.*\| 31/31 \[.*, imported=30, duplicates=0, suppressed=0, rejected=0\]", final
         ), result.stderr
 
     def test_no_bar_off_a_terminal(self, run_leads, email_campaign, tmp_path):
