@@ -831,16 +831,15 @@ def remove_suppressions(
     if file_path is not None:
         with _open_input(file_path, ctx) as stream:
             try:
-                given += [(f"line {line}", value) for line, value in read_ids(stream)]
+                given += [(f"--file line {line}", value) for line, value in read_ids(stream)]
             except InputError as error:
                 raise click.BadParameter(str(error), ctx, param_hint="--file") from None
     if not given:
         raise click.UsageError("Give entry ids, or --file.", ctx)
     bad = [f"{place} ({value!r})" for place, value in given if not _is_uuid(value)]
     if bad:
-        raise click.BadParameter(
-            "not an entry id: " + ", ".join(bad[:10]) + (" ..." if len(bad) > 10 else ""), ctx
-        )
+        more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise click.UsageError(f"Not an entry id: {', '.join(bad[:10])}{more}.", ctx)
     unique = list(dict.fromkeys(str(uuid.UUID(value)) for _, value in given))
     client = ctx.obj.client(ctx)
     deleted = 0

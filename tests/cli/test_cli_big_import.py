@@ -134,7 +134,7 @@ class TestInterruptedImport:
                 "RemoteProtocolError: Server disconnected without sending a response.\n"
             )
         first_requests = list(injector.requests)
-        assert [len(request.prospects) for request in first_requests] == [BATCH] * 15
+        assert [len(request.items) for request in first_requests] == [BATCH] * 15
         keys = [request.idempotency_key for request in first_requests]
         assert keys[12] == keys[13] == keys[14]
         assert len(set(keys)) == FAILING_BATCH

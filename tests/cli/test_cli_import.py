@@ -112,7 +112,7 @@ class TestInputs:
                 custom_fields={"favourite_colour": "blue"},
             ),
         ]
-        assert [len(request.prospects) for request in injector.requests] == [3]
+        assert [len(request.items) for request in injector.requests] == [3]
 
     @pytest.mark.parametrize("input_format", ["csv", "jsonl", "tsv"])
     def test_columns_map_to_fields_and_custom_fields(
@@ -338,7 +338,7 @@ class TestRejectedRows:
         path = write(tmp_path, "leads.csv", self.CSV)
         add(invoke, email_campaign, "--file", path, "--batch-size", "3")
         sent = [
-            ([p["email"] for p in request.prospects], request.status)
+            ([p["email"] for p in request.items], request.status)
             for request in injector.requests
         ]
         assert sent == [
@@ -352,7 +352,7 @@ class TestRejectedRows:
         assert len(set(keys)) == len(keys)
         for request in injector.requests:
             body = json.dumps(
-                {"prospects": request.prospects}, ensure_ascii=False, separators=(",", ":")
+                {"prospects": request.items}, ensure_ascii=False, separators=(",", ":")
             ).encode()
             assert request.idempotency_key == idempotency_key(email_campaign["id"], body)
 
@@ -652,7 +652,7 @@ class TestRetries:
         result = add(invoke, email_campaign, "--prospects", self.PROSPECTS)
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == summary(rows=5, imported=5)
-        sizes = [(len(request.prospects), request.status) for request in injector.requests]
+        sizes = [(len(request.items), request.status) for request in injector.requests]
         assert sizes == [(5, 413), (2, 413), (1, 200), (1, 200), (3, 200)]
         assert stored_identities(db, email_campaign) == [f"l{i}@x.io" for i in range(5)]
 
