@@ -44,11 +44,11 @@ class AddRequest:
 
 @dataclass
 class Fault:
-    """Make add requests (of leads or suppression entries) number `first`, `first + 1`, ... fail (`times` of them, or all
-    from `first` on when None). kind: an HTTP status ("503", "429", "413"), "drop-before"
-    (connection closed before the app sees the request), "drop-after" (the app writes,
-    then the connection is closed before the response), or "hold" (the request waits
-    until `release` is set, then goes through)."""
+    """Make add requests (of leads or suppression entries) number `first`, `first + 1`, ...
+    fail (`times` of them, or all from `first` on when None). kind: an HTTP status ("503",
+    "429", "413"), "drop-before" (connection closed before the app sees the request),
+    "drop-after" (the app writes, then the connection is closed before the response), or
+    "hold" (the request waits until `release` is set, then goes through)."""
 
     kind: str
     first: int
@@ -245,6 +245,25 @@ def run_leads(leads_env, injector):
         return Run(completed.returncode, completed.stdout, completed.stderr)
 
     return run
+
+
+def simple_table(headers: list[str], rows: list[list]) -> str:
+    """tabulate's "simple" format: headers, dashes, rows; two spaces between columns, each
+    column at least two wider than its header."""
+    cells = [[str(cell) if cell is not None else "" for cell in row] for row in rows]
+    widths = [
+        max(len(headers[column]) + 2, *(len(row[column]) for row in cells))
+        for column in range(len(headers))
+    ]
+
+    def line(values):
+        return "  ".join(
+            value.ljust(width) for value, width in zip(values, widths, strict=True)
+        ).rstrip()
+
+    return "\n".join(
+        [line(headers), line(["-" * width for width in widths]), *(line(row) for row in cells)]
+    )
 
 
 @pytest.fixture

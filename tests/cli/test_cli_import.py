@@ -338,8 +338,7 @@ class TestRejectedRows:
         path = write(tmp_path, "leads.csv", self.CSV)
         add(invoke, email_campaign, "--file", path, "--batch-size", "3")
         sent = [
-            ([p["email"] for p in request.items], request.status)
-            for request in injector.requests
+            ([p["email"] for p in request.items], request.status) for request in injector.requests
         ]
         assert sent == [
             (["a@x.io", "not-an-email", "b@x.io"], 400),
@@ -717,7 +716,9 @@ class TestProgress:
         assert result.json == summary(rows=30, imported=30)
         final = [line for line in re.split(r"[\r\n]", result.stderr) if line][-1]
         assert re.fullmatch(
-            r"Importing: 100%\|.*\| 31/31 \[.*, imported=30, duplicates=0, suppressed=0, rejected=0\]", final
+            r"Importing: 100%\|.*\| 31/31 "
+            r"\[.*, imported=30, duplicates=0, suppressed=0, rejected=0\]",
+            final,
         ), result.stderr
 
     def test_no_bar_off_a_terminal(self, run_leads, email_campaign, tmp_path):
