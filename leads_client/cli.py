@@ -395,9 +395,9 @@ class ImportInput:
 @click.option(
     "--dedupe",
     type=click.Choice(DEDUPE_MODES),
-    help="Duplicates are leads of this campaign (campaign, the API's default), also of any "
-    "other campaign of the workspace (workspace), or of the other campaigns not completed "
-    "(live).",
+    help="What a row is a duplicate of: a lead of this campaign (campaign, the API's "
+    "default), also of any other campaign of the workspace (workspace), or of the other "
+    "campaigns that are not completed (live).",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would happen; write nothing.")
 @click.pass_context
