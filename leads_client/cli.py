@@ -6,13 +6,14 @@ the API's error body) or an import rejected rows, 2 usage error (bad options or 
 
 from __future__ import annotations
 
+import functools
 import io
 import secrets
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, Any
 
@@ -367,26 +368,42 @@ def import_options(items_option: str, items_help: str, max_batch: int):
     ]
 
     def decorate(function):
+        @functools.wraps(function)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            shared = {name: kwargs.pop(name) for name in IMPORT_OPTIONS}
+            return function(*args, given=ImportOptions(items_option, **shared), **kwargs)
+
         for option in reversed(options):
-            function = option(function)
-        return function
+            command = option(command)
+        return command
 
     return decorate
 
 
 @dataclass(frozen=True)
-class ImportInput:
-    """What the shared import options say about the input."""
+class ImportOptions:
+    """What the options every import command shares say (`import_options`)."""
 
     items_option: str  # "--prospects", "--entries"
     items_json: str | None
     file_path: Path | None
     input_format: str | None
     delimiter: str | None
+    batch_size: int
+    fresh_keys: bool
+    progress: bool | None
+    output_format: str | None
 
     @property
     def items_name(self) -> str:
         return self.items_option.removeprefix("--")
+
+    def key_salt(self) -> str:
+        """New Idempotency-Keys (`--fresh-keys`): a salt of this run's own."""
+        return secrets.token_hex(16) if self.fresh_keys else ""
+
+
+IMPORT_OPTIONS = [item.name for item in fields(ImportOptions) if item.name != "items_option"]
 
 
 @lead.command("add")
@@ -402,18 +419,7 @@ class ImportInput:
 @click.option("--dry-run", is_flag=True, help="Report what would happen; write nothing.")
 @click.pass_context
 def add_leads(
-    ctx: click.Context,
-    campaign_id: str,
-    items_json: str | None,
-    file_path: Path | None,
-    input_format: str | None,
-    delimiter: str | None,
-    batch_size: int,
-    fresh_keys: bool,
-    progress: bool | None,
-    output_format: str | None,
-    dedupe: str | None,
-    dry_run: bool,
+    ctx: click.Context, campaign_id: str, given: ImportOptions, dedupe: str | None, dry_run: bool
 ):
     """Add leads from --prospects or --file, in batches, deduplicated by the API.
 
@@ -422,7 +428,6 @@ def add_leads(
     matches are not added, and named. Safe to re-run after an interruption: rows already
     imported come back as duplicates.
     """
-    given = ImportInput("--prospects", items_json, file_path, input_format, delimiter)
     with ExitStack() as stack:
         source = _open_source(ctx, stack, given, ColumnMapping)
         client = ctx.obj.client(ctx)
@@ -438,22 +443,12 @@ def add_leads(
         importer = LeadImporter(
             client,
             campaign,
-            batch_size=batch_size,
+            batch_size=given.batch_size,
             dry_run=dry_run,
             dedupe=dedupe,
-            key_salt=secrets.token_hex(16) if fresh_keys else "",
+            key_salt=given.key_salt(),
         )
-        _run_import(
-            ctx,
-            stack,
-            source,
-            importer,
-            progress=progress,
-            description="Dry run" if dry_run else "Importing",
-            output_format=output_format,
-            render=(output.lead_summary_data, output.lead_summary_text),
-            settled="rows already imported will count as duplicates",
-        )
+        _run_import(ctx, stack, source, importer, given, "Dry run" if dry_run else "Importing")
 
 
 def _run_import(
@@ -461,17 +456,12 @@ def _run_import(
     stack: ExitStack,
     source: Source,
     importer: BatchImporter,
-    *,
-    progress: bool | None,
+    given: ImportOptions,
     description: str,
-    output_format: str | None,
-    render: tuple[Callable[[Any, str], dict[str, Any]], Callable[[Any, str], str]],
-    settled: str,
 ) -> None:
-    """Run an import with a progress bar, print its summary however it ends (`render`: as
-    JSON data, as text), then exit: 2 for input found broken part-way, 1 for an import
-    stopped early or rows rejected. `settled` says what a re-run does with rows that made it."""
-    show_progress = is_terminal("stderr") if progress is None else progress
+    """Run an import with a progress bar, print its summary however it ends, then exit: 2
+    for input found broken part-way, 1 for an import stopped early or rows rejected."""
+    show_progress = is_terminal("stderr") if given.progress is None else given.progress
     bar = stack.enter_context(
         tqdm(
             total=source.total_lines,
@@ -496,17 +486,16 @@ def _run_import(
         failure = click.Abort()
     bar.close()
 
-    as_data, as_text = render
-    if resolve_format(output_format) == "json":
-        click.echo(output.to_json(as_data(importer.summary, source.place_name)))
+    if resolve_format(given.output_format) == "json":
+        click.echo(output.to_json(output.summary_data(importer.summary, source.place_name)))
     else:
-        click.echo(as_text(importer.summary, source.place_name))
+        click.echo(output.summary_text(importer.summary, source.place_name))
     if isinstance(failure, InputError):
         raise click.BadParameter(str(failure), ctx, param_hint="--file")
     if failure is not None:
         click.echo(
             "leads: the import stopped before the end; re-run the same command to finish it "
-            f"({settled}).",
+            f"({importer.rerun_note}).",
             err=True,
         )
         if isinstance(failure, click.Abort):
@@ -530,7 +519,7 @@ class Source:
 def _open_source(
     ctx: click.Context,
     stack: ExitStack,
-    given: ImportInput,
+    given: ImportOptions,
     mapping_type: type[ItemMapping],
 ) -> Source:
     """Open the input and read a CSV header now: bad input fails before anything is sent."""
@@ -691,17 +680,7 @@ def suppression():
 )
 @click.pass_context
 def add_suppressions(
-    ctx: click.Context,
-    items_json: str | None,
-    file_path: Path | None,
-    input_format: str | None,
-    delimiter: str | None,
-    batch_size: int,
-    fresh_keys: bool,
-    progress: bool | None,
-    output_format: str | None,
-    reason: str | None,
-    remove_from_drafts: bool,
+    ctx: click.Context, given: ImportOptions, reason: str | None, remove_from_drafts: bool
 ):
     """Add entries from --entries or --file, in batches, deduplicated by the API.
 
@@ -711,7 +690,6 @@ def add_suppressions(
     lines the API finds invalid. Safe to re-run after an interruption: entries already
     added come back as duplicates.
     """
-    given = ImportInput("--entries", items_json, file_path, input_format, delimiter)
     with ExitStack() as stack:
         source = _open_source(ctx, stack, given, EntryMapping)
         if source.columns is not None and not source.columns & {*SUPPRESSION_KINDS, "value"}:
@@ -725,20 +703,10 @@ def add_suppressions(
             ctx.obj.client(ctx),
             reason=reason,
             remove_from_drafts=remove_from_drafts,
-            batch_size=batch_size,
-            key_salt=secrets.token_hex(16) if fresh_keys else "",
+            batch_size=given.batch_size,
+            key_salt=given.key_salt(),
         )
-        _run_import(
-            ctx,
-            stack,
-            source,
-            importer,
-            progress=progress,
-            description="Importing",
-            output_format=output_format,
-            render=(output.suppression_summary_data, output.suppression_summary_text),
-            settled="entries already added will count as duplicates",
-        )
+        _run_import(ctx, stack, source, importer, given, "Importing")
 
 
 @suppression.command("list")

@@ -116,6 +116,7 @@ class BatchImporter:
     what a row may not be (`problem`) and how an answer counts (`count`)."""
 
     items_key: ClassVar[str]  # the body's list: "prospects", "entries"
+    rerun_note: ClassVar[str]  # what a re-run makes of the rows that made it
 
     def __init__(
         self,
@@ -225,6 +226,7 @@ class LeadImporter(BatchImporter):
     before sending."""
 
     items_key = "prospects"
+    rerun_note = "rows already imported will count as duplicates"
     summary: LeadSummary
 
     def __init__(
@@ -295,6 +297,7 @@ class SuppressionImporter(BatchImporter):
     none."""
 
     items_key = "entries"
+    rerun_note = "entries already added will count as duplicates"
     summary: SuppressionSummary
 
     def __init__(

@@ -254,3 +254,19 @@ def suppression_summary_text(summary: SuppressionSummary, place_name: str) -> st
         lines += [f"    campaign {key}: {removed[key]}" for key in sorted(removed)]
     lines += _replay_lines(summary, "entries")
     return "\n".join(lines)
+
+
+def summary_data(summary: ImportSummary, place_name: str) -> dict[str, Any]:
+    """Any import's summary as JSON data."""
+    if isinstance(summary, SuppressionSummary):
+        return suppression_summary_data(summary, place_name)
+    assert isinstance(summary, LeadSummary)
+    return lead_summary_data(summary, place_name)
+
+
+def summary_text(summary: ImportSummary, place_name: str) -> str:
+    """Any import's summary as text."""
+    if isinstance(summary, SuppressionSummary):
+        return suppression_summary_text(summary, place_name)
+    assert isinstance(summary, LeadSummary)
+    return lead_summary_text(summary, place_name)

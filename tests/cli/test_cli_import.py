@@ -17,7 +17,8 @@ import pytest
 from leads_client.api_client import normalize_base_url, parse_retry_after
 from leads_client.importer import idempotency_key
 from leads_client.rows import custom_key, slug
-from tests.cli.conftest import LEADS_BIN, Fault
+from tests.cli.conftest import LEADS_BIN, Fault, item_reason, write
+from tests.cli.conftest import lead_summary as summary
 from tests.contract import (
     STORED_FIELDS,
     database_state,
@@ -27,23 +28,6 @@ from tests.contract import (
     stored_leads,
     usage_error,
 )
-
-SUMMARY = {
-    "rows": 0,
-    "imported": 0,
-    "duplicates": 0,
-    "suppressed": 0,
-    "rejected": [],
-    "workspace_duplicates": [],
-    "suppressed_rows": [],
-    "replayed_batches": 0,
-    "dry_run": False,
-    "complete": True,
-}
-
-
-def summary(**changes) -> dict:
-    return {**SUMMARY, **changes}
 
 
 def imported_fields(db, campaign: dict) -> list[dict]:
@@ -64,29 +48,13 @@ def lead(**fields) -> dict:
     return row
 
 
-def write(tmp_path, name: str, text: str | bytes) -> str:
-    path = tmp_path / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8", newline="")
-    return str(path)
-
-
 def add(invoke, campaign: dict, *args: str, **kwargs):
     return invoke("campaign", "lead", "add", "--id", campaign["id"], *args, **kwargs)
 
 
 def api_reason(api, campaign: dict, prospect: dict) -> str:
     """What the API says about one bad row, as the summary words it: field: message."""
-    response = api.post(f"{leads_url(campaign['id'])}?dry_run=true", json={"prospects": [prospect]})
-    assert response.status_code == 400, response.json
-    (problems,) = response.json["errors"]["json"]["prospects"].values()
-    return "; ".join(
-        message if message.startswith(f"{field} ") else f"{field}: {message}"
-        for field, messages in problems.items()
-        for message in messages
-    )
+    return item_reason(api, f"{leads_url(campaign['id'])}?dry_run=true", "prospects", prospect)
 
 
 ADD_COMMAND = "leads campaign lead add"

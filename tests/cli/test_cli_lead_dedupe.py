@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.cli.conftest import lead_summary as summary
+from tests.cli.conftest import write
 from tests.contract import (
     database_state,
     leads_url,
@@ -25,22 +27,6 @@ CSV = (
     "new@example.com,\n"  # 8: a duplicate in the batch
     "ok@example.com,linkedin.com/in/blocked\n"  # 9: suppressed by its captured LinkedIn URL
 )
-
-
-def summary(**changes) -> dict:
-    return {
-        "rows": 0,
-        "imported": 0,
-        "duplicates": 0,
-        "suppressed": 0,
-        "rejected": [],
-        "workspace_duplicates": [],
-        "suppressed_rows": [],
-        "replayed_batches": 0,
-        "dry_run": False,
-        "complete": True,
-        **changes,
-    }
 
 
 @pytest.fixture
@@ -101,9 +87,7 @@ def suppressed(workspace: dict, line: int, identity: str, kind: str) -> dict:
 
 
 def write_csv(tmp_path) -> str:
-    path = tmp_path / "people.csv"
-    path.write_text(CSV, encoding="utf-8")
-    return str(path)
+    return write(tmp_path, "people.csv", CSV)
 
 
 def add(invoke, campaign: dict, *args: str):
@@ -114,26 +98,33 @@ def stored_identities(db, campaign: dict) -> list[str]:
     return [lead["identity"] for lead in stored_leads(db, campaign["id"], ["identity"])]
 
 
+# The CSV's lines that the suppression list matches (line, identity, the entry's kind), and
+# those that other campaigns hold (line, identity, campaign).
 SUPPRESSED_LINES = [(4, "eve@example.com", "email"), (5, "x@eu.spam.example", "domain"),
                     (9, "ok@example.com", "linkedin_url")]  # fmt: skip
+ELSEWHERE_LINES = [(3, "alan@example.com", "earlier"), (6, "grace@example.com", "linkedin"),
+                   (7, "old@example.com", "done")]  # fmt: skip
+
+
+def expected(db, workspace: dict, elsewhere_lines: tuple | list = ()) -> dict:
+    """The CSV's summary when `elsewhere_lines` count as held by other campaigns: line 8
+    repeats line 2 in any mode, and SUPPRESSED_LINES are suppressed."""
+    found = [elsewhere(db, workspace, *line) for line in elsewhere_lines]
+    return summary(
+        rows=8,
+        imported=4 - len(found),
+        duplicates=1 + len(found),
+        suppressed=3,
+        workspace_duplicates=found,
+        suppressed_rows=[suppressed(workspace, *line) for line in SUPPRESSED_LINES],
+    )
 
 
 class TestDedupeModes:
     def test_workspace(self, invoke, db, email_campaign, workspace, tmp_path, injector):
         result = add(invoke, email_campaign, "--file", write_csv(tmp_path), "--dedupe", "workspace")
         assert (result.exit_code, result.stderr) == (0, "")
-        assert result.json == summary(
-            rows=8,
-            imported=1,
-            duplicates=4,
-            suppressed=3,
-            workspace_duplicates=[
-                elsewhere(db, workspace, 3, "alan@example.com", "earlier"),
-                elsewhere(db, workspace, 6, "grace@example.com", "linkedin"),
-                elsewhere(db, workspace, 7, "old@example.com", "done"),
-            ],
-            suppressed_rows=[suppressed(workspace, *line) for line in SUPPRESSED_LINES],
-        )
+        assert result.json == expected(db, workspace, ELSEWHERE_LINES)
         assert [request.query for request in injector.requests] == ["dedupe=workspace"]
         assert stored_identities(db, email_campaign) == ["new@example.com"]
         assert stored_identities(db, workspace["earlier"]) == [
@@ -144,17 +135,7 @@ class TestDedupeModes:
     def test_live_skips_completed_campaigns(self, invoke, db, email_campaign, workspace, tmp_path):
         result = add(invoke, email_campaign, "--file", write_csv(tmp_path), "--dedupe", "live")
         assert (result.exit_code, result.stderr) == (0, "")
-        assert result.json == summary(
-            rows=8,
-            imported=2,
-            duplicates=3,
-            suppressed=3,
-            workspace_duplicates=[
-                elsewhere(db, workspace, 3, "alan@example.com", "earlier"),
-                elsewhere(db, workspace, 6, "grace@example.com", "linkedin"),
-            ],
-            suppressed_rows=[suppressed(workspace, *line) for line in SUPPRESSED_LINES],
-        )
+        assert result.json == expected(db, workspace, ELSEWHERE_LINES[:2])
         assert stored_identities(db, email_campaign) == ["new@example.com", "old@example.com"]
 
     @pytest.mark.parametrize("flag", [[], ["--dedupe", "campaign"]])
@@ -163,13 +144,7 @@ class TestDedupeModes:
     ):
         result = add(invoke, email_campaign, "--file", write_csv(tmp_path), *flag)
         assert (result.exit_code, result.stderr) == (0, "")
-        assert result.json == summary(
-            rows=8,
-            imported=4,
-            duplicates=1,
-            suppressed=3,
-            suppressed_rows=[suppressed(workspace, *line) for line in SUPPRESSED_LINES],
-        )
+        assert result.json == expected(db, workspace)
         # Without the flag the API's default applies: no parameter is sent.
         assert [request.query for request in injector.requests] == [
             "dedupe=campaign" if flag else ""
@@ -192,11 +167,7 @@ class TestDedupeModes:
             "  imported: 1",
             "  duplicates: 4 (3 in other campaigns)",
         ]
-        for line, identity, campaign in [
-            (3, "alan@example.com", "earlier"),
-            (6, "grace@example.com", "linkedin"),
-            (7, "old@example.com", "done"),
-        ]:
+        for line, identity, campaign in ELSEWHERE_LINES:
             found = elsewhere(db, workspace, line, identity, campaign)
             lines.append(
                 f"    line {line}: {identity} is in campaign {found['campaign_id']} "
@@ -218,18 +189,7 @@ class TestDedupeModes:
             "--dry-run",
         )  # fmt: skip
         assert (result.exit_code, result.stderr) == (0, "")
-        real = summary(
-            rows=8,
-            imported=1,
-            duplicates=4,
-            suppressed=3,
-            workspace_duplicates=[
-                elsewhere(db, workspace, 3, "alan@example.com", "earlier"),
-                elsewhere(db, workspace, 6, "grace@example.com", "linkedin"),
-                elsewhere(db, workspace, 7, "old@example.com", "done"),
-            ],
-            suppressed_rows=[suppressed(workspace, *line) for line in SUPPRESSED_LINES],
-        )
+        real = expected(db, workspace, ELSEWHERE_LINES)
         assert result.json == {**real, "dry_run": True}
         assert database_state(db) == before
         assert [(request.query, request.idempotency_key) for request in injector.requests] == [

@@ -12,7 +12,7 @@ import pytest
 
 from leads_client.api_client import encode_json
 from leads_client.importer import idempotency_key
-from tests.cli.conftest import Fault, simple_table
+from tests.cli.conftest import Fault, item_reason, simple_table, write
 from tests.contract import (
     database_state,
     leads_url,
@@ -78,20 +78,7 @@ def add_entries(api, entries: list[dict]) -> list[dict]:
 
 def api_reason(api, bad_entry: dict) -> str:
     """What the API says of one bad entry, as the summary words it: field: message."""
-    response = api.post("/api/suppressions", json={"entries": [bad_entry]})
-    assert response.status_code == 400, response.json
-    (problems,) = response.json["errors"]["json"]["entries"].values()
-    return "; ".join(
-        message if message.startswith(f"{field} ") else f"{field}: {message}"
-        for field, messages in problems.items()
-        for message in messages
-    )
-
-
-def write(tmp_path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8", newline="")
-    return str(path)
+    return item_reason(api, "/api/suppressions", "entries", bad_entry)
 
 
 def suppress(invoke, *args: str, **kwargs):
