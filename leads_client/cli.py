@@ -1,4 +1,5 @@
-"""The `leads` command: campaigns and their rosters from a terminal or a script.
+"""The `leads` command: campaigns, their rosters and the workspace's suppression list from a
+terminal or a script.
 
 Exit codes: 0 success, 1 the API refused or could not be reached (message on stderr, from
 the API's error body) or an import rejected rows, 2 usage error (bad options or input).

@@ -234,10 +234,6 @@ class EntryMapping:
     def fields(self) -> set[str]:
         return {target for target in self.targets if target is not None}
 
-    def has_values(self) -> bool:
-        """Whether some column can give an entry's value."""
-        return bool(self.fields() & {*SUPPRESSION_KINDS, "value"})
-
     def item(self, values: Iterable[Any]) -> dict[str, Any]:
         found = {
             target: value
