@@ -1,4 +1,5 @@
-"""The `leads` command: campaigns and their rosters from a terminal or a script.
+"""The `leads` command: campaigns, their rosters and the workspace's suppression list from a
+terminal or a script.
 
 Exit codes: 0 success, 1 the API refused or could not be reached (message on stderr, from
 the API's error body) or an import rejected rows, 2 usage error (bad options or input).
@@ -6,12 +7,14 @@ the API's error body) or an import rejected rows, 2 usage error (bad options or 
 
 from __future__ import annotations
 
+import functools
 import io
 import secrets
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,21 +30,36 @@ from leads_client.api_client import (
     normalize_base_url,
     path_segment,
 )
-from leads_client.importer import ImportSummary, LeadImporter
+from leads_client.importer import (
+    BatchImporter,
+    ImportSummary,
+    LeadImporter,
+    SuppressionImporter,
+)
 from leads_client.rows import (
+    ColumnMapping,
+    EntryMapping,
     InputError,
+    ItemMapping,
     SourceRow,
     parse_json,
     read_csv,
+    read_ids,
     read_json_array,
     read_json_lines,
 )
 from leads_contract.values import (
+    DEDUPE_MODES,
     IDENTITY_FIELD,
     LEAD_STATUSES,
+    MAX_IDENTITIES_PER_CHECK,
     MAX_IDS_PER_DELETE,
+    MAX_IDS_PER_SUPPRESSION_DELETE,
     MAX_LEADS_PER_ADD,
     MAX_PAGE_SIZE,
+    MAX_SUPPRESSIONS_PER_ADD,
+    SUPPRESSION_KINDS,
+    SUPPRESSION_REASONS,
 )
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -282,7 +300,7 @@ def list_leads(
     tail: dict[str, Any] = {"total": 0}
     leads = _every_lead(client, campaign_id, params, limit or MAX_PAGE_SIZE, tail)
     if output_format == "json":
-        output.write_json_leads(out, leads, tail)
+        output.write_json_stream(out, "prospects", leads, tail)
     elif output_format == "csv":
         output.write_csv(out, leads, output.LEAD_COLUMNS)
     else:
@@ -315,69 +333,110 @@ def _every_lead(
         page += 1
 
 
+def import_options(items_option: str, items_help: str, max_batch: int):
+    """The input, batch and output options that every import command shares."""
+    options = [
+        click.option(items_option, "items_json", help=items_help),
+        click.option(
+            "--file",
+            "file_path",
+            type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+            help="A CSV (header row) or JSON Lines file of any size; - reads standard input.",
+        ),
+        click.option(
+            "--input-format",
+            type=click.Choice(["csv", "tsv", "jsonl"]),
+            help="The file's format (default: from its extension .csv, .tsv, .jsonl, .ndjson).",
+        ),
+        click.option(
+            "--delimiter",
+            callback=one_character,
+            help="CSV field delimiter (default , or tab for tsv).",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(1, max_batch),
+            default=max_batch,
+            show_default=True,
+            help="Rows per request.",
+        ),
+        click.option(
+            "--fresh-keys",
+            is_flag=True,
+            help="New Idempotency-Keys for this run (to re-import rows removed since an "
+            "earlier identical import within 24 hours).",
+        ),
+        click.option(
+            "--progress/--no-progress",
+            default=None,
+            help="Progress bar on stderr (default: when stderr is a terminal).",
+        ),
+        format_option("table", "json"),
+    ]
+
+    def decorate(function):
+        @functools.wraps(function)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            shared = {name: kwargs.pop(name) for name in IMPORT_OPTIONS}
+            return function(*args, given=ImportOptions(items_option, **shared), **kwargs)
+
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What the options every import command shares say (`import_options`)."""
+
+    items_option: str  # "--prospects", "--entries"
+    items_json: str | None
+    file_path: Path | None
+    input_format: str | None
+    delimiter: str | None
+    batch_size: int
+    fresh_keys: bool
+    progress: bool | None
+    output_format: str | None
+
+    @property
+    def items_name(self) -> str:
+        return self.items_option.removeprefix("--")
+
+    def key_salt(self) -> str:
+        """New Idempotency-Keys (`--fresh-keys`): a salt of this run's own."""
+        return secrets.token_hex(16) if self.fresh_keys else ""
+
+
+IMPORT_OPTIONS = [item.name for item in fields(ImportOptions) if item.name != "items_option"]
+
+
 @lead.command("add")
 @campaign_id_option
-@click.option("--prospects", help="A JSON array of lead objects.")
+@import_options("--prospects", "A JSON array of lead objects.", MAX_LEADS_PER_ADD)
 @click.option(
-    "--file",
-    "file_path",
-    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-    help="A CSV (header row) or JSON Lines file of any size; - reads standard input.",
-)
-@click.option(
-    "--input-format",
-    type=click.Choice(["csv", "tsv", "jsonl"]),
-    help="The file's format (default: from its extension .csv, .tsv, .jsonl, .ndjson).",
-)
-@click.option(
-    "--delimiter",
-    callback=one_character,
-    help="CSV field delimiter (default , or tab for tsv).",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, MAX_LEADS_PER_ADD),
-    default=MAX_LEADS_PER_ADD,
-    show_default=True,
-    help="Leads per request.",
+    "--dedupe",
+    type=click.Choice(DEDUPE_MODES),
+    help="What a row is a duplicate of: a lead of this campaign (campaign, the API's "
+    "default), also of any other campaign of the workspace (workspace), or of the other "
+    "campaigns that are not completed (live).",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would happen; write nothing.")
-@click.option(
-    "--fresh-keys",
-    is_flag=True,
-    help="New Idempotency-Keys for this run (to re-import rows removed since an earlier "
-    "identical import within 24 hours).",
-)
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar on stderr (default: when stderr is a terminal).",
-)
-@format_option("table", "json")
 @click.pass_context
 def add_leads(
-    ctx: click.Context,
-    campaign_id: str,
-    prospects: str | None,
-    file_path: Path | None,
-    input_format: str | None,
-    delimiter: str | None,
-    batch_size: int,
-    dry_run: bool,
-    fresh_keys: bool,
-    progress: bool | None,
-    output_format: str | None,
+    ctx: click.Context, campaign_id: str, given: ImportOptions, dedupe: str | None, dry_run: bool
 ):
     """Add leads from --prospects or --file, in batches, deduplicated by the API.
 
     Rows without the campaign's identity (email or linkedin_url) and rows the API finds
-    invalid are reported with their line numbers; the others are imported. Safe to re-run
-    after an interruption: rows already imported come back as duplicates.
+    invalid are reported with their line numbers; rows the workspace's suppression list
+    matches are not added, and named. Safe to re-run after an interruption: rows already
+    imported come back as duplicates.
     """
-    if (prospects is None) == (file_path is None):
-        raise click.UsageError("Give exactly one of --prospects and --file.", ctx)
     with ExitStack() as stack:
-        source = _open_source(ctx, stack, prospects, file_path, input_format, delimiter)
+        source = _open_source(ctx, stack, given, ColumnMapping)
         client = ctx.obj.client(ctx)
         campaign = client.get(campaign_path(campaign_id))["campaign"]
         identity_field = IDENTITY_FIELD[campaign["type"]]
@@ -388,97 +447,107 @@ def add_leads(
                 ctx,
                 param_hint="--file",
             )
-
-        show_progress = is_terminal("stderr") if progress is None else progress
-        bar = stack.enter_context(
-            tqdm(
-                total=source.total_lines,
-                unit=" lines",
-                desc="Dry run" if dry_run else "Importing",
-                file=sys.stderr,
-                disable=not show_progress or source.position_name != "line",
-                dynamic_ncols=True,
-            )
-        )
-
-        def on_batch(position: int, summary: ImportSummary) -> None:
-            bar.update(max(position - bar.n, 0))
-            counts = {
-                "imported": summary.imported,
-                "duplicates": summary.duplicates,
-                "rejected": len(summary.rejected),
-            }
-            bar.set_postfix(counts, refresh=False)
-
         importer = LeadImporter(
             client,
             campaign,
-            batch_size=batch_size,
+            batch_size=given.batch_size,
             dry_run=dry_run,
-            on_batch=on_batch,
-            key_salt=secrets.token_hex(16) if fresh_keys else "",
+            dedupe=dedupe,
+            key_salt=given.key_salt(),
         )
-        failure: Exception | None = None
-        try:
-            importer.run(source.rows)
-        except (ServiceError, ApiUnreachable, InputError) as error:
-            failure = error
-        except KeyboardInterrupt:
-            failure = click.Abort()
-        bar.close()
+        _run_import(ctx, stack, source, importer, given, "Dry run" if dry_run else "Importing")
 
-    summary = importer.summary
-    if resolve_format(output_format) == "json":
-        click.echo(output.to_json(output.summary_data(summary, source.position_name)))
+
+def _run_import(
+    ctx: click.Context,
+    stack: ExitStack,
+    source: Source,
+    importer: BatchImporter,
+    given: ImportOptions,
+    description: str,
+) -> None:
+    """Run an import with a progress bar, print its summary however it ends, then exit: 2
+    for input found broken part-way, 1 for an import stopped early or rows rejected."""
+    show_progress = is_terminal("stderr") if given.progress is None else given.progress
+    bar = stack.enter_context(
+        tqdm(
+            total=source.total_lines,
+            unit=" lines",
+            desc=description,
+            file=sys.stderr,
+            disable=not show_progress or source.place_name != "line",
+            dynamic_ncols=True,
+        )
+    )
+
+    def on_batch(position: int, summary: ImportSummary) -> None:
+        bar.update(max(position - bar.n, 0))
+        bar.set_postfix(summary.counts(), refresh=False)
+
+    failure: Exception | None = None
+    try:
+        importer.run(source.rows, on_batch)
+    except (ServiceError, ApiUnreachable, InputError) as error:
+        failure = error
+    except KeyboardInterrupt:
+        failure = click.Abort()
+    bar.close()
+
+    if resolve_format(given.output_format) == "json":
+        click.echo(output.to_json(output.summary_data(importer.summary, source.place_name)))
     else:
-        click.echo(output.summary_text(summary, source.position_name))
+        click.echo(output.summary_text(importer.summary, source.place_name))
     if isinstance(failure, InputError):
         raise click.BadParameter(str(failure), ctx, param_hint="--file")
     if failure is not None:
         click.echo(
             "leads: the import stopped before the end; re-run the same command to finish it "
-            "(rows already imported will count as duplicates).",
+            f"({importer.rerun_note}).",
             err=True,
         )
         if isinstance(failure, click.Abort):
             raise failure
         raise click.ClickException(str(failure))
-    if summary.rejected:
+    if importer.summary.rejected:
         ctx.exit(1)
 
 
 @dataclass
 class Source:
-    """The rows to add and how to name their places: file lines or `prospects[i]`."""
+    """The rows to import and how to name their places: file lines, or their index in the
+    JSON array of `--prospects` / `--entries`."""
 
     rows: Iterator[SourceRow]
-    position_name: str  # "line" or "index"
+    place_name: str  # "line", "prospects", "entries"
     total_lines: int | None = None  # for the progress bar
-    columns: set[str] | None = None  # the lead fields a CSV header maps
+    columns: set[str] | None = None  # the item fields a CSV header maps
 
 
 def _open_source(
     ctx: click.Context,
     stack: ExitStack,
-    prospects: str | None,
-    file_path: Path | None,
-    input_format: str | None,
-    delimiter: str | None,
+    given: ImportOptions,
+    mapping_type: type[ItemMapping],
 ) -> Source:
     """Open the input and read a CSV header now: bad input fails before anything is sent."""
-    if prospects is not None:
+    if (given.items_json is None) == (given.file_path is None):
+        raise click.UsageError(f"Give exactly one of {given.items_option} and --file.", ctx)
+    if given.items_json is not None:
         try:
-            return Source(read_json_array(prospects), "index")
+            rows = read_json_array(given.items_json, given.items_name, mapping_type)
         except InputError as error:
-            raise click.BadParameter(str(error), ctx, param_hint="--prospects") from None
+            raise click.BadParameter(str(error), ctx, param_hint=given.items_option) from None
+        return Source(rows, given.items_name)
+    file_path = given.file_path
     assert file_path is not None
-    input_format = input_format or _input_format(file_path, ctx)
+    input_format = given.input_format or _input_format(file_path, ctx)
     stream = stack.enter_context(_open_input(file_path, ctx))
     total_lines = _count_lines(file_path) if str(file_path) != "-" else None
     if input_format == "jsonl":
-        return Source(read_json_lines(stream), "line", total_lines)
+        return Source(read_json_lines(stream, mapping_type), "line", total_lines)
+    delimiter = given.delimiter or ("\t" if input_format == "tsv" else ",")
     try:
-        mapping, rows = read_csv(stream, delimiter or ("\t" if input_format == "tsv" else ","))
+        mapping, rows = read_csv(stream, delimiter, mapping_type)
     except InputError as error:
         raise click.BadParameter(str(error), ctx, param_hint="--file") from None
     return Source(rows, "line", total_lines, mapping.fields())
@@ -631,6 +700,226 @@ def mcp(ctx: click.Context, http: bool, host: str, port: int, mode: str):
 
     config = ServerConfig(base_url, token or None, mode, connection.timeout, connection.retries)
     run(config, http=http, host=host, port=port)
+
+
+@cli.group()
+def suppression():
+    """The workspace's suppression list: identities that no campaign may hold."""
+
+
+@suppression.command("add")
+@import_options(
+    "--entries",
+    'A JSON array of entry objects, e.g. \'[{"email": "eve@example.com"}]\'.',
+    MAX_SUPPRESSIONS_PER_ADD,
+)
+@click.option(
+    "--reason",
+    type=click.Choice(SUPPRESSION_REASONS),
+    help="The reason of the entries that give none (the API's default: manual).",
+)
+@click.option(
+    "--remove-from-drafts",
+    is_flag=True,
+    help="Also remove the leads the entries match from every draft campaign of the workspace.",
+)
+@click.pass_context
+def add_suppressions(
+    ctx: click.Context, given: ImportOptions, reason: str | None, remove_from_drafts: bool
+):
+    """Add entries from --entries or --file, in batches, deduplicated by the API.
+
+    Each line gives one entry: exactly one of the columns email, domain and linkedin_url
+    (or the columns kind and value, as `suppression list --format csv` writes them), and
+    optionally reason and note. Other lines are rejected with their line numbers, as are
+    lines the API finds invalid. Safe to re-run after an interruption: entries already
+    added come back as duplicates.
+    """
+    with ExitStack() as stack:
+        source = _open_source(ctx, stack, given, EntryMapping)
+        if source.columns is not None and not source.columns & {*SUPPRESSION_KINDS, "value"}:
+            raise click.BadParameter(
+                "the file has none of the columns email, domain and linkedin_url (nor kind "
+                "and value).",
+                ctx,
+                param_hint="--file",
+            )
+        importer = SuppressionImporter(
+            ctx.obj.client(ctx),
+            reason=reason,
+            remove_from_drafts=remove_from_drafts,
+            batch_size=given.batch_size,
+            key_salt=given.key_salt(),
+        )
+        _run_import(ctx, stack, source, importer, given, "Importing")
+
+
+@suppression.command("list")
+@click.option("--kind", type=click.Choice(SUPPRESSION_KINDS), help="Only entries of this kind.")
+@click.option("--q", help="Only entries whose value holds this text (case-insensitive).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="At most this many entries (default: every entry, page after page).",
+)
+@click.option("--cursor", help="Continue where an earlier --limit listing stopped.")
+@format_option("table", "json", "csv")
+@click.pass_context
+def list_suppressions(
+    ctx: click.Context,
+    kind: str | None,
+    q: str | None,
+    limit: int | None,
+    cursor: str | None,
+    output_format: str | None,
+):
+    """List the suppression list, oldest first."""
+    client = ctx.obj.client(ctx)
+    output_format = resolve_format(output_format)
+    params = {key: value for key, value in (("kind", kind), ("q", q)) if value is not None}
+    tail: dict[str, Any] = {"total": 0, "next_cursor": None}
+    entries = _every_entry(client, params, limit, cursor, tail)
+    if output_format == "json":
+        output.write_json_stream(sys.stdout, "suppressions", entries, tail)
+    elif output_format == "csv":
+        output.write_csv(sys.stdout, entries, output.SUPPRESSION_COLUMNS)
+    else:
+        shown = list(entries)
+        if not shown:
+            click.echo("No suppression entries.")
+            return
+        click.echo(output.table(shown, output.SUPPRESSION_COLUMNS))
+        count = f"{len(shown)} of {tail['total']} entries"
+        if len(shown) == tail["total"]:
+            count = f"{len(shown)} entries"
+        more = f"; more with --cursor {tail['next_cursor']}" if tail["next_cursor"] else ""
+        click.echo(count + more)
+
+
+def _every_entry(
+    client: ApiClient, params: dict, limit: int | None, cursor: str | None, tail: dict
+) -> Iterator[dict]:
+    """Page after page by cursor (so that none is skipped or repeated) until the last one,
+    or `limit` entries; `tail` gets the total and the cursor that would continue. The first
+    page is fetched now, so that a refused request fails before anything is printed."""
+
+    def fetch(cursor: str | None, left: int | None) -> dict:
+        size = MAX_PAGE_SIZE if left is None else min(left, MAX_PAGE_SIZE)
+        page_params = {**params, "limit": size, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/api/suppressions", params=page_params)
+        tail.update(total=body["total"], next_cursor=body["next_cursor"])
+        return body
+
+    def entries(body: dict, left: int | None) -> Iterator[dict]:
+        while True:
+            yield from body["suppressions"]
+            if left is not None:
+                left -= len(body["suppressions"])
+            if body["next_cursor"] is None or (left is not None and left <= 0):
+                return
+            body = fetch(body["next_cursor"], left)
+
+    return entries(fetch(cursor, limit), limit)
+
+
+@suppression.command("remove")
+@click.argument("ids", nargs=-1)
+@click.option(
+    "--file",
+    "file_path",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Entry ids, one per line, or a CSV with an id column (as `list --format csv` "
+    "writes); - reads standard input.",
+)
+@format_option("table", "json")
+@click.pass_context
+def remove_suppressions(
+    ctx: click.Context, ids: tuple[str, ...], file_path: Path | None, output_format: str | None
+):
+    """Remove entries by id (ids that are no entry of the workspace are skipped).
+
+    Leads removed because of an entry are not restored; leads it kept out may be added again.
+    """
+    given = [(f"argument {number}", value) for number, value in enumerate(ids, start=1)]
+    if file_path is not None:
+        with _open_input(file_path, ctx) as stream:
+            try:
+                given += [(f"--file line {line}", value) for line, value in read_ids(stream)]
+            except InputError as error:
+                raise click.BadParameter(str(error), ctx, param_hint="--file") from None
+    if not given:
+        raise click.UsageError("Give entry ids, or --file.", ctx)
+    bad = [f"{place} ({value!r})" for place, value in given if not _is_uuid(value)]
+    if bad:
+        more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise click.UsageError(f"Not an entry id: {', '.join(bad[:10])}{more}.", ctx)
+    unique = list(dict.fromkeys(str(uuid.UUID(value)) for _, value in given))
+    client = ctx.obj.client(ctx)
+    deleted = 0
+    for start in range(0, len(unique), MAX_IDS_PER_SUPPRESSION_DELETE):
+        chunk = unique[start : start + MAX_IDS_PER_SUPPRESSION_DELETE]
+        deleted += client.delete("/api/suppressions", body={"ids": chunk})["deleted"]
+    if resolve_format(output_format) == "json":
+        click.echo(output.to_json({"deleted": deleted}))
+    else:
+        missing = len(unique) - deleted
+        click.echo(
+            f"Removed {deleted} suppression entries"
+            + (f"; {missing} of the ids named no entry." if missing else ".")
+        )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+@suppression.command("check")
+@click.argument("identities", nargs=-1, required=True)
+@format_option("table", "json")
+@click.pass_context
+def check_suppressions(ctx: click.Context, identities: tuple[str, ...], output_format: str | None):
+    """Check emails and LinkedIn profile URLs against the suppression list.
+
+    A value with an @ and no / is checked as an email, one naming linkedin as a LinkedIn URL.
+    """
+    asked = [_identity(value, ctx) for value in identities]
+    client = ctx.obj.client(ctx)
+    results = []
+    for start in range(0, len(asked), MAX_IDENTITIES_PER_CHECK):
+        chunk = asked[start : start + MAX_IDENTITIES_PER_CHECK]
+        body = client.post("/api/suppressions/check", body={"identities": chunk})
+        results += [
+            {
+                "index": start + result["index"],
+                **chunk[result["index"]],
+                "suppressed": result["suppressed"],
+                "matched": result["matched"],
+            }
+            for result in body["results"]
+        ]
+    if resolve_format(output_format) == "json":
+        click.echo(output.to_json({"results": results}))
+    else:
+        click.echo(output.table(map(output.check_row, results), output.CHECK_COLUMNS))
+
+
+def _identity(value: str, ctx: click.Context) -> dict[str, str]:
+    """`{"email": value}` or `{"linkedin_url": value}`, by the value's shape."""
+    text = value.strip()
+    if "@" in text and "/" not in text:
+        return {"email": value}
+    if "linkedin" in text.lower():
+        return {"linkedin_url": value}
+    raise click.BadParameter(
+        f"{value!r} is neither an email address nor a LinkedIn profile URL (a domain is "
+        "checked through an address at it, e.g. someone@example.com).",
+        ctx,
+        param_hint="IDENTITIES",
+    )
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import IO, Any
 
 from tabulate import tabulate
 
-from leads_client.importer import ImportSummary
+from leads_client.importer import ImportSummary, LeadSummary, Noted, SuppressionSummary
 from leads_contract.values import CUSTOM_FIELDS, TEXT_FIELDS
 
 # The lead object's keys, in the API's order.
@@ -25,6 +25,9 @@ LEAD_COLUMNS = (
 LEAD_TABLE_COLUMNS = ("id", "status", "email", "linkedin_url", "name", "company")
 CAMPAIGN_COLUMNS = ("id", "name", "type", "status", "leads", "created_at", "updated_at")
 CAMPAIGN_TABLE_COLUMNS = ("id", "name", "type", "status", "leads", "created_at")
+# A suppression entry's keys, in the API's order; a `suppression check` result's columns.
+SUPPRESSION_COLUMNS = ("id", "kind", "value", "reason", "note", "created_at")
+CHECK_COLUMNS = ("identity", "suppressed", "matched", "reason", "entry_id")
 
 
 def to_json(data: Any) -> str:
@@ -77,6 +80,18 @@ def campaign_text(campaign: Mapping[str, Any], by_status: Mapping[str, int] | No
     return text
 
 
+def check_row(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A `suppression check` result as a table row: the identity, and the entry it matched."""
+    matched = result["matched"] or {}
+    return {
+        "identity": result.get("email", result.get("linkedin_url")),
+        "suppressed": "yes" if result["suppressed"] else "no",
+        "matched": f"{matched['kind']} {matched['value']}" if matched else None,
+        "reason": matched.get("reason"),
+        "entry_id": matched.get("id"),
+    }
+
+
 def lead_text(lead: Mapping[str, Any]) -> str:
     return key_values((column, lead.get(column)) for column in LEAD_COLUMNS)
 
@@ -89,14 +104,17 @@ def write_csv(out: IO[str], rows: Iterable[Mapping[str, Any]], columns: Iterable
         writer.writerow([_cell(row.get(column)) for column in columns])
 
 
-def write_json_leads(out: IO[str], leads: Iterator[Mapping[str, Any]], tail: Mapping) -> None:
-    """`{"prospects": [...], <tail>}` written lead by lead, so `--all` never holds the
-    roster in memory. `tail` is read after the last lead (it may be filled meanwhile)."""
-    out.write('{\n  "prospects": [')
+def write_json_stream(
+    out: IO[str], name: str, items: Iterator[Mapping[str, Any]], tail: Mapping
+) -> None:
+    """`{<name>: [...], <tail>}` written item by item, so that a listing of every page never
+    holds them all in memory. `tail` is read after the last item (it may be filled
+    meanwhile)."""
+    out.write(f"{{\n  {json.dumps(name)}: [")
     first = True
-    for lead in leads:
+    for item in items:
         out.write("\n    " if first else ",\n    ")
-        out.write(json.dumps(lead, ensure_ascii=False))
+        out.write(json.dumps(item, ensure_ascii=False))
         first = False
     out.write("\n  ]" if not first else "]")
     for key, value in tail.items():
@@ -104,41 +122,151 @@ def write_json_leads(out: IO[str], leads: Iterator[Mapping[str, Any]], tail: Map
     out.write("\n}\n")
 
 
-def summary_data(summary: ImportSummary, position_name: str) -> dict[str, Any]:
+# Import summaries. `place_name` says how rows are named: "line" (a file's line numbers) or
+# the name of the JSON array they came from ("prospects", "entries": `prospects[3]`).
+
+
+def _place_key(place_name: str) -> str:
+    return "line" if place_name == "line" else "index"
+
+
+def _place(place_name: str, position: int) -> str:
+    return f"line {position}" if place_name == "line" else f"{place_name}[{position}]"
+
+
+def _by_position(items: Iterable[Any]) -> list[Any]:
+    return sorted(items, key=lambda item: item.position)
+
+
+def _rejected_data(summary: ImportSummary, place_name: str) -> list[dict[str, Any]]:
+    return [
+        {_place_key(place_name): rejection.position, "reason": rejection.reason}
+        for rejection in _by_position(summary.rejected)
+    ]
+
+
+def _noted_data(noted: Iterable[Noted], place_name: str, detail: str | None) -> list[dict]:
+    """Named rows: `{line, identity, <detail>: {...}}`, or the detail's keys inline."""
+    return [
+        {
+            _place_key(place_name): item.position,
+            "identity": item.identity,
+            **({detail: dict(item.detail)} if detail else item.detail),
+        }
+        for item in _by_position(noted)
+    ]
+
+
+def _heading(summary: ImportSummary, heading: str = "Import") -> str:
+    state = "complete" if summary.complete else "INTERRUPTED"
+    return f"{heading}: {state}, {summary.rows} rows"
+
+
+def _rejected_lines(summary: ImportSummary, place_name: str) -> list[str]:
+    return [f"  rejected: {len(summary.rejected)}"] + [
+        f"    {_place(place_name, rejection.position)}: {rejection.reason}"
+        for rejection in _by_position(summary.rejected)
+    ]
+
+
+def _replay_lines(summary: ImportSummary, removed: str) -> list[str]:
+    if not summary.replayed_batches:
+        return []
+    return [
+        f"  {summary.replayed_batches} batch(es) were answered from an earlier identical "
+        f"request (Idempotency-Key replay); if you removed {removed} since, re-run with "
+        "--fresh-keys"
+    ]
+
+
+def lead_summary_data(summary: LeadSummary, place_name: str) -> dict[str, Any]:
     return {
         "rows": summary.rows,
         "imported": summary.imported,
         "duplicates": summary.duplicates,
-        "rejected": [
-            {position_name: rejection.position, "reason": rejection.reason}
-            for rejection in sorted(summary.rejected, key=lambda rejection: rejection.position)
-        ],
+        "suppressed": summary.suppressed,
+        "rejected": _rejected_data(summary, place_name),
+        "workspace_duplicates": _noted_data(summary.workspace_duplicates, place_name, None),
+        "suppressed_rows": _noted_data(summary.suppressed_rows, place_name, "suppressed_by"),
         "replayed_batches": summary.replayed_batches,
         "dry_run": summary.dry_run,
         "complete": summary.complete,
     }
 
 
-def summary_text(summary: ImportSummary, position_name: str) -> str:
+def lead_summary_text(summary: LeadSummary, place_name: str) -> str:
     heading = "Dry run (nothing written)" if summary.dry_run else "Import"
-    state = "complete" if summary.complete else "INTERRUPTED"
     would = "would be " if summary.dry_run else ""
+    elsewhere = summary.workspace_duplicates
     lines = [
-        f"{heading}: {state}, {summary.rows} rows",
+        _heading(summary, heading),
         f"  {would}imported: {summary.imported}",
-        f"  duplicates: {summary.duplicates}",
-        f"  rejected: {len(summary.rejected)}",
+        f"  duplicates: {summary.duplicates}"
+        + (f" ({len(elsewhere)} in other campaigns)" if elsewhere else ""),
     ]
-    label = "line" if position_name == "line" else "prospects"
-    for rejection in sorted(summary.rejected, key=lambda rejection: rejection.position):
-        place = (
-            f"line {rejection.position}" if label == "line" else f"prospects[{rejection.position}]"
-        )
-        lines.append(f"    {place}: {rejection.reason}")
-    if summary.replayed_batches:
-        lines.append(
-            f"  {summary.replayed_batches} batch(es) were answered from an earlier identical "
-            "request (Idempotency-Key replay); if you removed leads since, re-run with "
-            "--fresh-keys"
-        )
+    lines += [
+        f"    {_place(place_name, item.position)}: {item.identity} is in campaign "
+        f"{item.detail['campaign_id']} (lead {item.detail['id']})"
+        for item in _by_position(elsewhere)
+    ]
+    lines.append(f"  suppressed: {summary.suppressed}")
+    lines += [
+        f"    {_place(place_name, item.position)}: {item.identity}, by the "
+        f"{item.detail['kind']} entry {item.detail['value']}"
+        for item in _by_position(summary.suppressed_rows)
+    ]
+    lines += _rejected_lines(summary, place_name)
+    lines += _replay_lines(summary, "leads")
     return "\n".join(lines)
+
+
+def suppression_summary_data(summary: SuppressionSummary, place_name: str) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "rows": summary.rows,
+        "added": summary.added,
+        "duplicates": summary.duplicates,
+        "rejected": _rejected_data(summary, place_name),
+        "replayed_batches": summary.replayed_batches,
+        "complete": summary.complete,
+    }
+    if summary.removed_from_drafts is not None:
+        removed = summary.removed_from_drafts
+        data["removed_from_drafts"] = {
+            "leads": sum(removed.values()),
+            "campaigns": [{"id": key, "removed": removed[key]} for key in sorted(removed)],
+        }
+    return data
+
+
+def suppression_summary_text(summary: SuppressionSummary, place_name: str) -> str:
+    lines = [
+        _heading(summary),
+        f"  added: {summary.added}",
+        f"  duplicates: {summary.duplicates}",
+        *_rejected_lines(summary, place_name),
+    ]
+    removed = summary.removed_from_drafts
+    if removed is not None:
+        lines.append(
+            f"  removed from draft rosters: {sum(removed.values())} leads, "
+            f"from {len(removed)} campaigns"
+        )
+        lines += [f"    campaign {key}: {removed[key]}" for key in sorted(removed)]
+    lines += _replay_lines(summary, "entries")
+    return "\n".join(lines)
+
+
+def summary_data(summary: ImportSummary, place_name: str) -> dict[str, Any]:
+    """Any import's summary as JSON data."""
+    if isinstance(summary, SuppressionSummary):
+        return suppression_summary_data(summary, place_name)
+    assert isinstance(summary, LeadSummary)
+    return lead_summary_data(summary, place_name)
+
+
+def summary_text(summary: ImportSummary, place_name: str) -> str:
+    """Any import's summary as text."""
+    if isinstance(summary, SuppressionSummary):
+        return suppression_summary_text(summary, place_name)
+    assert isinstance(summary, LeadSummary)
+    return lead_summary_text(summary, place_name)

@@ -144,9 +144,11 @@ def internal_error(request_id: str) -> dict:
     )
 
 
-def usage_error(command: str, message: str) -> str:
-    """What the `leads` command writes to stderr for a usage error of `command`."""
-    return f"Usage: {command} [OPTIONS]\nTry '{command} --help' for help.\n\nError: {message}\n"
+def usage_error(command: str, message: str, arguments: str = "") -> str:
+    """What the `leads` command writes to stderr for a usage error of `command` (whose usage
+    line ends in `arguments`, e.g. `[IDS]...`)."""
+    usage = f"{command} [OPTIONS]" + (f" {arguments}" if arguments else "")
+    return f"Usage: {usage}\nTry '{command} --help' for help.\n\nError: {message}\n"
 
 
 def leads_url(campaign_id: str, **query) -> str:

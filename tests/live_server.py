@@ -1,6 +1,6 @@
 """The service served over real HTTP for clients that run as their own processes (the `leads`
 command, the MCP server): a werkzeug server in a thread, with a fault injector in front of the
-test app that records lead-add requests and can break them."""
+test app that records add requests (leads, suppression entries) and can break them."""
 
 from __future__ import annotations
 
@@ -18,16 +18,20 @@ from pathlib import Path
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 LEADS_BIN = Path(sys.executable).with_name("leads")
-ADD_PATH = re.compile(r"^/api/campaigns/[^/]+/leads$")
+# The imports: lead adds, and suppression list adds.
+ADD_PATH = re.compile(r"^/api/(campaigns/[^/]+/leads|suppressions)$")
 
 
 @dataclass
 class AddRequest:
-    """One POST /api/campaigns/{id}/leads as the server saw it."""
+    """One POST /api/campaigns/{id}/leads or /api/suppressions as the server saw it; `items`
+    are its prospects or entries."""
 
+    path: str
     idempotency_key: str | None
     query: str
-    prospects: list
+    body: dict
+    items: list
     fault: str | None
     status: int | None = None
     replayed: bool | None = None
@@ -35,11 +39,11 @@ class AddRequest:
 
 @dataclass
 class Fault:
-    """Make lead-add requests number `first`, `first + 1`, ... fail (`times` of them, or all
-    from `first` on when None). kind: an HTTP status ("503", "429", "413"), "drop-before"
-    (connection closed before the app sees the request), "drop-after" (the app writes,
-    then the connection is closed before the response), or "hold" (the request waits
-    until `release` is set, then goes through)."""
+    """Make add requests (of leads or suppression entries) number `first`, `first + 1`, ...
+    fail (`times` of them, or all from `first` on when None). kind: an HTTP status ("503",
+    "429", "413"), "drop-before" (connection closed before the app sees the request),
+    "drop-after" (the app writes, then the connection is closed before the response), or
+    "hold" (the request waits until `release` is set, then goes through)."""
 
     kind: str
     first: int
@@ -56,7 +60,8 @@ class Fault:
 
 
 class FaultInjector:
-    """WSGI middleware in front of the test app: records lead-add requests, injects faults."""
+    """WSGI middleware in front of the test app: records add requests (of leads or suppression
+    entries), injects faults."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -92,16 +97,19 @@ class FaultInjector:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(body)
         try:
-            prospects = json.loads(body)["prospects"]
-        except (ValueError, KeyError, TypeError):
-            prospects = []
+            document = json.loads(body)
+            items = document.get("prospects", document.get("entries", []))
+        except (ValueError, AttributeError):
+            document, items = {}, []
         with self._lock:
             number = len(self.requests) + 1
             fault = self.fault if self.fault and self.fault.applies_to(number) else None
             record = AddRequest(
+                environ["PATH_INFO"],
                 environ.get("HTTP_IDEMPOTENCY_KEY"),
                 environ.get("QUERY_STRING", ""),
-                prospects,
+                document,
+                items,
                 fault.kind if fault else None,
             )
             self.requests.append(record)

@@ -12,6 +12,7 @@ import psycopg2.extras
 import pytest
 
 from leads_contract.values import LEAD_STATUSES
+from tests.cli.conftest import lead_summary as summary
 from tests.live_server import LEADS_BIN, Fault
 
 ROWS = 25_000
@@ -102,15 +103,7 @@ class TestInterruptedImport:
 
         assert first.exit_code == 1
         done = (FAILING_BATCH - 1) * BATCH
-        assert first.json == {
-            "rows": done,
-            "imported": done,
-            "duplicates": 0,
-            "rejected": [],
-            "replayed_batches": 0,
-            "dry_run": False,
-            "complete": False,
-        }
+        assert first.json == summary(rows=done, imported=done, complete=False)
         *retries, hint, error = first.stderr.splitlines(keepends=True)
         assert len(retries) == 2
         assert hint == RESUME_HINT
@@ -131,7 +124,7 @@ class TestInterruptedImport:
                 "RemoteProtocolError: Server disconnected without sending a response.\n"
             )
         first_requests = list(injector.requests)
-        assert [len(request.prospects) for request in first_requests] == [BATCH] * 15
+        assert [len(request.items) for request in first_requests] == [BATCH] * 15
         keys = [request.idempotency_key for request in first_requests]
         assert keys[12] == keys[13] == keys[14]
         assert len(set(keys)) == FAILING_BATCH
@@ -158,16 +151,13 @@ class TestInterruptedImport:
             ]
             replayed_batches = written_batches
         new_rows = ROWS - written_before_failure
-        assert second.json == {
-            "rows": ROWS,
+        assert second.json == summary(
+            rows=ROWS,
             # A replayed batch reports what its first request did: all imported.
-            "imported": new_rows + replayed_batches * BATCH,
-            "duplicates": written_before_failure - replayed_batches * BATCH,
-            "rejected": [],
-            "replayed_batches": replayed_batches,
-            "dry_run": False,
-            "complete": True,
-        }
+            imported=new_rows + replayed_batches * BATCH,
+            duplicates=written_before_failure - replayed_batches * BATCH,
+            replayed_batches=replayed_batches,
+        )
         self.assert_complete(api, db, campaign_id)
 
     def test_killed_client_rerun_completes(
@@ -203,15 +193,7 @@ class TestInterruptedImport:
         second = run_leads(*add_command(campaign_id, big_csv))
 
         assert (second.exit_code, second.stderr) == (0, "")
-        assert second.json == {
-            "rows": ROWS,
-            "imported": ROWS,
-            "duplicates": 0,
-            "rejected": [],
-            "replayed_batches": FAILING_BATCH,
-            "dry_run": False,
-            "complete": True,
-        }
+        assert second.json == summary(rows=ROWS, imported=ROWS, replayed_batches=FAILING_BATCH)
         self.assert_complete(api, db, campaign_id)
 
     @staticmethod

@@ -6,6 +6,7 @@ import pytest
 
 from leads_contract.values import CAMPAIGN_STATUSES, LEAD_STATUSES
 from leads_contract.values import CAMPAIGN_TRANSITIONS as TRANSITIONS
+from tests.cli.conftest import simple_table
 from tests.contract import (
     database_state,
     leads_url,
@@ -45,25 +46,6 @@ def campaign_text(campaign: dict, by_status: dict | None = None) -> str:
     if by_status is not None:
         lines += ["", "Leads by status:", *plain(by_status.items(), 15)]
     return "\n".join(lines) + "\n"
-
-
-def simple_table(headers: list[str], rows: list[list]) -> str:
-    """tabulate's "simple" format: headers, dashes, rows; two spaces between columns, each
-    column at least two wider than its header."""
-    cells = [[str(cell) if cell is not None else "" for cell in row] for row in rows]
-    widths = [
-        max(len(headers[column]) + 2, *(len(row[column]) for row in cells))
-        for column in range(len(headers))
-    ]
-
-    def line(values):
-        return "  ".join(
-            value.ljust(width) for value, width in zip(values, widths, strict=True)
-        ).rstrip()
-
-    return "\n".join(
-        [line(headers), line(["-" * width for width in widths]), *(line(row) for row in cells)]
-    )
 
 
 class TestCreate:

@@ -23,6 +23,10 @@ class TestInstalledCommand:
             (["campaign", "lead", "add"], "leads campaign lead add [OPTIONS]"),
             (["campaign", "lead", "remove"], "leads campaign lead remove [OPTIONS]"),
             (["mcp"], "leads mcp [OPTIONS]"),
+            (["suppression"], "leads suppression [OPTIONS] COMMAND [ARGS]..."),
+            (["suppression", "add"], "leads suppression add [OPTIONS]"),
+            (["suppression", "remove"], "leads suppression remove [OPTIONS] [IDS]..."),
+            (["suppression", "check"], "leads suppression check [OPTIONS] IDENTITIES..."),
         ],
     )
     @pytest.mark.parametrize("flag", ["--help", "-h"])
@@ -56,6 +60,12 @@ class TestInstalledCommand:
         )
 
     def test_groups_list_every_subcommand(self, invoke):
+        top = invoke("--help").stdout
+        listed = re.findall(r"^  (\w+) ", top.split("Commands:")[1], re.MULTILINE)
+        assert listed == ["campaign", "mcp", "suppression"]
+        suppression = invoke("suppression", "--help").stdout
+        listed = re.findall(r"^  (\w+) ", suppression.split("Commands:")[1], re.MULTILINE)
+        assert listed == ["add", "check", "list", "remove"]
         campaign = invoke("campaign", "--help").stdout
         lead = invoke("campaign", "lead", "--help").stdout
         listed = re.findall(r"^  (\w+) ", campaign.split("Commands:")[1], re.MULTILINE)

@@ -17,6 +17,8 @@ import pytest
 from leads_client.api_client import normalize_base_url, parse_retry_after
 from leads_client.importer import idempotency_key
 from leads_client.rows import custom_key, slug
+from tests.cli.conftest import item_reason, write
+from tests.cli.conftest import lead_summary as summary
 from tests.contract import (
     STORED_FIELDS,
     database_state,
@@ -27,20 +29,6 @@ from tests.contract import (
     usage_error,
 )
 from tests.live_server import LEADS_BIN, Fault
-
-SUMMARY = {
-    "rows": 0,
-    "imported": 0,
-    "duplicates": 0,
-    "rejected": [],
-    "replayed_batches": 0,
-    "dry_run": False,
-    "complete": True,
-}
-
-
-def summary(**changes) -> dict:
-    return {**SUMMARY, **changes}
 
 
 def imported_fields(db, campaign: dict) -> list[dict]:
@@ -61,29 +49,13 @@ def lead(**fields) -> dict:
     return row
 
 
-def write(tmp_path, name: str, text: str | bytes) -> str:
-    path = tmp_path / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8", newline="")
-    return str(path)
-
-
 def add(invoke, campaign: dict, *args: str, **kwargs):
     return invoke("campaign", "lead", "add", "--id", campaign["id"], *args, **kwargs)
 
 
 def api_reason(api, campaign: dict, prospect: dict) -> str:
     """What the API says about one bad row, as the summary words it: field: message."""
-    response = api.post(f"{leads_url(campaign['id'])}?dry_run=true", json={"prospects": [prospect]})
-    assert response.status_code == 400, response.json
-    (problems,) = response.json["errors"]["json"]["prospects"].values()
-    return "; ".join(
-        message if message.startswith(f"{field} ") else f"{field}: {message}"
-        for field, messages in problems.items()
-        for message in messages
-    )
+    return item_reason(api, f"{leads_url(campaign['id'])}?dry_run=true", "prospects", prospect)
 
 
 ADD_COMMAND = "leads campaign lead add"
@@ -109,7 +81,7 @@ class TestInputs:
                 custom_fields={"favourite_colour": "blue"},
             ),
         ]
-        assert [len(request.prospects) for request in injector.requests] == [3]
+        assert [len(request.items) for request in injector.requests] == [3]
 
     @pytest.mark.parametrize("input_format", ["csv", "jsonl", "tsv"])
     def test_columns_map_to_fields_and_custom_fields(
@@ -335,8 +307,7 @@ class TestRejectedRows:
         path = write(tmp_path, "leads.csv", self.CSV)
         add(invoke, email_campaign, "--file", path, "--batch-size", "3")
         sent = [
-            ([p["email"] for p in request.prospects], request.status)
-            for request in injector.requests
+            ([p["email"] for p in request.items], request.status) for request in injector.requests
         ]
         assert sent == [
             (["a@x.io", "not-an-email", "b@x.io"], 400),
@@ -349,7 +320,7 @@ class TestRejectedRows:
         assert len(set(keys)) == len(keys)
         for request in injector.requests:
             body = json.dumps(
-                {"prospects": request.prospects}, ensure_ascii=False, separators=(",", ":")
+                {"prospects": request.items}, ensure_ascii=False, separators=(",", ":")
             ).encode()
             assert request.idempotency_key == idempotency_key(email_campaign["id"], body)
 
@@ -424,6 +395,7 @@ class TestRejectedRows:
                 "Import: complete, 11 rows",
                 "  imported: 4",
                 "  duplicates: 2",
+                "  suppressed: 0",
                 "  rejected: 5",
                 *(f"    line {item['line']}: {item['reason']}" for item in rejections),
                 "",
@@ -444,6 +416,7 @@ class TestRejectedRows:
             "Import: complete, 3 rows\n"
             "  imported: 1\n"
             "  duplicates: 0\n"
+            "  suppressed: 0\n"
             "  rejected: 2\n"
             "    prospects[1]: email is required for email campaigns\n"
             "    prospects[2]: not a JSON object\n"
@@ -509,6 +482,7 @@ class TestDryRun:
             "Dry run (nothing written): complete, 1 rows\n"
             "  would be imported: 1\n"
             "  duplicates: 0\n"
+            "  suppressed: 0\n"
             "  rejected: 0\n"
         )
 
@@ -568,6 +542,7 @@ class TestIdempotencyKeys:
             "Import: complete, 1 rows\n"
             "  imported: 1\n"
             "  duplicates: 0\n"
+            "  suppressed: 0\n"
             "  rejected: 0\n"
             "  1 batch(es) were answered from an earlier identical request (Idempotency-Key "
             "replay); if you removed leads since, re-run with --fresh-keys\n"
@@ -645,7 +620,7 @@ class TestRetries:
         result = add(invoke, email_campaign, "--prospects", self.PROSPECTS)
         assert (result.exit_code, result.stderr) == (0, "")
         assert result.json == summary(rows=5, imported=5)
-        sizes = [(len(request.prospects), request.status) for request in injector.requests]
+        sizes = [(len(request.items), request.status) for request in injector.requests]
         assert sizes == [(5, 413), (2, 413), (1, 200), (1, 200), (3, 200)]
         assert stored_identities(db, email_campaign) == [f"l{i}@x.io" for i in range(5)]
 
@@ -710,7 +685,9 @@ class TestProgress:
         assert result.json == summary(rows=30, imported=30)
         final = [line for line in re.split(r"[\r\n]", result.stderr) if line][-1]
         assert re.fullmatch(
-            r"Importing: 100%\|.*\| 31/31 \[.*, imported=30, duplicates=0, rejected=0\]", final
+            r"Importing: 100%\|.*\| 31/31 "
+            r"\[.*, imported=30, duplicates=0, suppressed=0, rejected=0\]",
+            final,
         ), result.stderr
 
     def test_no_bar_off_a_terminal(self, run_leads, email_campaign, tmp_path):
