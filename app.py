@@ -16,6 +16,7 @@ from leads.errors import register_error_handlers
 from leads.routes import campaigns, events, health, leads, suppressions
 from leads.web.api import init_api
 from leads.web.documented_errors import IdempotencyKeyPlugin
+from leads.web.json_bodies import OrjsonProvider
 from leads.web.metrics import init_metrics
 from leads.web.rate_limits import document_rate_limits, init_rate_limits
 from leads.web.request_id import init_request_id
@@ -26,7 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; `test_config` overrides Settings fields (e.g. database_url)."""
     settings = dataclasses.replace(Settings.from_environment(), **(test_config or {}))
     app = Flask("leads", static_folder=str(swagger_ui_path), static_url_path="/docs/assets")
-    app.json.sort_keys = False  # error dicts mix int and str keys
+    app.json = OrjsonProvider(app)  # the one writer of bodies (leads/web/json_bodies.py)
     app.config.update(
         LEADS_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,

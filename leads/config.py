@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import click
 import psycopg2
 import psycopg2.extensions
 from limits import parse_many
@@ -27,8 +28,12 @@ DEFAULT_RATE_LIMIT = "600/minute"
 RATE_LIMIT_OFF = "off"
 
 
-class ConfigError(ValueError):
-    """A setting has a value the service cannot run with."""
+class ConfigError(click.ClickException):
+    """A setting has a value the service cannot run with.
+
+    A click exception, so that an operator command (`flask --app app ...`, whose app
+    factory reads the settings) prints it as one line, `Error: <message>`, with exit code
+    1, as gunicorn.conf.py prints it for the server."""
 
 
 def _int_setting(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:

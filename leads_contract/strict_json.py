@@ -1,9 +1,17 @@
-"""JSON as the API reads it (RFC 8259): UTF-8, no NaN or Infinity, no duplicate keys."""
+"""JSON as the API reads it (RFC 8259): UTF-8, no NaN or Infinity, no duplicate keys; and
+timestamps as it writes them."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+
+
+def timestamp_text(value: datetime) -> str:
+    """A timestamp as every body writes it: ISO 8601 with six fraction digits and the UTC
+    offset, e.g. 2026-12-08T09:00:00.074090+00:00 (also when the microseconds are 0)."""
+    return value.isoformat(timespec="microseconds")
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

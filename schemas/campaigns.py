@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from leads_contract.values import CAMPAIGN_STATUSES, CAMPAIGN_TYPES, LEAD_STATUSES
-from schemas.fields import TrimmedString
+from schemas.fields import Timestamp, TrimmedString
 
 CAMPAIGN_NAME_MAX_LENGTH = 200
 
@@ -48,8 +48,8 @@ class CampaignSchema(Schema):
     type = fields.String(validate=validate.OneOf(CAMPAIGN_TYPES))
     status = fields.String(validate=validate.OneOf(CAMPAIGN_STATUSES))
     stats = fields.Nested(StatsSchema)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = Timestamp()
+    updated_at = Timestamp()
 
 
 class CampaignEnvelopeSchema(Schema):

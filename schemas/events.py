@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from leads.domain.cursors import InvalidCursor, decode_feed_cursor
 from leads.domain.events import EVENT_TYPES
+from schemas.fields import Timestamp
 
 MAX_EVENTS_PER_PAGE = 1000
 
@@ -38,7 +39,7 @@ class EventsQuerySchema(Schema):
 class EventSchema(Schema):
     id = fields.String()
     type = fields.String(validate=validate.OneOf(EVENT_TYPES))
-    occurred_at = fields.DateTime()
+    occurred_at = Timestamp()
     campaign_id = fields.UUID(allow_none=True)
     data = fields.Dict(metadata={"description": "Ids and counts of the change; see docs/API.md."})
 

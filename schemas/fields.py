@@ -7,6 +7,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError, fields
@@ -21,6 +22,7 @@ from leads.domain.identity import (
     normalize_email,
     normalize_linkedin_url,
 )
+from leads_contract.strict_json import timestamp_text
 
 CUSTOM_FIELD_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 CUSTOM_FIELDS_MAX_KEYS = 100
@@ -138,6 +140,13 @@ class DomainField(IdentityField):
 
     max_length = DOMAIN_MAX_LENGTH
     normalize = staticmethod(normalize_domain)
+
+
+class Timestamp(fields.DateTime):
+    """A timestamp, written as every body writes one (timestamp_text)."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any):
+        return None if value is None else timestamp_text(value)
 
 
 class CustomFields(fields.Field):

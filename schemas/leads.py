@@ -21,6 +21,7 @@ from schemas.fields import (
     EmailField,
     LinkedinUrlField,
     StrictBoolean,
+    Timestamp,
     TrimmedString,
 )
 
@@ -254,8 +255,8 @@ class LeadSchema(Schema):
     position = fields.String(allow_none=True)
     headline = fields.String(allow_none=True)
     custom_fields = fields.Dict()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = Timestamp()
+    updated_at = Timestamp()
 
 
 class LeadPageSchema(Schema):

@@ -24,7 +24,14 @@ from leads_contract.values import (
     SUPPRESSION_KINDS,
     SUPPRESSION_REASONS,
 )
-from schemas.fields import CursorField, EmailField, LinkedinUrlField, StrictBoolean, TrimmedString
+from schemas.fields import (
+    CursorField,
+    EmailField,
+    LinkedinUrlField,
+    StrictBoolean,
+    Timestamp,
+    TrimmedString,
+)
 
 # How an entry's value is normalized, by its kind: as the identities it matches are.
 NORMALIZE_VALUE = {
@@ -147,7 +154,7 @@ class SuppressionSchema(Schema):
     value = fields.String()
     reason = fields.String(validate=validate.OneOf(SUPPRESSION_REASONS))
     note = fields.String(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = Timestamp()
 
 
 class SuppressionAddResultSchema(Schema):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,7 @@ COMMANDS = [
     ["tokens", "list"],
     ["tokens", "revoke", "ld_AbCdEfGh"],
     ["idempotency", "purge"],
+    ["events", "purge"],
 ]
 NO_SCHEMA = (
     "Error: the database has no schema yet: run `flask --app app db upgrade` (the service "
@@ -82,3 +86,63 @@ class TestUnreachableDatabase:
         assert result.output.startswith("Error: cannot reach the database (")
         assert result.output.endswith("): check DATABASE_URL and that the server is running.\n")
         assert "Traceback" not in result.output
+
+
+ROOT = Path(__file__).resolve().parent.parent
+FLASK = Path(sys.executable).with_name("flask")
+
+
+def run_process(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    """A command as an operator runs it, in a process of its own, with `env` on top of a
+    clean environment (no DATABASE_URL unless given)."""
+    base = {key: value for key, value in os.environ.items() if not key.startswith("LEADS_")}
+    base.pop("DATABASE_URL", None)
+    return subprocess.run(
+        args, cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+class TestConfigurationErrors:
+    @pytest.mark.parametrize(
+        ("env", "message"),
+        [
+            (
+                {"LEADS_DB_POOL_SIZE": "ten", "DATABASE_URL": "postgresql://x@127.0.0.1/x"},
+                "LEADS_DB_POOL_SIZE must be a whole number, got 'ten'",
+            ),
+            (
+                {"LEADS_EMBEDDED_DATABASE": "false"},
+                "DATABASE_URL must be set when LEADS_EMBEDDED_DATABASE is false",
+            ),
+        ],
+        ids=["pool size", "no database"],
+    )
+    def test_one_line_and_exit_1(self, env, message):
+        result = run_process([str(FLASK), "--app", "app", "tokens", "list"], **env)
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", f"Error: {message}\n")
+
+
+class TestEmbeddedServer:
+    def test_a_command_says_it_started_the_server_and_db_stop_says_it_stopped_it(self, tmp_path):
+        data_dir = tmp_path / "pgdata" / "data"
+        env = {"LEADS_EMBEDDED_PGDATA": str(data_dir)}
+        stop = [sys.executable, "-m", "leads.db.embedded", "stop"]
+        try:
+            started = run_process([str(FLASK), "--app", "app", "tokens", "list"], **env)
+            assert started.stderr.splitlines() == [
+                f"leads: started the embedded PostgreSQL (data in {data_dir}); it keeps "
+                "running until `make db-stop`.",
+                NO_SCHEMA,
+            ]
+            assert started.returncode == 1
+            # Running already: nothing to say.
+            again = run_process([str(FLASK), "--app", "app", "tokens", "list"], **env)
+            assert again.stderr.splitlines() == [NO_SCHEMA]
+        finally:
+            stopped = run_process(stop, **env)
+        assert (stopped.returncode, stopped.stdout) == (
+            0,
+            f"Stopped the embedded PostgreSQL (its data stays in {data_dir}).\n",
+        )
+        idle = run_process(stop, **env)
+        assert idle.stdout == f"The embedded PostgreSQL is not running (data in {data_dir}).\n"

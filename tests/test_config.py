@@ -32,6 +32,7 @@ FIELDS = {
     "LEADS_MAX_BODY_BYTES": (Settings, "max_body_bytes"),
     "LEADS_RATE_LIMIT": (Settings, "rate_limit"),
     "LEADS_RATE_LIMIT_STORAGE_URI": (Settings, "rate_limit_storage_uri"),
+    "LEADS_EVENTS_RETENTION": (Settings, "events_retention_days"),
     "LEADS_LOG_LEVEL": (ServerSettings, "log_level"),
     "HOST": (ServerSettings, "host"),
     "PORT": (ServerSettings, "port"),

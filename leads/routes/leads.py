@@ -13,7 +13,7 @@ from leads.domain.campaigns import parse_campaign_id
 from leads.web.api import Blueprint, protect
 from leads.web.auth import current_workspace_id
 from leads.web.documented_errors import documents_errors, idempotent_write
-from leads.web.json_bodies import lead_page_response, outcome_response
+from leads.web.json_bodies import json_response, outcome_response
 from leads.web.metrics import note_added_leads
 from schemas.leads import (
     LEAD_UPDATE_SCHEMAS,
@@ -81,7 +81,7 @@ class CampaignLeads(MethodView):
             status=query.get("status"),
             cursor=query.get("cursor"),
         )
-        return lead_page_response(page)
+        return json_response(page)
 
     @idempotent_write(blp)
     @validated_for_campaign_type
@@ -142,7 +142,7 @@ class CampaignLeads(MethodView):
             body["prospect_id"],
             body["updates"],
         )
-        return {"prospect": lead}
+        return json_response({"prospect": lead})
 
     @idempotent_write(blp)
     @blp.arguments(LeadsDeleteSchema)

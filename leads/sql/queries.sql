@@ -112,9 +112,12 @@ WHERE workspace_id = %(workspace_id)s AND campaign_id = %(campaign_id)s
   AND identity = ANY(%(identities)s::text[]);
 
 -- name: get_lead
+-- custom_fields as the database writes it, as a page of leads shows it
+-- (leads/web/json_bodies.py).
 SELECT id, campaign_id, status, email, linkedin_url, first_name, last_name,
        coalesce(name, nullif(concat_ws(' ', first_name, last_name), '')) AS name,
-       company, position, headline, custom_fields, created_at, updated_at
+       company, position, headline, custom_fields::text AS custom_fields, created_at,
+       updated_at
 FROM leads
 WHERE workspace_id = %(workspace_id)s AND id = %(lead_id)s AND campaign_id = %(campaign_id)s;
 

@@ -25,7 +25,10 @@ BEGIN
             || jsonb_object_agg(status, lead_count)
             || jsonb_build_object(
                 'contacted', sum(lead_count) FILTER (WHERE status NOT IN ('pending', 'cancelled')),
-                'last_synced_at', now()
+                -- As leads_contract.strict_json.timestamp_text writes every other
+                -- timestamp: six fraction digits (a timestamptz in JSON drops trailing
+                -- zeros) and the offset of the session's time zone.
+                'last_synced_at', to_char(now(), 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM')
             ) AS stats
         FROM per_status
     )
