@@ -38,9 +38,16 @@ def podman(*arguments: str, timeout: float = 120, check: bool = True) -> str:
     return run(["podman", *arguments], timeout=timeout, check=check).stdout
 
 
-def run(command: list[str], *, timeout: float, check: bool = True) -> subprocess.CompletedProcess:
+def run(
+    command: list[str], *, timeout: float, check: bool = True, environment: dict | None = None
+) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        command, env=ENVIRONMENT, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        command,
+        env=environment or ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
     )
     if check and result.returncode != 0:
         pytest.fail(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr}")

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -36,6 +37,8 @@ from tests.test_container import healthcheck_command, installed_pins
 from tests.test_migrations import ALL_MIGRATIONS, applied_rows, new_database, schema_snapshot
 
 require_podman()
+# A first run builds images from the package registries.
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT)
 
 IMAGE = "localhost/leads:test"
 START_TIMEOUT = 90  # seconds
@@ -51,19 +54,40 @@ def image() -> str:
     return IMAGE
 
 
+def reachable_from_a_container(url: str) -> tuple[str, list[str]]:
+    """`url` as a container on the host's network reaches it, and the `podman run` options
+    that needs. A server reached through its Unix socket (the embedded one) has the socket
+    mounted in: the directory that holds it is its owner's alone."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    directory = query.get("host", "")
+    if not directory.startswith("/"):
+        return url, []
+    socket_name = f".s.PGSQL.{parts.port or 5432}"
+    inside = "/run/leads-database"
+    query["host"] = inside
+    return (
+        urlunsplit(parts._replace(query=urlencode(query))),
+        ["--volume", f"{directory}/{socket_name}:{inside}/{socket_name}"],
+    )
+
+
 class Container:
     """The image running with `--network host`, as `docker run -e DATABASE_URL=...` runs it."""
 
-    def __init__(self, image: str, database_url: str) -> None:
+    def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self.name = f"leads-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        port = free_port()
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, image: str) -> None:
+        url, mount = reachable_from_a_container(self.database_url)
         podman(
-            "run", "--detach", "--name", self.name, "--network", "host",
+            "run", "--detach", "--name", self.name, "--network", "host", *mount,
             # What an operator passes; loopback rather than the image's 0.0.0.0 on a host network.
-            "--env", "HOST=127.0.0.1", "--env", f"PORT={port}",
-            "--env", f"DATABASE_URL={database_url}",
+            "--env", "HOST=127.0.0.1", "--env", f"PORT={self.port}",
+            "--env", f"DATABASE_URL={url}",
             image,
         )  # fmt: skip
         wait_until(
@@ -88,11 +112,12 @@ class Container:
 def running(image: str, server_url: str) -> Iterator[Container]:
     """The image started on a database of its own that nothing has migrated."""
     with new_database(server_url) as url:
-        container = Container(image, url)
+        container = Container(url)
         try:
+            container.start(image)
             yield container
         finally:
-            remove(container.name)
+            remove(container.name)  # a start that failed included
 
 
 @pytest.fixture(scope="module")
