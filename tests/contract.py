@@ -4,12 +4,16 @@ steps that set a roster up through the API, and reads of what the database holds
 from __future__ import annotations
 
 import http
+import json
 import random
 import socket
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from email.message import Message
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg2
@@ -177,6 +181,24 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def http_request(
+    base_url: str, method: str, path: str, *, body=None, headers=None
+) -> tuple[int, Message, bytes]:
+    """(status, headers, body) of one request to a service that runs, sent over HTTP as a
+    client sends it: `body` as JSON; an error status is an answer, not an exception."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        base_url + path, data=data, method=method, headers=dict(headers or {})
+    )
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
 
 
 def with_database(url: str, name: str) -> str:

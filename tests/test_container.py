@@ -18,17 +18,16 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.contract import free_port
+from tests.contract import free_port, http_request
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -83,6 +82,25 @@ def only(stage: list[Instruction], keyword: str) -> Instruction:
     found = [instruction for instruction in stage if instruction.keyword == keyword]
     assert len(found) == 1, f"expected one {keyword}, found {len(found)}"
     return found[0]
+
+
+def requirement_lines() -> list[str]:
+    return [
+        line.strip()
+        for line in REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+def installed_pins(environment: dict[str, str] | None = None) -> list[str]:
+    """The `name==version` pins of requirements.txt that pip installs where `environment`
+    (this interpreter's, unless given) meets each line's environment marker, if any."""
+    pins = []
+    for line in requirement_lines():
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            pins.append(line.partition(";")[0].strip())
+    return pins
 
 
 FINAL_STAGE = stages(read_dockerfile(DOCKERFILE.read_text()))[-1]
@@ -207,17 +225,7 @@ class Service:
         pytest.fail(f"the service did not answer within {START_TIMEOUT} s:\n{self.output()}")
 
     def request(self, method: str, path: str, *, body=None, headers=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base_url + path, data=data, method=method, headers=dict(headers or {})
-        )
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.headers, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.headers, error.read()
+        return http_request(self.base_url, method, path, body=body, headers=headers)
 
     def output(self) -> str:
         return self.stdout_path.read_text() + self.stderr_path.read_text()
@@ -291,16 +299,11 @@ class TestDockerfile:
         assert healthcheck_command()[0] == "python"
         assert "/healthz" in " ".join(healthcheck_command())
 
-    @pytest.mark.parametrize(
-        "line",
-        [
-            line
-            for line in REQUIREMENTS.read_text().splitlines()
-            if line.strip() and not line.startswith("#")
-        ],
-    )
+    @pytest.mark.parametrize("line", requirement_lines())
     def test_every_requirement_is_pinned(self, line):
-        assert re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[A-Za-z0-9_.+!\-]+", line.strip()), line
+        pin = line.partition(";")[0]
+        assert re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[A-Za-z0-9_.+!\-]+", pin.strip()), line
+        Requirement(line)  # an environment marker, if any, is one pip reads
 
     def test_requirements_pin_every_package_installed(self, image):
         _, venv = image
@@ -310,11 +313,7 @@ class TestDockerfile:
             text=True,
             check=True,
         ).stdout.split()
-        pinned = [
-            line.strip()
-            for line in REQUIREMENTS.read_text().splitlines()
-            if line.strip() and not line.startswith("#")
-        ]
+        pinned = installed_pins()
 
         def normalized(lines):
             return sorted(re.sub(r"[-_.]+", "-", line.lower()) for line in lines)
