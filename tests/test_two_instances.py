@@ -130,8 +130,10 @@ def pgbouncer_can_front(server_url: str) -> str | None:
     """Why .ci/start-pgbouncer cannot stand in front of this server, or None."""
     parts = urlsplit(server_url)
     if (parts.hostname, parts.port or 5432) not in (PGBOUNCER_BACKEND, ("localhost", 5432)):
+        # The embedded server's URL names a Unix socket, in its query string.
+        where = f"{parts.hostname}:{parts.port or 5432}" if parts.hostname else parts.query
         return (
-            f"the suite's server is {parts.hostname}:{parts.port}; this test puts pgbouncer "
+            f"the suite's server is at {where}; this test puts pgbouncer "
             "(.ci/start-pgbouncer) in front of the PostgreSQL at 127.0.0.1:5432, so it runs "
             "with DATABASE_URL=postgresql://postgres@127.0.0.1:5432/... (.ci/run's "
             "PostgreSQL 15 step)"
