@@ -7,13 +7,17 @@ import http
 import json
 import random
 import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from email.message import Message
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg2
@@ -357,6 +361,19 @@ def move_to(api, campaign: dict, status: str) -> dict:
     return current
 
 
+def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
+    """Run each worker in its own thread, all released at once; return their results."""
+    barrier = threading.Barrier(len(workers))
+
+    def start(worker):
+        barrier.wait(timeout=THREAD_TIMEOUT)
+        return worker()
+
+    with ThreadPoolExecutor(max_workers=len(workers)) as executor:
+        futures = [executor.submit(start, worker) for worker in workers]
+        return [future.result(timeout=THREAD_TIMEOUT) for future in futures]
+
+
 # What the database holds.
 
 
@@ -581,3 +598,79 @@ def spelling(rng: random.Random, campaign_type: str, who: str) -> str:
             f"m.linkedin.com/in/{who}/recent-activity/all/",
         ]
     )
+
+
+# The change feed.
+
+
+def stored_events(db) -> list[dict]:
+    """Every event the database holds, in feed order, as the API shows them."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT position, id::text, type, occurred_at, campaign_id::text, data"
+            " FROM events ORDER BY workspace_id, position"
+        )
+        return [
+            {
+                "position": position,
+                "event": {
+                    "id": event_id,
+                    "type": event_type,
+                    "occurred_at": occurred_at.isoformat(),
+                    "campaign_id": campaign_id,
+                    "data": data,
+                },
+            }
+            for position, event_id, event_type, occurred_at, campaign_id, data in cursor
+        ]
+
+
+def feed(api, **query) -> dict:
+    response = api.get("/api/events", query_string=query)
+    assert response.status_code == 200, response.json
+    assert list(response.json) == ["events", "next_cursor"]
+    return response.json
+
+
+def follow(api, cursor: str | None = None, **query) -> tuple[list[dict], str]:
+    """Every event after the cursor, polling until a page comes back empty."""
+    events = []
+    while True:
+        page = feed(api, **({"after": cursor} if cursor else {}), **query)
+        cursor = page["next_cursor"]
+        if not page["events"]:
+            return events, cursor
+        events.extend(page["events"])
+
+
+@contextmanager
+def polling_feed(client) -> Iterator[list[dict]]:
+    """A thread that follows the change feed with `client` while the block runs, and once
+    more after it: the list it yields fills with every event read, in the order read. What
+    went wrong in the thread fails the test on leaving."""
+    stop = threading.Event()
+    polled: list[dict] = []
+    errors: list[BaseException] = []
+
+    def poll():
+        cursor = None
+        try:
+            while True:
+                finished = stop.is_set()
+                events, cursor = follow(client, cursor, limit=7)
+                polled.extend(events)
+                if finished:
+                    return
+                time.sleep(0.01)
+        except BaseException as error:  # reported in the test's thread, below
+            errors.append(error)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        yield polled
+    finally:
+        stop.set()
+        poller.join(timeout=THREAD_TIMEOUT)
+    assert not errors, errors
+    assert not poller.is_alive()

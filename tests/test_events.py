@@ -6,7 +6,6 @@ in commit order, even while many writers commit at once.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -19,53 +18,17 @@ from tests.contract import (
     bad_query,
     database_state,
     error_body,
+    feed,
+    follow,
     leads_url,
     open_transaction,
+    polling_feed,
+    stored_events,
     workspace_of,
 )
 
 LIMIT_RANGE = "Must be greater than or equal to 1 and less than or equal to 1000."
 BAD_CURSOR = "Not a valid cursor: pass the next_cursor of a previous answer unchanged."
-
-
-def stored_events(db) -> list[dict]:
-    """Every event the database holds, in feed order, as the API shows them."""
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT position, id::text, type, occurred_at, campaign_id::text, data"
-            " FROM events ORDER BY workspace_id, position"
-        )
-        return [
-            {
-                "position": position,
-                "event": {
-                    "id": event_id,
-                    "type": event_type,
-                    "occurred_at": occurred_at.isoformat(),
-                    "campaign_id": campaign_id,
-                    "data": data,
-                },
-            }
-            for position, event_id, event_type, occurred_at, campaign_id, data in cursor
-        ]
-
-
-def feed(api, **query) -> dict:
-    response = api.get("/api/events", query_string=query)
-    assert response.status_code == 200, response.json
-    assert list(response.json) == ["events", "next_cursor"]
-    return response.json
-
-
-def follow(api, cursor: str | None = None, **query) -> tuple[list[dict], str]:
-    """Every event after the cursor, polling until a page comes back empty."""
-    events = []
-    while True:
-        page = feed(api, **({"after": cursor} if cursor else {}), **query)
-        cursor = page["next_cursor"]
-        if not page["events"]:
-            return events, cursor
-        events.extend(page["events"])
 
 
 def new_events(db, before: list[dict]) -> list[dict]:
@@ -313,23 +276,6 @@ class TestCommitOrder:
     ):
         admin = ApiClient(app, token)
         campaigns = [admin.create_campaign(f"Busy {n}", "email")["id"] for n in range(4)]
-        stop = threading.Event()
-        polled: list[dict] = []
-        errors: list[BaseException] = []
-
-        def poll():
-            client = ApiClient(app, token)
-            cursor = None
-            try:
-                while True:
-                    finished = stop.is_set()
-                    events, cursor = follow(client, cursor, limit=7)
-                    polled.extend(events)
-                    if finished:
-                        return
-                    time.sleep(0.01)
-            except BaseException as error:  # the assertion below reports it
-                errors.append(error)
 
         def write(n: int):
             client = ApiClient(app, token)
@@ -343,17 +289,12 @@ class TestCommitOrder:
                     response = client.delete(leads_url(campaign_id), json={"prospect_ids": ids})
                     assert response.status_code == 200, response.json
 
-        poller = threading.Thread(target=poll)
-        poller.start()
-        writers = [threading.Thread(target=write, args=(n,)) for n in range(8)]
-        for writer in writers:
-            writer.start()
-        for writer in writers:
-            writer.join(timeout=THREAD_TIMEOUT * 4)
-        stop.set()
-        poller.join(timeout=THREAD_TIMEOUT)
-        assert not errors
-        assert not poller.is_alive()
+        with polling_feed(ApiClient(app, token)) as polled:
+            writers = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+            for writer in writers:
+                writer.start()
+            for writer in writers:
+                writer.join(timeout=THREAD_TIMEOUT * 4)
 
         stored = stored_events(db)
         assert [event["position"] for event in stored] == list(range(1, len(stored) + 1))
