@@ -32,7 +32,6 @@ from leads_client.api_client import (
 )
 from leads_client.importer import ADD_RETRY_STATUSES
 from leads_client.mcp_schemas import (
-    SUPPRESSION_KINDS,
     AddLeadsResult,
     CampaignDetail,
     CampaignList,
@@ -48,7 +47,12 @@ from leads_client.mcp_schemas import (
     SuppressionInput,
     SuppressionPage,
 )
-from leads_contract.values import LEAD_STATUSES
+from leads_contract.values import (
+    CAMPAIGN_TYPES,
+    DEDUPE_MODES,
+    LEAD_STATUSES,
+    SUPPRESSION_KINDS,
+)
 
 # The API admits a full batch of 1000 leads at every field's maximum (docs/API.md, 128 MiB by
 # default); the SDK's own default of 4 MiB would refuse such an add_leads call over HTTP.
@@ -265,7 +269,7 @@ def build_server(config: ServerConfig) -> MCPServer:
     def create_campaign(
         ctx: Context,
         name: Annotated[str, Field(description="Unique in the workspace.")],
-        type: Annotated[Literal["email", "linkedin"], Field(description="Fixed for good.")],
+        type: Annotated[Literal[CAMPAIGN_TYPES], Field(description="Fixed for good.")],
     ) -> Annotated[CallToolResult, CampaignResult]:
         return structured(
             api.write(ctx, "POST", "/api/campaigns", body={"name": name, "type": type})
@@ -376,7 +380,7 @@ def build_server(config: ServerConfig) -> MCPServer:
         prospects: Annotated[list[LeadFields], Field(description="1 to 1000 leads.")],
         dry_run: Annotated[bool, Field(description="true: report only, write nothing.")] = False,
         dedupe: Annotated[
-            Literal["campaign", "workspace", "live"] | None,
+            Literal[DEDUPE_MODES] | None,
             Field(description="campaign (the default), workspace or live."),
         ] = None,
     ) -> Annotated[CallToolResult, AddLeadsResult]:
@@ -399,8 +403,9 @@ def build_server(config: ServerConfig) -> MCPServer:
         description="Change fields of one lead of a draft campaign. updates holds at least one "
         "field; a field left out stays as it is, null clears it, custom_fields replaces the "
         "whole object. The campaign's identity may change (normalized again) but not be "
-        "cleared; an identity another lead of the campaign holds is an error naming that lead. "
-        "status, id, campaign_id and the timestamps cannot be set.",
+        "cleared; an identity another lead of the campaign holds is an error naming that lead, "
+        "and a new email or linkedin_url that the suppression list matches is an error naming "
+        "the entry. status, id, campaign_id and the timestamps cannot be set.",
     )
     def update_lead(
         ctx: Context,
@@ -446,14 +451,19 @@ def build_server(config: ServerConfig) -> MCPServer:
         title="Add to the suppression list",
         annotations=DESTROYS,
         description="Add 1 to 1000 entries to the workspace's suppression (do-not-contact) list. "
-        "kind email matches one address, domain matches that domain and its subdomains "
-        "(acme.com matches a@eu.acme.com, not a@notacme.com), linkedin_url one profile; values "
-        "are normalized like lead identities. An entry already listed is outcome duplicate. "
-        "From then on add_leads answers matching rows as suppressed and does not add them. "
-        "remove_from_drafts: true also removes every matching lead from every draft campaign "
-        "(frozen rosters never change); that cannot be undone, so without confirm: true nothing "
-        "changes and the answer is a preview. An invalid entry rejects the call, naming its "
-        "index; nothing is written.",
+        "kind email matches one address, domain matches the emails at that domain and its "
+        "subdomains (acme.com matches a@eu.acme.com, not a@notacme.com), linkedin_url one "
+        "profile; values are normalized like lead identities. results has one entry per entry "
+        "sent, in order: outcome added, or duplicate when the list already holds the value or "
+        "an earlier entry of this call has it (id is then that entry, whose reason and note "
+        "stay as they were). From then on add_leads answers matching rows as outcome "
+        "suppressed and does not add them, and update_lead refuses to set a matching identity. "
+        "Leads already in campaigns stay, unless remove_from_drafts: true, which also removes "
+        "every lead these entries (added or duplicate) match from every draft campaign "
+        "(removed_from_drafts counts them per campaign; frozen rosters never change). That "
+        "cannot be undone, so without confirm: true nothing changes and the answer is a "
+        "preview. All or nothing: an invalid entry rejects the call, naming every offending "
+        "index as entries[i]; nothing is written.",
     )
     def add_suppressions(
         ctx: Context,
@@ -488,8 +498,10 @@ def build_server(config: ServerConfig) -> MCPServer:
         title="Check the suppression list",
         annotations=READS,
         description="Check 1 to 1000 people against the suppression list before contacting "
-        "them: each result says whether the identity is suppressed and by which entry. Reads "
-        "only.",
+        "them. Each identity is exactly one of email or linkedin_url, normalized like lead "
+        "identities; an email matches an email entry of that address and a domain entry of its "
+        "domain or a parent domain. results has one entry per identity, in order: suppressed, "
+        "and matched, the entry that matched (the most specific one) or null. Reads only.",
     )
     def check_suppressions(
         ctx: Context,
@@ -504,8 +516,10 @@ def build_server(config: ServerConfig) -> MCPServer:
         title="List the suppression list",
         annotations=READS,
         description="A page of the suppression list, oldest first. kind filters by kind, q by "
-        "a case-insensitive part of the value. limit is 1 to 200; for the next page pass "
-        "next_cursor as cursor (null on the last page).",
+        "a case-insensitive part of the value (at most 500 characters); total counts the "
+        "entries of those filters. A page holds limit entries (1 to 200, default 100); for the "
+        "next page call again with cursor set to this page's next_cursor and the same kind "
+        "and q. next_cursor is null on the last page.",
     )
     def list_suppressions(
         ctx: Context,
@@ -522,8 +536,9 @@ def build_server(config: ServerConfig) -> MCPServer:
     @server.tool(
         title="Remove from the suppression list",
         annotations=WRITES,
-        description="Remove suppression entries by id, 1 to 500 per call: those people may be "
-        "contacted again. Ids not on the list are skipped and not counted.",
+        description="Remove suppression entries by id, 1 to 500 ids per call (split more): "
+        "those people may be added and contacted again. Ids not on the list are skipped and "
+        "not counted. Leads removed because of an entry are not restored.",
     )
     def remove_suppressions(
         ctx: Context,
