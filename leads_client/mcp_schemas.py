@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from leads_contract.values import (
     CAMPAIGN_STATUSES,
     CAMPAIGN_TYPES,
+    EVENT_TYPES,
     LEAD_STATUSES,
     SUPPRESSION_KINDS,
     SUPPRESSION_REASONS,
@@ -257,3 +258,18 @@ class SuppressionCheck(BaseModel):
 
 class DeletedCount(BaseModel):
     deleted: int
+
+
+class Event(BaseModel):
+    id: str
+    type: Literal[EVENT_TYPES]
+    occurred_at: str = Field(description="When the change's transaction started.")
+    campaign_id: str | None = Field(description="The campaign changed; null for suppressions.")
+    data: dict[str, Any] = Field(description="Ids and counts of the change, by type.")
+
+
+class EventPage(BaseModel):
+    events: list[Event] = Field(description="In the order the changes committed; may be empty.")
+    next_cursor: str = Field(
+        description="Pass as after on the next call; never null (an empty page gives it back)."
+    )

@@ -37,6 +37,7 @@ from leads_client.mcp_schemas import (
     CampaignList,
     CampaignResult,
     DeletedCount,
+    EventPage,
     IdentityInput,
     LeadFields,
     LeadPage,
@@ -50,6 +51,7 @@ from leads_client.mcp_schemas import (
 from leads_contract.values import (
     CAMPAIGN_TYPES,
     DEDUPE_MODES,
+    EVENT_TYPES,
     LEAD_STATUSES,
     SUPPRESSION_KINDS,
 )
@@ -82,6 +84,8 @@ Lead rosters of outreach campaigns, in the workspace of the API token.
 - A roster changes only while its campaign is a draft; launch freezes it for good.
 - Limits: 1000 leads per add_leads call, 500 ids per remove_leads call, 200 leads per page.
 - Lists page with cursors: pass a page's next_cursor as cursor; null means the last page.
+- list_events reads what changed (the change feed): keep each answer's next_cursor and pass it
+  as after next time to get only what changed since; an empty page means nothing did.
 - Writes carry an Idempotency-Key, so a retry after a network failure is applied once.
 - Errors are tool errors carrying the API's message, which names every offending row
   (prospects[3]); when any row is invalid, nothing is written."""
@@ -545,6 +549,41 @@ def build_server(config: ServerConfig) -> MCPServer:
         ids: Annotated[list[str], Field(description="1 to 500 entry ids.")],
     ) -> Annotated[CallToolResult, DeletedCount]:
         return structured(api.write(ctx, "DELETE", "/api/suppressions", body={"ids": ids}))
+
+    # The change feed
+
+    @server.tool(
+        title="List what changed",
+        annotations=READS,
+        description="The workspace's change feed: one event per change of a campaign, a roster "
+        "or the suppression list, in the order the changes committed. An event has type, "
+        "campaign_id (null for the suppression list), occurred_at and data, which holds ids "
+        "and counts, never a lead's personal data (read leads with list_leads): "
+        "campaign.created {name, type}; campaign.status_changed {from, to}; leads.added "
+        "{lead_ids, count}; lead.updated {lead_id, fields}; leads.removed {lead_ids, count} "
+        "or {all: true, count}; suppressions.added and suppressions.removed {ids, count}. "
+        "Without after, the feed starts at the oldest event kept. To follow it, keep each "
+        "answer's next_cursor and pass it as after on the next call: every event comes exactly "
+        "once. A page of limit events (1 to 1000, default 100) may have more after it: call "
+        "again at once. An empty page means you are up to date: call again later with the same "
+        "cursor. type keeps one type of event (the cursor still moves past the others). A "
+        "cursor older than the events kept is an error (HTTP 410): start again without after.",
+    )
+    def list_events(
+        ctx: Context,
+        after: Annotated[
+            str | None,
+            Field(
+                description="The next_cursor of the previous answer; omit to start at the oldest."
+            ),
+        ] = None,
+        limit: Annotated[int | None, Field(description="Events per page, 1 to 1000.")] = None,
+        type: Annotated[
+            Literal[EVENT_TYPES] | None, Field(description="Only events of this type.")
+        ] = None,
+    ) -> Annotated[CallToolResult, EventPage]:
+        params = _present(after=after, limit=limit, type=type)
+        return structured(api.read(ctx, "/api/events", params))
 
     return server
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 
 from leads.domain.cursors import InvalidCursor, decode_feed_cursor
-from leads.domain.events import EVENT_TYPES
-
-MAX_EVENTS_PER_PAGE = 1000
+from leads_contract.values import EVENT_TYPES, MAX_EVENTS_PER_PAGE
 
 
 class FeedCursorField(fields.String):

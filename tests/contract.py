@@ -346,6 +346,41 @@ def database_state(db) -> dict[str, list[dict]]:
     return state
 
 
+def stored_events(db) -> list[dict]:
+    """Every event the database holds, in feed order, as the API shows them."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT position, id::text, type, occurred_at, campaign_id::text, data"
+            " FROM events ORDER BY workspace_id, position"
+        )
+        return [
+            {
+                "position": position,
+                "event": {
+                    "id": event_id,
+                    "type": event_type,
+                    "occurred_at": occurred_at.isoformat(),
+                    "campaign_id": campaign_id,
+                    "data": data,
+                },
+            }
+            for position, event_id, event_type, occurred_at, campaign_id, data in cursor
+        ]
+
+
+def purge_events_through(app, db, position: int) -> str:
+    """Age the events up to `position` past the 30 days kept, then run the daily purge; its
+    output."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "UPDATE events SET occurred_at = now() - interval '31 days' WHERE position <= %s",
+            (position,),
+        )
+    result = app.test_cli_runner().invoke(args=["events", "purge"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def query_rows(db, query: str | sql.Composable, params: Sequence = ()) -> list[dict]:
     """The rows a query returns, each as a dict of its columns."""
     with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from leads.domain.events import EVENT_TYPES
+from leads_contract.values import EVENT_TYPES
 from tests.contract import (
     THREAD_TIMEOUT,
     ApiClient,
@@ -21,33 +21,13 @@ from tests.contract import (
     error_body,
     leads_url,
     open_transaction,
+    purge_events_through,
+    stored_events,
     workspace_of,
 )
 
 LIMIT_RANGE = "Must be greater than or equal to 1 and less than or equal to 1000."
 BAD_CURSOR = "Not a valid cursor: pass the next_cursor of a previous answer unchanged."
-
-
-def stored_events(db) -> list[dict]:
-    """Every event the database holds, in feed order, as the API shows them."""
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT position, id::text, type, occurred_at, campaign_id::text, data"
-            " FROM events ORDER BY workspace_id, position"
-        )
-        return [
-            {
-                "position": position,
-                "event": {
-                    "id": event_id,
-                    "type": event_type,
-                    "occurred_at": occurred_at.isoformat(),
-                    "campaign_id": campaign_id,
-                    "data": data,
-                },
-            }
-            for position, event_id, event_type, occurred_at, campaign_id, data in cursor
-        ]
 
 
 def feed(api, **query) -> dict:
@@ -244,13 +224,8 @@ class TestRetention:
         for n in range(4):
             api.create_campaign(f"Campaign {n}", "email")
         first_page = feed(api, limit=1)
-        with db.cursor() as cursor:
-            # The first three are older than the 30 days kept.
-            cursor.execute(
-                "UPDATE events SET occurred_at = now() - interval '31 days' WHERE position <= 3"
-            )
-        result = app.test_cli_runner().invoke(args=["events", "purge"])
-        assert (result.exit_code, result.output) == (0, "Purged 3 events older than 30 days.\n")
+        purged = purge_events_through(app, db, 3)
+        assert purged == "Purged 3 events older than 30 days.\n"
         assert [event["position"] for event in stored_events(db)] == [4]
 
         gone = api.get("/api/events", query_string={"after": first_page["next_cursor"]})

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from leads_contract.values import (
+    EVENT_TYPES,
     LEAD_STATUSES,
     SUPPRESSION_KINDS,
     SUPPRESSION_REASONS,
@@ -78,6 +79,7 @@ TOOLS = {
         "reads",
     ),
     "remove_suppressions": (["ids"], ["ids"], ["deleted"], "writes"),
+    "list_events": (["after", "limit", "type"], [], ["events", "next_cursor"], "reads"),
 }
 HINTS = {
     "reads": (True, None),
@@ -119,6 +121,16 @@ MUST_SAY = {
     "check_suppressions": ["1 to 1000", "exactly one of email or linkedin_url", "Reads only"],
     "list_suppressions": ["1 to 200", "next_cursor", "the same kind and q", "null on the last"],
     "remove_suppressions": ["1 to 500", "skipped", "not restored"],
+    "list_events": [
+        "in the order the changes committed",
+        "never a lead's personal data",
+        "keep each answer's next_cursor and pass it as after",
+        "exactly once",
+        "1 to 1000",
+        "An empty page means you are up to date",
+        "410",
+        "start again without after",
+    ],
 }
 
 # What the server's instructions say of each LEADS_MCP_MODE.
@@ -187,6 +199,8 @@ class TestTools:
         assert nullable(kind)["enum"] == list(SUPPRESSION_KINDS)
         added = listed["add_suppressions"].output_schema["$defs"]["SuppressionOutcome"]
         assert added["properties"]["outcome"]["enum"] == ["added", "duplicate"]
+        event_type = listed["list_events"].input_schema["properties"]["type"]
+        assert nullable(event_type)["enum"] == list(EVENT_TYPES)
 
     @pytest.mark.parametrize("mode", RULES)
     async def test_the_instructions_state_the_rules_and_the_mode(self, connect, mode):
