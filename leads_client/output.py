@@ -10,7 +10,7 @@ from typing import IO, Any
 from tabulate import tabulate
 
 from leads_client.importer import ImportSummary
-from leads_contract.values import CUSTOM_FIELDS, TEXT_FIELDS
+from leads_contract.values import CUSTOM_FIELDS, EVENT_TYPES, TEXT_FIELDS
 
 # The lead object's keys, in the API's order.
 LEAD_COLUMNS = (
@@ -25,6 +25,10 @@ LEAD_COLUMNS = (
 LEAD_TABLE_COLUMNS = ("id", "status", "email", "linkedin_url", "name", "company")
 CAMPAIGN_COLUMNS = ("id", "name", "type", "status", "leads", "created_at", "updated_at")
 CAMPAIGN_TABLE_COLUMNS = ("id", "name", "type", "status", "leads", "created_at")
+# An event line's columns are padded to these widths so that lines printed one by one
+# (`events --follow`) still line up.
+EVENT_TYPE_WIDTH = max(len(event_type) for event_type in EVENT_TYPES)
+ID_WIDTH = len("00000000-0000-0000-0000-000000000000")
 
 
 def to_json(data: Any) -> str:
@@ -89,19 +93,33 @@ def write_csv(out: IO[str], rows: Iterable[Mapping[str, Any]], columns: Iterable
         writer.writerow([_cell(row.get(column)) for column in columns])
 
 
-def write_json_leads(out: IO[str], leads: Iterator[Mapping[str, Any]], tail: Mapping) -> None:
-    """`{"prospects": [...], <tail>}` written lead by lead, so `--all` never holds the
-    roster in memory. `tail` is read after the last lead (it may be filled meanwhile)."""
-    out.write('{\n  "prospects": [')
+def json_line(data: Any) -> str:
+    """One JSON document on one line (JSON Lines)."""
+    return json.dumps(data, ensure_ascii=False)
+
+
+def write_json_items(
+    out: IO[str], key: str, items: Iterator[Mapping[str, Any]], tail: Mapping
+) -> None:
+    """`{<key>: [...], <tail>}` written item by item, so `--all` never holds every lead or
+    event in memory. `tail` is read after the last item (it may be filled meanwhile)."""
+    out.write(f'{{\n  "{key}": [')
     first = True
-    for lead in leads:
+    for item in items:
         out.write("\n    " if first else ",\n    ")
-        out.write(json.dumps(lead, ensure_ascii=False))
+        out.write(json_line(item))
         first = False
     out.write("\n  ]" if not first else "]")
     for key, value in tail.items():
         out.write(f",\n  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
     out.write("\n}\n")
+
+
+def event_line(event: Mapping[str, Any]) -> str:
+    """An event on one line: when, type, campaign (- for the suppression list), data."""
+    event_type = f"{event['type']:<{EVENT_TYPE_WIDTH}}"
+    campaign = f"{event['campaign_id'] or '-':<{ID_WIDTH}}"
+    return f"{event['occurred_at']}  {event_type}  {campaign}  {_cell(event['data'])}"
 
 
 def summary_data(summary: ImportSummary, position_name: str) -> dict[str, Any]:

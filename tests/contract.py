@@ -332,6 +332,23 @@ def move_to(api, campaign: dict, status: str) -> dict:
     return current
 
 
+def record_five_events(api) -> dict:
+    """Five changes, five events: a campaign created, leads added, one updated, a suppression
+    entry added, the campaign launched."""
+    campaign = api.create_campaign("Spring", "email")
+    ada, _ = add_leads(api, campaign, [{"email": "ada@example.com"}, {"email": "bob@example.com"}])
+    updated = api.patch(
+        leads_url(campaign["id"]), json={"prospect_id": ada["id"], "updates": {"company": "ACME"}}
+    )
+    assert updated.status_code == 200, updated.json
+    suppressed = api.post(
+        "/api/suppressions", json={"entries": [{"kind": "domain", "value": "x.io"}]}
+    )
+    assert suppressed.status_code == 200, suppressed.json
+    assert api.post(f"/api/campaigns/{campaign['id']}/launch").status_code == 200
+    return campaign
+
+
 # What the database holds.
 
 
@@ -366,6 +383,14 @@ def stored_events(db) -> list[dict]:
             }
             for position, event_id, event_type, occurred_at, campaign_id, data in cursor
         ]
+
+
+def events_page(api, **query) -> dict:
+    """The API's answer to GET /api/events with this query."""
+    response = api.get("/api/events", query_string=query)
+    assert response.status_code == 200, response.json
+    assert list(response.json) == ["events", "next_cursor"]
+    return response.json
 
 
 def purge_events_through(app, db, position: int) -> str:

@@ -19,6 +19,7 @@ from tests.contract import (
     bad_query,
     database_state,
     error_body,
+    events_page,
     leads_url,
     open_transaction,
     purge_events_through,
@@ -30,18 +31,11 @@ LIMIT_RANGE = "Must be greater than or equal to 1 and less than or equal to 1000
 BAD_CURSOR = "Not a valid cursor: pass the next_cursor of a previous answer unchanged."
 
 
-def feed(api, **query) -> dict:
-    response = api.get("/api/events", query_string=query)
-    assert response.status_code == 200, response.json
-    assert list(response.json) == ["events", "next_cursor"]
-    return response.json
-
-
 def follow(api, cursor: str | None = None, **query) -> tuple[list[dict], str]:
     """Every event after the cursor, polling until a page comes back empty."""
     events = []
     while True:
-        page = feed(api, **({"after": cursor} if cursor else {}), **query)
+        page = events_page(api, **({"after": cursor} if cursor else {}), **query)
         cursor = page["next_cursor"]
         if not page["events"]:
             return events, cursor
@@ -174,29 +168,29 @@ class TestReadingTheFeed:
         events = [event["event"] for event in stored_events(db)]
         pages, cursor = [], None
         for _ in range(3):
-            page = feed(api, limit=3, **({"after": cursor} if cursor else {}))
+            page = events_page(api, limit=3, **({"after": cursor} if cursor else {}))
             pages.append(page["events"])
             cursor = page["next_cursor"]
         assert pages == [events[0:3], events[3:6], events[6:7]]
         # An empty answer gives a cursor to poll again with; later events come after it.
-        assert feed(api, after=cursor)["events"] == []
+        assert events_page(api, after=cursor)["events"] == []
         api.create_campaign("Later", "email")
-        assert feed(api, after=cursor)["events"] == [new_events(db, [])[-1]]
+        assert events_page(api, after=cursor)["events"] == [new_events(db, [])[-1]]
 
     def test_a_type_filter_keeps_the_others_out_and_the_cursor_moving(self, api, db):
         campaign = api.create_campaign("Filtered", "email")
         api.post(leads_url(campaign["id"]), json={"prospects": [{"email": "a@example.com"}]})
         api.create_campaign("Other", "email")
-        page = feed(api, type="leads.added")
+        page = events_page(api, type="leads.added")
         assert [event["type"] for event in page["events"]] == ["leads.added"]
         # The cursor passed the campaign.created after it: polling again finds nothing.
-        assert feed(api, type="leads.added", after=page["next_cursor"])["events"] == []
-        assert feed(api, after=page["next_cursor"])["events"] == []
+        assert events_page(api, type="leads.added", after=page["next_cursor"])["events"] == []
+        assert events_page(api, after=page["next_cursor"])["events"] == []
 
     def test_another_workspace_sees_none_of_it(self, api, other_api, db):
         api.create_campaign("Mine", "email")
         other_api.create_campaign("Theirs", "email")
-        mine, theirs = feed(api)["events"], feed(other_api)["events"]
+        mine, theirs = events_page(api)["events"], events_page(other_api)["events"]
         assert [event["data"]["name"] for event in mine] == ["Mine"]
         assert [event["data"]["name"] for event in theirs] == ["Theirs"]
         # Each workspace's feed counts from 1.
@@ -223,7 +217,7 @@ class TestRetention:
     def test_purge_keeps_recent_events_and_old_cursors_are_410(self, app, api, db):
         for n in range(4):
             api.create_campaign(f"Campaign {n}", "email")
-        first_page = feed(api, limit=1)
+        first_page = events_page(api, limit=1)
         purged = purge_events_through(app, db, 3)
         assert purged == "Purged 3 events older than 30 days.\n"
         assert [event["position"] for event in stored_events(db)] == [4]
@@ -236,7 +230,7 @@ class TestRetention:
             "events after it were purged. Read the feed again without `after`.",
         )
         # Without a cursor the feed starts at the oldest event kept.
-        assert [event["data"]["name"] for event in feed(api)["events"]] == ["Campaign 3"]
+        assert [event["data"]["name"] for event in events_page(api)["events"]] == ["Campaign 3"]
         again = app.test_cli_runner().invoke(args=["events", "purge"])
         assert again.output == "Purged 0 events older than 30 days.\n"
 
@@ -250,7 +244,7 @@ class TestCommitOrder:
         past it, and never see 2). It waits, and the feed shows 2 then 3."""
         campaign = api.create_campaign("Ordered", "email")
         workspace_id = workspace_of(db, campaign["id"])
-        cursor = feed(api)["next_cursor"]
+        cursor = events_page(api)["next_cursor"]
         with open_transaction(database_url) as held:
             held.execute(
                 "SELECT record_event(%s, 'campaign.created', NULL, '{\"name\": \"held\"}')",
@@ -266,11 +260,11 @@ class TestCommitOrder:
             writer = threading.Thread(target=write)
             writer.start()
             assert not done.wait(timeout=1.0)  # blocked behind the open transaction
-            assert feed(api, after=cursor)["events"] == []
+            assert events_page(api, after=cursor)["events"] == []
             held.connection.commit()
         writer.join(timeout=THREAD_TIMEOUT)
         assert done.is_set()
-        events = feed(api, after=cursor)["events"]
+        events = events_page(api, after=cursor)["events"]
         assert [event["type"] for event in events] == ["campaign.created", "leads.added"]
         assert [event["position"] for event in stored_events(db)] == [1, 2, 3]
 
@@ -347,6 +341,6 @@ class TestCommitOrder:
 def test_occurred_at_is_the_time_of_the_write(api, db):
     before = datetime.now(UTC)
     api.create_campaign("Timed", "email")
-    (event,) = feed(api)["events"]
+    (event,) = events_page(api)["events"]
     assert before <= datetime.fromisoformat(event["occurred_at"]) <= datetime.now(UTC)
     assert [stored["event"] for stored in stored_events(db)] == [event]

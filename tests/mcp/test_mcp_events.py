@@ -5,39 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract import add_leads, database_state, leads_url, purge_events_through, stored_events
+from tests.contract import (
+    database_state,
+    events_page,
+    purge_events_through,
+    record_five_events,
+    stored_events,
+)
 from tests.mcp.client import api_error
 
 pytestmark = pytest.mark.anyio
 
 
-def feed_page(api, **query) -> dict:
-    """The API's own answer to GET /api/events with this query."""
-    response = api.get("/api/events", query_string=query)
-    assert response.status_code == 200, response.json
-    return response.json
-
-
-def make_changes(api) -> dict:
-    """Five changes, five events: a campaign created, leads added, one updated, a suppression
-    entry added, the campaign launched."""
-    campaign = api.create_campaign("Spring", "email")
-    ada, _ = add_leads(api, campaign, [{"email": "ada@example.com"}, {"email": "bob@example.com"}])
-    updated = api.patch(
-        leads_url(campaign["id"]), json={"prospect_id": ada["id"], "updates": {"company": "ACME"}}
-    )
-    assert updated.status_code == 200, updated.json
-    suppressed = api.post(
-        "/api/suppressions", json={"entries": [{"kind": "domain", "value": "x.io"}]}
-    )
-    assert suppressed.status_code == 200, suppressed.json
-    assert api.post(f"/api/campaigns/{campaign['id']}/launch").status_code == 200
-    return campaign
-
-
 class TestListEvents:
     async def test_following_next_cursor_yields_every_event_once(self, connect, transport, api, db):
-        campaign = make_changes(api)
+        campaign = record_five_events(api)
         stored = [event["event"] for event in stored_events(db)]
         pages, sent = [], []
         async with connect(transport) as tools:
@@ -48,7 +30,7 @@ class TestListEvents:
                     "limit": 2,
                     **({"after": arguments["after"]} if "after" in arguments else {}),
                 }
-                assert page == feed_page(api, **query)
+                assert page == events_page(api, **query)
                 pages.append(page)
                 sent.append(arguments)
                 if not page["events"]:
@@ -70,14 +52,14 @@ class TestListEvents:
         assert pages[-1]["next_cursor"] == sent[-1]["after"]
         (paused,) = [event["event"] for event in stored_events(db)][len(stored) :]
         assert newer == {"events": [paused], "next_cursor": newer["next_cursor"]}
-        assert newer == feed_page(api, after=page["next_cursor"])
+        assert newer == events_page(api, after=page["next_cursor"])
         assert paused["data"] == {"from": "active", "to": "paused"}
 
     async def test_a_type_filter_in_read_mode(self, connect, api, db):
-        make_changes(api)
+        record_five_events(api)
         async with connect(LEADS_MCP_MODE="read") as tools:
             page = await tools.ok("list_events", {"type": "campaign.status_changed"})
-        assert page == feed_page(api, type="campaign.status_changed")
+        assert page == events_page(api, type="campaign.status_changed")
         assert page["events"] == [
             event["event"]
             for event in stored_events(db)
@@ -102,7 +84,7 @@ class TestListEvents:
     async def test_a_cursor_past_retention_is_the_api_410(self, connect, transport, app, api, db):
         for name in ("One", "Two", "Three"):
             api.create_campaign(name, "email")
-        first = feed_page(api, limit=1)
+        first = events_page(api, limit=1)
         purge_events_through(app, db, 2)
         async with connect(transport) as tools:
             text = await tools.error("list_events", {"after": first["next_cursor"]})
@@ -111,5 +93,5 @@ class TestListEvents:
         gone = api.get("/api/events", query_string={"after": first["next_cursor"]})
         assert gone.status_code == 410
         assert text == api_error("list_events", gone.json)
-        assert again == feed_page(api)
+        assert again == events_page(api)
         assert [event["data"]["name"] for event in again["events"]] == ["Three"]

@@ -15,8 +15,8 @@ from leads_contract.values import (
     TEXT_FIELDS,
 )
 from tests.contract import MISSING_UUID, NOT_FOUND, free_port, usage_error
-from tests.live_server import LEADS_BIN
-from tests.mcp.client import HttpServer, api_error, http_tools, process_env
+from tests.live_server import LEADS_BIN, process_env
+from tests.mcp.client import HttpServer, api_error, http_tools
 
 pytestmark = pytest.mark.anyio
 
