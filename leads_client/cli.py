@@ -1,8 +1,9 @@
 """The `leads` command: campaigns, their rosters and the change feed from a terminal or a
 script.
 
-Exit codes: 0 success (`events --follow` stopped by Ctrl-C included), 1 the API refused or could not be reached (message on stderr, from
-the API's error body) or an import rejected rows, 2 usage error (bad options or input).
+Exit codes: 0 success (`events --follow` stopped by Ctrl-C included), 1 the API refused or
+could not be reached (message on stderr, from the API's error body) or an import rejected
+rows, 2 usage error (bad options or input).
 """
 
 from __future__ import annotations
