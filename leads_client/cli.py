@@ -1,8 +1,9 @@
-"""The `leads` command: campaigns, their rosters and the workspace's suppression list from a
-terminal or a script.
+"""The `leads` command: campaigns, their rosters, the workspace's suppression list and the
+change feed from a terminal or a script.
 
-Exit codes: 0 success, 1 the API refused or could not be reached (message on stderr, from
-the API's error body) or an import rejected rows, 2 usage error (bad options or input).
+Exit codes: 0 success (`events --follow` stopped by Ctrl-C included), 1 the API refused or
+could not be reached (message on stderr, from the API's error body) or an import rejected
+rows, 2 usage error (bad options or input).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import functools
 import io
 import secrets
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -50,8 +52,10 @@ from leads_client.rows import (
 )
 from leads_contract.values import (
     DEDUPE_MODES,
+    EVENT_TYPES,
     IDENTITY_FIELD,
     LEAD_STATUSES,
+    MAX_EVENTS_PER_PAGE,
     MAX_IDENTITIES_PER_CHECK,
     MAX_IDS_PER_DELETE,
     MAX_IDS_PER_SUPPRESSION_DELETE,
@@ -63,6 +67,8 @@ from leads_contract.values import (
 )
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
+# Seconds `events --follow` waits, once up to date, before it asks again.
+DEFAULT_FOLLOW_INTERVAL = 2.0
 INPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -662,6 +668,120 @@ def remove_leads(
         click.echo(output.to_json(body))
     else:
         click.echo(f"Removed {body['deleted']} leads; {body['stats']['total']} left.")
+
+
+@cli.command("events")
+@click.option(
+    "--after",
+    help="The next_cursor of an earlier read: only the events after it (default: from the "
+    "oldest event kept).",
+)
+@click.option(
+    "--type", "event_type", type=click.Choice(EVENT_TYPES), help="Only events of this type."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, MAX_EVENTS_PER_PAGE),
+    help=f"Events per request (default: the API's 100; {MAX_EVENTS_PER_PAGE} with --all and "
+    "--follow).",
+)
+@click.option("--all", "all_pages", is_flag=True, help="Every event up to now, page after page.")
+@click.option(
+    "--follow", is_flag=True, help="Keep polling and print each event as it comes, until Ctrl-C."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    help=f"With --follow: seconds between polls once up to date (default "
+    f"{DEFAULT_FOLLOW_INTERVAL:g}).",
+)
+@format_option("table", "json")
+@click.pass_context
+def events(
+    ctx: click.Context,
+    after: str | None,
+    event_type: str | None,
+    limit: int | None,
+    all_pages: bool,
+    follow: bool,
+    interval: float | None,
+    output_format: str | None,
+):
+    """Read the workspace's change feed: one event per change of a campaign, a roster or the
+    suppression list, in the order the changes committed.
+
+    One page by default, --all for every event up to now, --follow to go on printing new
+    events (one line each; JSON Lines with --format json) until Ctrl-C. Pass a next_cursor
+    as --after to read only what came after it.
+    """
+    if all_pages and follow:
+        raise click.UsageError("--all and --follow cannot be used together.", ctx)
+    if interval is not None and not follow:
+        raise click.UsageError("--interval goes with --follow.", ctx)
+    client = ctx.obj.client(ctx)
+    as_json = resolve_format(output_format) == "json"
+    query = {"type": event_type} if event_type else {}
+    tail: dict[str, Any] = {"next_cursor": after}
+    if follow:
+        limit = limit or MAX_EVENTS_PER_PAGE
+        _follow_feed(client, query, tail, limit, interval or DEFAULT_FOLLOW_INTERVAL, as_json)
+        return
+    if all_pages:
+        limit = limit or MAX_EVENTS_PER_PAGE
+    read = _read_feed(client, query, tail, limit, all_pages=all_pages)
+    if as_json:
+        output.write_json_stream(sys.stdout, "events", read, tail)
+        return
+    printed = 0
+    for event in read:
+        click.echo(output.event_line(event))
+        printed += 1
+    if not printed:
+        click.echo("No events.")
+    click.echo(f"Next cursor: {tail['next_cursor']}")
+
+
+def _read_feed(
+    client: ApiClient, query: dict, tail: dict, limit: int | None, *, all_pages: bool
+) -> Iterator[dict]:
+    """The events after tail["next_cursor"]: one page, or page after page until a page
+    comes back short (the last event committed was read). tail["next_cursor"] moves past
+    each page once all its events are yielded. The first page is read at once, so that a
+    refused cursor (400, 410) stops the command before it prints anything."""
+
+    def read_page() -> dict:
+        params = {**query, **({"limit": limit} if limit else {})}
+        if tail["next_cursor"] is not None:
+            params["after"] = tail["next_cursor"]
+        return client.get("/api/events", params=params)
+
+    def read(page: dict) -> Iterator[dict]:
+        while True:
+            yield from page["events"]
+            tail["next_cursor"] = page["next_cursor"]
+            if not all_pages or len(page["events"]) < limit:
+                return
+            page = read_page()
+
+    return read(read_page())
+
+
+def _follow_feed(
+    client: ApiClient, query: dict, tail: dict, limit: int, interval: float, as_json: bool
+) -> None:
+    """Print every event up to now, then each new one as it comes, until Ctrl-C; then name
+    the cursor to go on from (exit code 0: stopping is how following ends)."""
+    try:
+        while True:
+            for event in _read_feed(client, query, tail, limit, all_pages=True):
+                click.echo(output.json_line(event) if as_json else output.event_line(event))
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        # The cursor moves past a page once all of it is printed, so going on from it never
+        # misses an event; the events printed just before Ctrl-C may come again.
+        cursor = tail["next_cursor"]
+        resume = f"; to go on from here, pass --after {cursor}" if cursor is not None else ""
+        click.echo(f"leads: stopped{resume}", err=True)
 
 
 @cli.command("mcp")

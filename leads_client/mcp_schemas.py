@@ -4,8 +4,8 @@
 The API stays the one validator of what is sent: these models give types and descriptions,
 and the limits (1000 rows, 500 ids, field lengths) are left to the API, whose error names
 every offending index. Output models only describe the API's bodies, which the tools pass on
-unchanged; their optional fields (`suppressed`, `campaign_id`...) are those the API sends in
-some answers only.
+unchanged; their optional fields (`campaign_id`, `suppressed_by`, `dry_run`,
+`removed_from_drafts`) are those the API sends in some answers only.
 """
 
 from __future__ import annotations
@@ -14,10 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from leads_contract.values import LEAD_STATUSES
-
-SUPPRESSION_KINDS = ("email", "domain", "linkedin_url")
-SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "manual")
+from leads_contract.values import (
+    CAMPAIGN_STATUSES,
+    CAMPAIGN_TYPES,
+    EVENT_TYPES,
+    LEAD_STATUSES,
+    SUPPRESSION_KINDS,
+    SUPPRESSION_REASONS,
+)
 
 # An unknown key in a row is passed on, so that the API's 400 names its index and key
 # (`prospects[3].emial: Unknown field.`); the schema still tells agents there are none.
@@ -92,8 +96,8 @@ Stats = create_model(
 class Campaign(BaseModel):
     id: str
     name: str
-    type: str = Field(description="email or linkedin: which field is a lead's identity.")
-    status: str = Field(
+    type: Literal[CAMPAIGN_TYPES] = Field(description="Which field is a lead's identity.")
+    status: Literal[CAMPAIGN_STATUSES] = Field(
         description="draft (the roster can change), active, paused or completed (frozen)."
     )
     stats: Stats
@@ -117,7 +121,7 @@ class CampaignDetail(BaseModel):
 class Lead(BaseModel):
     id: str
     campaign_id: str
-    status: str
+    status: Literal[LEAD_STATUSES]
     email: str | None
     linkedin_url: str | None
     first_name: str | None
@@ -147,37 +151,40 @@ class LeadResult(BaseModel):
 
 class SuppressedBy(BaseModel):
     id: str
-    kind: str
+    kind: Literal[SUPPRESSION_KINDS]
     value: str
 
 
 class AddOutcome(BaseModel):
     index: int = Field(description="The row's position in prospects.")
-    outcome: str = Field(description="imported, duplicate or suppressed.")
+    outcome: Literal["imported", "duplicate", "suppressed"]
     id: str | None = Field(
         description="The new lead; for a duplicate, the lead it duplicates; null if suppressed."
     )
     identity: str = Field(description="The row's normalized identity.")
-    duplicate_of: str | None = Field(
-        default=None, description="For a duplicate: batch, campaign or workspace."
+    duplicate_of: Literal["batch", "campaign", "workspace"] | None = Field(
+        description="For a duplicate: where the lead it duplicates is; else null."
     )
     campaign_id: str | None = Field(
-        default=None, description="For a duplicate of workspace: the other lead's campaign."
+        default=None,
+        description="Only for a duplicate of workspace: the campaign of the lead it duplicates.",
     )
     suppressed_by: SuppressedBy | None = Field(
-        default=None, description="For a suppressed row: the suppression entry it matched."
+        default=None,
+        description="Only for a suppressed row: the entry that matched (the most specific: "
+        "email, then linkedin_url, then the longest domain).",
     )
 
 
 class AddLeadsResult(BaseModel):
     imported: int
     duplicates: int
-    suppressed: int | None = Field(
-        default=None, description="Rows not added because they are on the suppression list."
+    suppressed: int = Field(description="Rows not added because the suppression list matched them.")
+    results: list[AddOutcome] = Field(
+        description="One per row sent, in order; imported + duplicates + suppressed rows."
     )
-    results: list[AddOutcome] = Field(description="One per row sent, in order.")
     stats: Stats
-    dry_run: bool | None = Field(default=None, description="true when nothing was written.")
+    dry_run: bool | None = Field(default=None, description="Only on a dry run: true.")
 
 
 class RemoveResult(BaseModel):
@@ -187,28 +194,36 @@ class RemoveResult(BaseModel):
 
 class SuppressionEntry(BaseModel):
     id: str
-    kind: str
-    value: str
-    reason: str
+    kind: Literal[SUPPRESSION_KINDS]
+    value: str = Field(description="Normalized; a domain in its IDNA form.")
+    reason: Literal[SUPPRESSION_REASONS]
     note: str | None
     created_at: str
 
 
 class SuppressionOutcome(BaseModel):
     index: int
-    outcome: str = Field(description="added, or duplicate when the value was already listed.")
-    id: str
+    outcome: Literal["added", "duplicate"] = Field(
+        description="duplicate when the list held the value already, or an earlier entry of "
+        "this call had it."
+    )
+    id: str = Field(
+        description="The new entry; for a duplicate, the entry it duplicates, whose reason "
+        "and note stay as they were."
+    )
     value: str = Field(description="The normalized value.")
 
 
 class CampaignRemoval(BaseModel):
-    id: str
+    id: str = Field(description="A draft campaign that lost leads.")
     removed: int
 
 
 class DraftRemoval(BaseModel):
-    leads: int
-    campaigns: list[CampaignRemoval]
+    leads: int = Field(description="Leads removed, in every draft campaign.")
+    campaigns: list[CampaignRemoval] = Field(
+        description="The draft campaigns that lost leads, in id order."
+    )
 
 
 class SuppressionAddResult(BaseModel):
@@ -216,22 +231,25 @@ class SuppressionAddResult(BaseModel):
     duplicates: int
     results: list[SuppressionOutcome] = Field(description="One per entry sent, in order.")
     removed_from_drafts: DraftRemoval | None = Field(
-        default=None, description="Present when remove_from_drafts was true."
+        default=None, description="Only when remove_from_drafts was true."
     )
 
 
 class SuppressionPage(BaseModel):
     suppressions: list[SuppressionEntry] = Field(description="Oldest first.")
-    total: int
+    total: int = Field(description="Entries matching kind and q, in every page.")
     next_cursor: str | None = Field(
-        description="Pass as cursor for the next page; null on the last."
+        description="Pass as cursor for the next page (with the same kind and q); null on the last."
     )
 
 
 class SuppressionMatch(BaseModel):
-    index: int
+    index: int = Field(description="The identity's position in identities.")
     suppressed: bool
-    matched: SuppressionEntry | None
+    matched: SuppressionEntry | None = Field(
+        description="The entry that matched (the most specific: email, then linkedin_url, "
+        "then the longest domain); null when not suppressed."
+    )
 
 
 class SuppressionCheck(BaseModel):
@@ -240,3 +258,18 @@ class SuppressionCheck(BaseModel):
 
 class DeletedCount(BaseModel):
     deleted: int
+
+
+class Event(BaseModel):
+    id: str
+    type: Literal[EVENT_TYPES]
+    occurred_at: str = Field(description="When the change's transaction started.")
+    campaign_id: str | None = Field(description="The campaign changed; null for suppressions.")
+    data: dict[str, Any] = Field(description="Ids and counts of the change, by type.")
+
+
+class EventPage(BaseModel):
+    events: list[Event] = Field(description="In the order the changes committed; may be empty.")
+    next_cursor: str = Field(
+        description="Pass as after on the next call; never null (an empty page gives it back)."
+    )

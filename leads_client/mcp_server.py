@@ -32,12 +32,12 @@ from leads_client.api_client import (
 )
 from leads_client.importer import ADD_RETRY_STATUSES
 from leads_client.mcp_schemas import (
-    SUPPRESSION_KINDS,
     AddLeadsResult,
     CampaignDetail,
     CampaignList,
     CampaignResult,
     DeletedCount,
+    EventPage,
     IdentityInput,
     LeadFields,
     LeadPage,
@@ -48,7 +48,13 @@ from leads_client.mcp_schemas import (
     SuppressionInput,
     SuppressionPage,
 )
-from leads_contract.values import LEAD_STATUSES
+from leads_contract.values import (
+    CAMPAIGN_TYPES,
+    DEDUPE_MODES,
+    EVENT_TYPES,
+    LEAD_STATUSES,
+    SUPPRESSION_KINDS,
+)
 
 # The API admits a full batch of 1000 leads at every field's maximum (docs/API.md, 128 MiB by
 # default); the SDK's own default of 4 MiB would refuse such an add_leads call over HTTP.
@@ -78,6 +84,8 @@ Lead rosters of outreach campaigns, in the workspace of the API token.
 - A roster changes only while its campaign is a draft; launch freezes it for good.
 - Limits: 1000 leads per add_leads call, 500 ids per remove_leads call, 200 leads per page.
 - Lists page with cursors: pass a page's next_cursor as cursor; null means the last page.
+- list_events reads what changed (the change feed): keep each answer's next_cursor and pass it
+  as after next time to get only what changed since; an empty page means nothing did.
 - Writes carry an Idempotency-Key, so a retry after a network failure is applied once.
 - Errors are tool errors carrying the API's message, which names every offending row
   (prospects[3]); when any row is invalid, nothing is written."""
@@ -265,7 +273,7 @@ def build_server(config: ServerConfig) -> MCPServer:
     def create_campaign(
         ctx: Context,
         name: Annotated[str, Field(description="Unique in the workspace.")],
-        type: Annotated[Literal["email", "linkedin"], Field(description="Fixed for good.")],
+        type: Annotated[Literal[CAMPAIGN_TYPES], Field(description="Fixed for good.")],
     ) -> Annotated[CallToolResult, CampaignResult]:
         return structured(
             api.write(ctx, "POST", "/api/campaigns", body={"name": name, "type": type})
@@ -376,7 +384,7 @@ def build_server(config: ServerConfig) -> MCPServer:
         prospects: Annotated[list[LeadFields], Field(description="1 to 1000 leads.")],
         dry_run: Annotated[bool, Field(description="true: report only, write nothing.")] = False,
         dedupe: Annotated[
-            Literal["campaign", "workspace", "live"] | None,
+            Literal[DEDUPE_MODES] | None,
             Field(description="campaign (the default), workspace or live."),
         ] = None,
     ) -> Annotated[CallToolResult, AddLeadsResult]:
@@ -399,8 +407,9 @@ def build_server(config: ServerConfig) -> MCPServer:
         description="Change fields of one lead of a draft campaign. updates holds at least one "
         "field; a field left out stays as it is, null clears it, custom_fields replaces the "
         "whole object. The campaign's identity may change (normalized again) but not be "
-        "cleared; an identity another lead of the campaign holds is an error naming that lead. "
-        "status, id, campaign_id and the timestamps cannot be set.",
+        "cleared; an identity another lead of the campaign holds is an error naming that lead, "
+        "and a new email or linkedin_url that the suppression list matches is an error naming "
+        "the entry. status, id, campaign_id and the timestamps cannot be set.",
     )
     def update_lead(
         ctx: Context,
@@ -446,14 +455,19 @@ def build_server(config: ServerConfig) -> MCPServer:
         title="Add to the suppression list",
         annotations=DESTROYS,
         description="Add 1 to 1000 entries to the workspace's suppression (do-not-contact) list. "
-        "kind email matches one address, domain matches that domain and its subdomains "
-        "(acme.com matches a@eu.acme.com, not a@notacme.com), linkedin_url one profile; values "
-        "are normalized like lead identities. An entry already listed is outcome duplicate. "
-        "From then on add_leads answers matching rows as suppressed and does not add them. "
-        "remove_from_drafts: true also removes every matching lead from every draft campaign "
-        "(frozen rosters never change); that cannot be undone, so without confirm: true nothing "
-        "changes and the answer is a preview. An invalid entry rejects the call, naming its "
-        "index; nothing is written.",
+        "kind email matches one address, domain matches the emails at that domain and its "
+        "subdomains (acme.com matches a@eu.acme.com, not a@notacme.com), linkedin_url one "
+        "profile; values are normalized like lead identities. results has one entry per entry "
+        "sent, in order: outcome added, or duplicate when the list already holds the value or "
+        "an earlier entry of this call has it (id is then that entry, whose reason and note "
+        "stay as they were). From then on add_leads answers matching rows as outcome "
+        "suppressed and does not add them, and update_lead refuses to set a matching identity. "
+        "Leads already in campaigns stay, unless remove_from_drafts: true, which also removes "
+        "every lead these entries (added or duplicate) match from every draft campaign "
+        "(removed_from_drafts counts them per campaign; frozen rosters never change). That "
+        "cannot be undone, so without confirm: true nothing changes and the answer is a "
+        "preview. All or nothing: an invalid entry rejects the call, naming every offending "
+        "index as entries[i]; nothing is written.",
     )
     def add_suppressions(
         ctx: Context,
@@ -488,8 +502,10 @@ def build_server(config: ServerConfig) -> MCPServer:
         title="Check the suppression list",
         annotations=READS,
         description="Check 1 to 1000 people against the suppression list before contacting "
-        "them: each result says whether the identity is suppressed and by which entry. Reads "
-        "only.",
+        "them. Each identity is exactly one of email or linkedin_url, normalized like lead "
+        "identities; an email matches an email entry of that address and a domain entry of its "
+        "domain or a parent domain. results has one entry per identity, in order: suppressed, "
+        "and matched, the entry that matched (the most specific one) or null. Reads only.",
     )
     def check_suppressions(
         ctx: Context,
@@ -504,8 +520,10 @@ def build_server(config: ServerConfig) -> MCPServer:
         title="List the suppression list",
         annotations=READS,
         description="A page of the suppression list, oldest first. kind filters by kind, q by "
-        "a case-insensitive part of the value. limit is 1 to 200; for the next page pass "
-        "next_cursor as cursor (null on the last page).",
+        "a case-insensitive part of the value (at most 500 characters); total counts the "
+        "entries of those filters. A page holds limit entries (1 to 200, default 100); for the "
+        "next page call again with cursor set to this page's next_cursor and the same kind "
+        "and q. next_cursor is null on the last page.",
     )
     def list_suppressions(
         ctx: Context,
@@ -522,14 +540,50 @@ def build_server(config: ServerConfig) -> MCPServer:
     @server.tool(
         title="Remove from the suppression list",
         annotations=WRITES,
-        description="Remove suppression entries by id, 1 to 500 per call: those people may be "
-        "contacted again. Ids not on the list are skipped and not counted.",
+        description="Remove suppression entries by id, 1 to 500 ids per call (split more): "
+        "those people may be added and contacted again. Ids not on the list are skipped and "
+        "not counted. Leads removed because of an entry are not restored.",
     )
     def remove_suppressions(
         ctx: Context,
         ids: Annotated[list[str], Field(description="1 to 500 entry ids.")],
     ) -> Annotated[CallToolResult, DeletedCount]:
         return structured(api.write(ctx, "DELETE", "/api/suppressions", body={"ids": ids}))
+
+    # The change feed
+
+    @server.tool(
+        title="List what changed",
+        annotations=READS,
+        description="The workspace's change feed: one event per change of a campaign, a roster "
+        "or the suppression list, in the order the changes committed. An event has type, "
+        "campaign_id (null for the suppression list), occurred_at and data, which holds ids "
+        "and counts, never a lead's personal data (read leads with list_leads): "
+        "campaign.created {name, type}; campaign.status_changed {from, to}; leads.added "
+        "{lead_ids, count}; lead.updated {lead_id, fields}; leads.removed {lead_ids, count} "
+        "or {all: true, count}; suppressions.added and suppressions.removed {ids, count}. "
+        "Without after, the feed starts at the oldest event kept. To follow it, keep each "
+        "answer's next_cursor and pass it as after on the next call: every event comes exactly "
+        "once. A page of limit events (1 to 1000, default 100) may have more after it: call "
+        "again at once. An empty page means you are up to date: call again later with the same "
+        "cursor. type keeps one type of event (the cursor still moves past the others). A "
+        "cursor older than the events kept is an error (HTTP 410): start again without after.",
+    )
+    def list_events(
+        ctx: Context,
+        after: Annotated[
+            str | None,
+            Field(
+                description="The next_cursor of the previous answer; omit to start at the oldest."
+            ),
+        ] = None,
+        limit: Annotated[int | None, Field(description="Events per page, 1 to 1000.")] = None,
+        type: Annotated[
+            Literal[EVENT_TYPES] | None, Field(description="Only events of this type.")
+        ] = None,
+    ) -> Annotated[CallToolResult, EventPage]:
+        params = _present(after=after, limit=limit, type=type)
+        return structured(api.read(ctx, "/api/events", params))
 
     return server
 

@@ -10,7 +10,7 @@ from typing import IO, Any
 from tabulate import tabulate
 
 from leads_client.importer import ImportSummary, LeadSummary, Noted, SuppressionSummary
-from leads_contract.values import CUSTOM_FIELDS, TEXT_FIELDS
+from leads_contract.values import CUSTOM_FIELDS, EVENT_TYPES, TEXT_FIELDS
 
 # The lead object's keys, in the API's order.
 LEAD_COLUMNS = (
@@ -28,6 +28,10 @@ CAMPAIGN_TABLE_COLUMNS = ("id", "name", "type", "status", "leads", "created_at")
 # A suppression entry's keys, in the API's order; a `suppression check` result's columns.
 SUPPRESSION_COLUMNS = ("id", "kind", "value", "reason", "note", "created_at")
 CHECK_COLUMNS = ("identity", "suppressed", "matched", "reason", "entry_id")
+# An event line's columns are padded to these widths so that lines printed one by one
+# (`events --follow`) still line up.
+EVENT_TYPE_WIDTH = max(len(event_type) for event_type in EVENT_TYPES)
+ID_WIDTH = len("00000000-0000-0000-0000-000000000000")
 
 
 def to_json(data: Any) -> str:
@@ -104,6 +108,11 @@ def write_csv(out: IO[str], rows: Iterable[Mapping[str, Any]], columns: Iterable
         writer.writerow([_cell(row.get(column)) for column in columns])
 
 
+def json_line(data: Any) -> str:
+    """One JSON document on one line (JSON Lines)."""
+    return json.dumps(data, ensure_ascii=False)
+
+
 def write_json_stream(
     out: IO[str], name: str, items: Iterator[Mapping[str, Any]], tail: Mapping
 ) -> None:
@@ -114,12 +123,19 @@ def write_json_stream(
     first = True
     for item in items:
         out.write("\n    " if first else ",\n    ")
-        out.write(json.dumps(item, ensure_ascii=False))
+        out.write(json_line(item))
         first = False
     out.write("\n  ]" if not first else "]")
     for key, value in tail.items():
         out.write(f",\n  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
     out.write("\n}\n")
+
+
+def event_line(event: Mapping[str, Any]) -> str:
+    """An event on one line: when, type, campaign (- for the suppression list), data."""
+    event_type = f"{event['type']:<{EVENT_TYPE_WIDTH}}"
+    campaign = f"{event['campaign_id'] or '-':<{ID_WIDTH}}"
+    return f"{event['occurred_at']}  {event_type}  {campaign}  {_cell(event['data'])}"
 
 
 # Import summaries. `place_name` says how rows are named: "line" (a file's line numbers) or

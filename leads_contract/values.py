@@ -32,6 +32,17 @@ DEDUPE_MODES = ("campaign", "workspace", "live")
 SUPPRESSION_KINDS = ("email", "domain", "linkedin_url")
 SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "manual")
 
+# The change feed's event types (what each one's `data` holds: docs/API.md, "The change feed").
+EVENT_TYPES = (
+    "campaign.created",
+    "campaign.status_changed",
+    "leads.added",
+    "lead.updated",
+    "leads.removed",
+    "suppressions.added",
+    "suppressions.removed",
+)
+
 # The field that holds a lead's identity, by campaign type.
 IDENTITY_FIELD = {"email": "email", "linkedin": "linkedin_url"}
 # A lead's text fields: what a client sends and may update, besides its custom fields.
@@ -58,3 +69,4 @@ MAX_SUPPRESSIONS_PER_ADD = 1000
 MAX_IDENTITIES_PER_CHECK = 1000
 MAX_IDS_PER_SUPPRESSION_DELETE = 500
 MAX_SUPPRESSION_NOTE = 500
+MAX_EVENTS_PER_PAGE = 1000

@@ -5,10 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 
 from leads.domain.cursors import InvalidCursor, decode_feed_cursor
-from leads.domain.events import EVENT_TYPES
+from leads_contract.values import EVENT_TYPES, MAX_EVENTS_PER_PAGE
 from schemas.fields import Timestamp
-
-MAX_EVENTS_PER_PAGE = 1000
 
 
 class FeedCursorField(fields.String):

@@ -26,6 +26,7 @@ from psycopg2 import sql
 
 from leads.db.pool import transaction
 from leads.web import auth
+from leads_contract.strict_json import timestamp_text
 from leads_contract.values import (
     CUSTOM_FIELDS,
     LEAD_STATUSES,
@@ -374,6 +375,23 @@ def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
         return [future.result(timeout=THREAD_TIMEOUT) for future in futures]
 
 
+def record_five_events(api) -> dict:
+    """Five changes, five events: a campaign created, leads added, one updated, a suppression
+    entry added, the campaign launched."""
+    campaign = api.create_campaign("Spring", "email")
+    ada, _ = add_leads(api, campaign, [{"email": "ada@example.com"}, {"email": "bob@example.com"}])
+    updated = api.patch(
+        leads_url(campaign["id"]), json={"prospect_id": ada["id"], "updates": {"company": "ACME"}}
+    )
+    assert updated.status_code == 200, updated.json
+    suppressed = api.post(
+        "/api/suppressions", json={"entries": [{"kind": "domain", "value": "x.io"}]}
+    )
+    assert suppressed.status_code == 200, suppressed.json
+    assert api.post(f"/api/campaigns/{campaign['id']}/launch").status_code == 200
+    return campaign
+
+
 # What the database holds.
 
 
@@ -386,6 +404,19 @@ def database_state(db) -> dict[str, list[dict]]:
             cursor.execute(sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(sql.Identifier(table)))
             state[table] = cursor.fetchall()
     return state
+
+
+def purge_events_through(app, db, position: int) -> str:
+    """Age the events up to `position` past the 30 days kept, then run the daily purge; its
+    output."""
+    with db.cursor() as cursor:
+        cursor.execute(
+            "UPDATE events SET occurred_at = now() - interval '31 days' WHERE position <= %s",
+            (position,),
+        )
+    result = app.test_cli_runner().invoke(args=["events", "purge"])
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def query_rows(db, query: str | sql.Composable, params: Sequence = ()) -> list[dict]:
@@ -480,8 +511,8 @@ def as_listed(row: dict) -> dict:
         "id": str(row["id"]),
         "campaign_id": str(row["campaign_id"]),
         "name": row["name"] or derived or None,
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
+        "created_at": timestamp_text(row["created_at"]),
+        "updated_at": timestamp_text(row["updated_at"]),
     }
 
 
@@ -616,7 +647,7 @@ def stored_events(db) -> list[dict]:
                 "event": {
                     "id": event_id,
                     "type": event_type,
-                    "occurred_at": occurred_at.isoformat(),
+                    "occurred_at": timestamp_text(occurred_at),
                     "campaign_id": campaign_id,
                     "data": data,
                 },
@@ -626,6 +657,7 @@ def stored_events(db) -> list[dict]:
 
 
 def feed(api, **query) -> dict:
+    """The API's answer to GET /api/events with this query."""
     response = api.get("/api/events", query_string=query)
     assert response.status_code == 200, response.json
     assert list(response.json) == ["events", "next_cursor"]

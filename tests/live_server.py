@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import socket
 import sys
@@ -20,6 +21,14 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 LEADS_BIN = Path(sys.executable).with_name("leads")
 # The imports: lead adds, and suppression list adds.
 ADD_PATH = re.compile(r"^/api/(campaigns/[^/]+/leads|suppressions)$")
+
+
+def process_env(**variables: str | None) -> dict[str, str]:
+    """This process's environment without the `leads` settings, plus `variables` (None
+    removes one): the environment of a `leads` process under test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADS_API_", "LEADS_MCP_"))}
+    env.update(variables)
+    return {k: v for k, v in env.items() if v is not None}
 
 
 @dataclass

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from leads.domain.events import EVENT_TYPES
+from leads_contract.values import EVENT_TYPES
 from tests.contract import (
     THREAD_TIMEOUT,
     ApiClient,
@@ -23,6 +23,7 @@ from tests.contract import (
     leads_url,
     open_transaction,
     polling_feed,
+    purge_events_through,
     stored_events,
     workspace_of,
 )
@@ -207,13 +208,8 @@ class TestRetention:
         for n in range(4):
             api.create_campaign(f"Campaign {n}", "email")
         first_page = feed(api, limit=1)
-        with db.cursor() as cursor:
-            # The first three are older than the 30 days kept.
-            cursor.execute(
-                "UPDATE events SET occurred_at = now() - interval '31 days' WHERE position <= 3"
-            )
-        result = app.test_cli_runner().invoke(args=["events", "purge"])
-        assert (result.exit_code, result.output) == (0, "Purged 3 events older than 30 days.\n")
+        purged = purge_events_through(app, db, 3)
+        assert purged == "Purged 3 events older than 30 days.\n"
         assert [event["position"] for event in stored_events(db)] == [4]
 
         gone = api.get("/api/events", query_string={"after": first_page["next_cursor"]})

@@ -16,17 +16,6 @@ from leads.db.pool import ConnectionPool, Transaction, read_all
 from leads.domain.cursors import encode_feed_cursor
 from leads.errors import Gone
 
-# What each event type's `data` holds (docs/API.md, "The change feed").
-EVENT_TYPES = (
-    "campaign.created",
-    "campaign.status_changed",
-    "leads.added",
-    "lead.updated",
-    "leads.removed",
-    "suppressions.added",
-    "suppressions.removed",
-)
-
 
 def record(
     tx: Transaction, workspace_id: UUID, event_type: str, campaign_id: UUID | None, data: dict

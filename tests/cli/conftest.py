@@ -4,7 +4,6 @@ installed `.venv/bin/leads` in a subprocess), against the live server of tests/c
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from leads_client.cli import cli
-from tests.live_server import LEADS_BIN
+from tests.live_server import LEADS_BIN, process_env
 
 
 @dataclass
@@ -47,15 +46,9 @@ def run_leads(leads_env, injector):
     assert LEADS_BIN.exists(), f"{LEADS_BIN} is missing: run `make` (pip install -e .)"
 
     def run(*args: str, env: dict | None = None, input: str | None = None) -> Run:
-        full_env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("LEADS_API_")},
-            **leads_env,
-            **(env or {}),
-        }
-        full_env = {k: v for k, v in full_env.items() if v is not None}
         completed = subprocess.run(
             [str(LEADS_BIN), *args],
-            env=full_env,
+            env=process_env(**{**leads_env, **(env or {})}),
             input=input,
             capture_output=True,
             text=True,

@@ -4,7 +4,6 @@ over stdio or streamable HTTP, and what its answers must look like."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -25,14 +24,6 @@ from tests.live_server import LEADS_BIN
 TRANSPORTS = ["stdio", "http"]
 # How long a `leads mcp --http` process may take to listen: far above what it needs.
 START_TIMEOUT = 30  # seconds
-
-
-def process_env(**variables: str | None) -> dict[str, str]:
-    """This process's environment without the `leads` settings, plus `variables` (None
-    removes one)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADS_API_", "LEADS_MCP_"))}
-    env.update(variables)
-    return {k: v for k, v in env.items() if v is not None}
 
 
 @dataclass

@@ -10,7 +10,8 @@ from typing import IO
 
 import pytest
 
-from tests.mcp.client import TRANSPORTS, HttpServer, http_tools, process_env, stdio_tools
+from tests.live_server import process_env
+from tests.mcp.client import TRANSPORTS, HttpServer, http_tools, stdio_tools
 
 
 @pytest.fixture

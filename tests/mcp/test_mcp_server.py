@@ -7,10 +7,16 @@ import subprocess
 
 import pytest
 
-from leads_contract.values import LEAD_STATUSES, TEXT_FIELDS
+from leads_contract.values import (
+    EVENT_TYPES,
+    LEAD_STATUSES,
+    SUPPRESSION_KINDS,
+    SUPPRESSION_REASONS,
+    TEXT_FIELDS,
+)
 from tests.contract import MISSING_UUID, NOT_FOUND, free_port, usage_error
-from tests.live_server import LEADS_BIN
-from tests.mcp.client import HttpServer, api_error, http_tools, process_env
+from tests.live_server import LEADS_BIN, process_env
+from tests.mcp.client import HttpServer, api_error, http_tools
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +44,7 @@ TOOLS = {
     "add_leads": (
         ["campaign_id", "prospects", "dry_run", "dedupe"],
         ["campaign_id", "prospects"],
-        ["imported", "duplicates", "results", "stats"],
+        ["imported", "duplicates", "suppressed", "results", "stats"],
         "writes",
     ),
     "update_lead": (
@@ -73,6 +79,7 @@ TOOLS = {
         "reads",
     ),
     "remove_suppressions": (["ids"], ["ids"], ["deleted"], "writes"),
+    "list_events": (["after", "limit", "type"], [], ["events", "next_cursor"], "reads"),
 }
 HINTS = {
     "reads": (True, None),
@@ -98,13 +105,32 @@ MUST_SAY = {
         "dry_run",
         "frozen",
     ],
-    "update_lead": ["draft", "null clears it", "not be cleared"],
+    "update_lead": ["draft", "null clears it", "not be cleared", "suppression list"],
     "remove_leads": ["1 to 500", "skipped"],
     "remove_all_leads": ["Cannot be undone", "confirm: true", "preview"],
-    "add_suppressions": ["1 to 1000", "subdomains", "suppressed", "remove_from_drafts", "confirm"],
-    "check_suppressions": ["1 to 1000", "Reads only"],
-    "list_suppressions": ["next_cursor"],
-    "remove_suppressions": ["1 to 500"],
+    "add_suppressions": [
+        "1 to 1000",
+        "subdomains",
+        "duplicate",
+        "outcome suppressed",
+        "remove_from_drafts",
+        "confirm: true",
+        "preview",
+        "entries[i]",
+    ],
+    "check_suppressions": ["1 to 1000", "exactly one of email or linkedin_url", "Reads only"],
+    "list_suppressions": ["1 to 200", "next_cursor", "the same kind and q", "null on the last"],
+    "remove_suppressions": ["1 to 500", "skipped", "not restored"],
+    "list_events": [
+        "in the order the changes committed",
+        "never a lead's personal data",
+        "keep each answer's next_cursor and pass it as after",
+        "exactly once",
+        "1 to 1000",
+        "An empty page means you are up to date",
+        "410",
+        "start again without after",
+    ],
 }
 
 # What the server's instructions say of each LEADS_MCP_MODE.
@@ -162,9 +188,19 @@ class TestTools:
             assert listed[name].input_schema["properties"]["confirm"]["default"] is False
         output = listed["add_leads"].output_schema
         outcome = output["$defs"]["AddOutcome"]
-        assert outcome["required"] == ["index", "outcome", "id", "identity"]
-        assert {"duplicate_of", "campaign_id", "suppressed_by"} <= set(outcome["properties"])
-        assert {"suppressed", "dry_run"} <= set(output["properties"])
+        assert outcome["required"] == ["index", "outcome", "id", "identity", "duplicate_of"]
+        assert outcome["properties"]["outcome"]["enum"] == ["imported", "duplicate", "suppressed"]
+        assert {"campaign_id", "suppressed_by"} <= set(outcome["properties"])
+        assert "dry_run" in output["properties"]
+        entry = listed["add_suppressions"].input_schema["$defs"]["SuppressionInput"]
+        assert entry["properties"]["kind"]["enum"] == list(SUPPRESSION_KINDS)
+        assert nullable(entry["properties"]["reason"])["enum"] == list(SUPPRESSION_REASONS)
+        kind = listed["list_suppressions"].input_schema["properties"]["kind"]
+        assert nullable(kind)["enum"] == list(SUPPRESSION_KINDS)
+        added = listed["add_suppressions"].output_schema["$defs"]["SuppressionOutcome"]
+        assert added["properties"]["outcome"]["enum"] == ["added", "duplicate"]
+        event_type = listed["list_events"].input_schema["properties"]["type"]
+        assert nullable(event_type)["enum"] == list(EVENT_TYPES)
 
     @pytest.mark.parametrize("mode", RULES)
     async def test_the_instructions_state_the_rules_and_the_mode(self, connect, mode):

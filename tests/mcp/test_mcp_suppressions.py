@@ -11,9 +11,11 @@ from tests.contract import (
     MISSING_UUID,
     add_leads,
     database_state,
+    ids_by_identity,
     move_to,
     stored_lead_ids,
     stored_leads,
+    stored_stats,
 )
 from tests.mcp.client import api_error
 
@@ -56,8 +58,12 @@ class TestSuppressionTools:
             before = database_state(db)
             checked = await tools.ok("check_suppressions", {"identities": people})
             assert database_state(db) == before
+            # The API's own answer while the list still holds both entries: the removal
+            # below changes what a check finds.
+            answered = api.post("/api/suppressions/check", json={"identities": people}).json
             ada, acme = listed["suppressions"]
             removed = await tools.ok("remove_suppressions", {"ids": [ada["id"], MISSING_UUID]})
+            rechecked = await tools.ok("check_suppressions", {"identities": people[2:3]})
         assert added == {
             "added": 2,
             "duplicates": 1,
@@ -74,7 +80,7 @@ class TestSuppressionTools:
         assert found["suppressions"] == [ada]
         assert [first["suppressions"], second["suppressions"]] == [[ada], [acme]]
         assert second["next_cursor"] is None
-        assert checked == api.post("/api/suppressions/check", json={"identities": people}).json
+        assert checked == answered
         assert [result["suppressed"] for result in checked["results"]] == [
             True,
             False,
@@ -83,6 +89,7 @@ class TestSuppressionTools:
         ]
         assert [result["matched"] for result in checked["results"]] == [acme, None, ada, None]
         assert removed == {"deleted": 1}
+        assert rechecked == {"results": [{"index": 0, "suppressed": False, "matched": None}]}
         assert api.get("/api/suppressions").json == {
             "suppressions": [acme],
             "total": 1,
@@ -160,11 +167,13 @@ class TestRemoveFromDrafts:
                     "confirm": True,
                 },
             )
-        assert body["removed_from_drafts"] == {
-            "leads": 1,
-            "campaigns": [{"id": draft["id"], "removed": 1}],
+        (entry,) = api.get("/api/suppressions").json["suppressions"]
+        assert body == {
+            "added": 1,
+            "duplicates": 0,
+            "results": [{"index": 0, "outcome": "added", "id": entry["id"], "value": "acme.com"}],
+            "removed_from_drafts": {"leads": 1, "campaigns": [{"id": draft["id"], "removed": 1}]},
         }
-        assert (body["added"], body["duplicates"]) == (1, 0)
         assert identities(db, draft["id"]) == ["carol@example.com"]
         assert stored_lead_ids(db, live["id"]) == [kept["id"]]
 
@@ -177,20 +186,30 @@ class TestAddLeads:
             body = await tools.ok(
                 "add_leads", {"campaign_id": email_campaign["id"], "prospects": rows}
             )
-        assert (body["imported"], body["duplicates"], body["suppressed"]) == (1, 0, 1)
-        suppressed = body["results"][0]
-        assert {key: suppressed[key] for key in ("index", "outcome", "id", "identity")} == {
-            "index": 0,
-            "outcome": "suppressed",
-            "id": None,
-            "identity": "bob@eu.acme.com",
+        (carol,) = stored_lead_ids(db, email_campaign["id"])
+        assert body == {
+            "imported": 1,
+            "duplicates": 0,
+            "suppressed": 1,
+            "results": [
+                {
+                    "index": 0,
+                    "outcome": "suppressed",
+                    "id": None,
+                    "identity": "bob@eu.acme.com",
+                    "duplicate_of": None,
+                    "suppressed_by": {"id": entry["id"], "kind": "domain", "value": "acme.com"},
+                },
+                {
+                    "index": 1,
+                    "outcome": "imported",
+                    "id": carol,
+                    "identity": "carol@example.com",
+                    "duplicate_of": None,
+                },
+            ],
+            "stats": stored_stats(db, email_campaign["id"]),
         }
-        assert suppressed["suppressed_by"] == {
-            "id": entry["id"],
-            "kind": "domain",
-            "value": "acme.com",
-        }
-        assert body["results"][1]["outcome"] == "imported"
         assert identities(db, email_campaign["id"]) == ["carol@example.com"]
 
     @pytest.mark.parametrize(
@@ -220,15 +239,30 @@ class TestAddLeads:
                 },
             )
         assert [sent.query for sent in injector.requests] == [f"dedupe={dedupe}"]
-        first = body["results"][0]
+        stored = ids_by_identity(db, target["id"])
+        first = {"index": 0, "identity": "ada@example.com"}
         if duplicate:
-            assert {key: first[key] for key in ("outcome", "id", "duplicate_of")} == {
-                "outcome": "duplicate",
-                "id": held["id"],
-                "duplicate_of": "workspace",
-            }
-            assert first["campaign_id"] == other["id"]
-            assert identities(db, target["id"]) == ["grace@example.com"]
+            first.update(
+                outcome="duplicate",
+                id=held["id"],
+                duplicate_of="workspace",
+                campaign_id=other["id"],
+            )
+            assert list(stored) == ["grace@example.com"]
         else:
-            assert first["outcome"] == "imported"
-            assert identities(db, target["id"]) == ["ada@example.com", "grace@example.com"]
+            first.update(outcome="imported", id=stored["ada@example.com"], duplicate_of=None)
+            assert list(stored) == ["ada@example.com", "grace@example.com"]
+        grace = {
+            "index": 1,
+            "outcome": "imported",
+            "id": stored["grace@example.com"],
+            "identity": "grace@example.com",
+            "duplicate_of": None,
+        }
+        assert body == {
+            "imported": 2 - duplicate,
+            "duplicates": int(duplicate),
+            "suppressed": 0,
+            "results": [first, grace],
+            "stats": stored_stats(db, target["id"]),
+        }

@@ -93,6 +93,7 @@ class TestLeads:
         assert added == {
             "imported": 2,
             "duplicates": 1,
+            "suppressed": 0,
             "results": [
                 {
                     "index": 0,
