@@ -156,7 +156,13 @@ def test_a_campaign_transition(api, db, roster, messages):
     campaign, _ = roster
     response = api.post(f"/api/campaigns/{campaign['id']}/launch")
     assert response.status_code == 200
-    assert messages == ["find_token", "BEGIN lock_campaign", "set_campaign_status", "COMMIT"]
+    assert messages == [
+        "find_token",
+        "BEGIN lock_campaign",
+        "set_campaign_status",
+        "record_event",
+        "COMMIT",
+    ]
     assert stored(db, campaign["id"]) == {
         "emails": ROSTER,
         "status": "active",
