@@ -825,12 +825,12 @@ class Bench:
                 self.measure_pages(client)
                 self.measure_page_anatomy(client)
                 self.measure_deletes(client)
+                self.measure_throughput(service, client)
+                self.measure_wipes(client)
                 listed_client = Client(service.port, self.listed_token)
                 self.measure_listed_posts(listed_client)
                 self.measure_checks(listed_client)
                 listed_client.close()
-                self.measure_throughput(service, client)
-                self.measure_wipes(client)
                 client.close()
                 self.stop(service)
             self.measure_memory()
@@ -937,8 +937,9 @@ def results_table(rows: list[Row]) -> list[str]:
         f"Targets met: {sum(row.met for row in with_target)} of {len(with_target)}.",
         "",
         "Baselines, each taken in turn with the service: POST, COPY of the batch into a staging"
-        " table and one INSERT ... SELECT ... ON CONFLICT DO NOTHING into leads (ids, identities"
-        " and the COPY body made before the clock); the old floor, the same rows as one array a"
+        " table and one INSERT ... SELECT ... WHERE NOT EXISTS (a suppression entry) ON CONFLICT"
+        " DO NOTHING into leads (ids, identities, domains and the COPY body made before the"
+        " clock); the old floor, the same rows as one array a"
         " column adapted by psycopg2. GET, the same page fetched by psycopg2. DELETE, the same"
         " DELETE. Item 2, the service's own POST at the smallest roster. Item 7, the service's"
         " own POST of the same batch with dedupe=campaign. Item 8, one query probing the"
