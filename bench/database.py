@@ -341,38 +341,37 @@ class BenchDatabase:
     def seed(self, campaign: Campaign, campaign_number: int, count: int, first: int = 1) -> float:
         """Insert leads `first` to `first + count - 1` (seeded_email) in one statement (the
         triggers keep the counts); seconds."""
-        started = time.perf_counter()
-        with self.autocommit() as cursor:
-            cursor.execute(
-                SEED_LEADS,
-                {
-                    **campaign.params,
-                    "campaign_number": campaign_number,
-                    "first": first,
-                    "count": count,
-                    "seeded_at": "2020-01-01T00:00:00Z",
-                },
-            )
-            cursor.execute("SELECT recalculate_campaign_stats(%s, %s)", campaign)
-        return time.perf_counter() - started
+        params = {
+            **campaign.params,
+            "campaign_number": campaign_number,
+            "first": first,
+            "count": count,
+            "seeded_at": "2020-01-01T00:00:00Z",
+        }
+        return self._timed(
+            (SEED_LEADS, params), ("SELECT recalculate_campaign_stats(%s, %s)", campaign)
+        )
 
     def seed_suppressions(
         self, workspace_id: str, count: int, domains: int, linkedin_urls: int
     ) -> float:
         """A suppression list of `count` entries in one statement (SEED_SUPPRESSIONS);
         seconds."""
+        params = {
+            "workspace_id": workspace_id,
+            "count": count,
+            "domains": domains,
+            "linkedin_urls": linkedin_urls,
+            "every": SUPPRESSED_EVERY,
+        }
+        return self._timed((SEED_SUPPRESSIONS, params))
+
+    def _timed(self, *statements: tuple[str, object]) -> float:
+        """Seconds to run these (statement, parameters), each committed."""
         started = time.perf_counter()
         with self.autocommit() as cursor:
-            cursor.execute(
-                SEED_SUPPRESSIONS,
-                {
-                    "workspace_id": workspace_id,
-                    "count": count,
-                    "domains": domains,
-                    "linkedin_urls": linkedin_urls,
-                    "every": SUPPRESSED_EVERY,
-                },
-            )
+            for statement, params in statements:
+                cursor.execute(statement, params)
         return time.perf_counter() - started
 
     def vacuum_and_checkpoint(self) -> None:
