@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
@@ -24,12 +25,15 @@ from leads.web import auth
 from leads_contract.values import CUSTOM_FIELDS, TEXT_FIELDS
 
 # Seeded leads: 70 % pending, 20 % sent, 10 % replied; created in 2020, one per
-# millisecond, so the list order is the seed order. Ids are time-ordered like the service's
-# UUIDv7 ids and can be computed (see seeded_lead_id) without reading them back.
+# millisecond, so the list order is the seed order. Lead n's email is seeded_email(n); ids
+# are time-ordered like the service's UUIDv7 ids and can be computed (see seeded_lead_id)
+# without reading them back.
 SEED_LEADS = """
-INSERT INTO leads (id, campaign_id, identity, status, email, first_name, last_name, company,
-                   position, headline, custom_fields, created_at, updated_at)
-SELECT (lpad(to_hex(%(campaign_number)s), 8, '0') || '-0000-7000-8000-'
+INSERT INTO leads (workspace_id, id, campaign_id, identity, status, email, first_name,
+                   last_name, company, position, headline, custom_fields, created_at,
+                   updated_at)
+SELECT %(workspace_id)s,
+       (lpad(to_hex(%(campaign_number)s), 8, '0') || '-0000-7000-8000-'
         || lpad(to_hex(n), 12, '0'))::uuid,
        %(campaign_id)s,
        'lead' || n || '@company' || (n %% 997) || '.example.com',
@@ -40,55 +44,105 @@ SELECT (lpad(to_hex(%(campaign_number)s), 8, '0') || '-0000-7000-8000-'
        'Helping B2B teams grow pipeline', jsonb_build_object('segment', 'smb', 'score', n %% 100),
        %(seeded_at)s::timestamptz + n * interval '1 millisecond',
        %(seeded_at)s::timestamptz + n * interval '1 millisecond'
-FROM generate_series(1, %(count)s) AS n
+FROM generate_series(%(first)s, %(first)s + %(count)s - 1) AS n
 """
 
-# The columns a POST writes, in the order of stored_rows' tuples and of the statements
-# below; status, created_at and updated_at are the table's defaults, for the service's
-# writes as for the floors'.
-INSERTED_COLUMNS = ("id", "identity", *TEXT_FIELDS, CUSTOM_FIELDS)
+# A suppression list of `count` entries, normalized as the service stores them: entry k
+# (from 1) is the domain suppressed_domain(k) for the first `domains`, the LinkedIn URL
+# suppressed_linkedin_url(k) for the next `linkedin_urls`, else the email of seeded lead
+# SUPPRESSED_EVERY * k (seeded_email). Time-ordered ids, created in 2020.
+SEED_SUPPRESSIONS = """
+INSERT INTO suppressions (workspace_id, id, kind, value, reason, created_at)
+SELECT %(workspace_id)s,
+       ('ffffffff-0000-7000-8000-' || lpad(to_hex(k), 12, '0'))::uuid,
+       entry.kind,
+       entry.value,
+       (enum_range(NULL::suppression_reason))[1 + k %% 4],
+       '2020-01-01T00:00:00Z'::timestamptz + k * interval '1 millisecond'
+FROM generate_series(1, %(count)s) AS k,
+LATERAL (
+    SELECT 'domain'::suppression_kind AS kind, 'blocked' || k || '.example.net' AS value
+    WHERE k <= %(domains)s
+    UNION ALL
+    SELECT 'linkedin_url', 'https://www.linkedin.com/in/unsubscribed-' || k
+    WHERE k > %(domains)s AND k <= %(domains)s + %(linkedin_urls)s
+    UNION ALL
+    SELECT 'email', 'lead' || m || '@company' || (m %% 997) || '.example.com'
+    FROM (SELECT k * %(every)s AS m) AS seeded
+    WHERE k > %(domains)s + %(linkedin_urls)s
+) AS entry
+"""
+SUPPRESSED_EVERY = 10
+
+# The columns of a floor's rows, in the order of stored_rows' tuples and of the statements
+# below: those a POST writes (status, created_at and updated_at are the table's defaults,
+# for the service's writes as for the floors'), then the email's domains, which the
+# suppression check probes.
+FLOOR_COLUMNS = ("id", "identity", *TEXT_FIELDS, CUSTOM_FIELDS, "domains")
+
+# The suppression check of a row r of a POST floor: no entry of the workspace is its
+# email, its LinkedIn URL or one of r.domains, its email's domain and each parent of it
+# (parent_domains, computed before the clock like the identities; an array, or its literal
+# as text). Each is a probe of the unique index (workspace_id, kind, value), as the
+# service's check is.
+NOT_SUPPRESSED = """
+NOT EXISTS (
+    SELECT FROM suppressions AS entry
+    WHERE entry.workspace_id = %(workspace_id)s
+      AND (entry.kind = 'email' AND entry.value = r.email
+           OR entry.kind = 'linkedin_url' AND entry.value = r.linkedin_url
+           OR entry.kind = 'domain' AND entry.value = ANY (r.domains::text[]))
+)
+"""
 
 # The floor of a POST: the batch, already normalized and given ids, copied into a staging
-# table and moved into the real table in one statement, where the same indexes, triggers,
-# foreign keys and unique constraint (the dedup against the roster) act as on the service's
-# writes. The staging table is the baseline connection's own, of the leads columns' types,
-# and each commit empties it.
+# table and moved into the real table in one statement, where the same suppression check,
+# indexes, triggers, foreign keys and unique constraint (the dedup against the roster) act
+# as on the service's writes. The staging table is the baseline connection's own, of the
+# leads columns' types and the email's domains, and each commit empties it.
 CREATE_STAGING = """
 CREATE TEMPORARY TABLE lead_staging ON COMMIT DELETE ROWS AS
 SELECT id, identity, email, linkedin_url, first_name, last_name, name, company, position,
-       headline, custom_fields
+       headline, custom_fields, NULL::text[] AS domains
 FROM leads
 WITH NO DATA
 """
 COPY_TO_STAGING = """
 COPY lead_staging (id, identity, email, linkedin_url, first_name, last_name, name, company,
-                   position, headline, custom_fields)
+                   position, headline, custom_fields, domains)
 FROM STDIN
 """
-INSERT_FROM_STAGING = """
-INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
-                   name, company, position, headline, custom_fields)
-SELECT id, %(campaign_id)s, identity, email, linkedin_url, first_name, last_name, name,
-       company, position, headline, custom_fields
-FROM lead_staging
-ON CONFLICT (campaign_id, identity) DO NOTHING
-"""
+INSERT_FROM_STAGING = (
+    """
+INSERT INTO leads (workspace_id, id, campaign_id, identity, email, linkedin_url, first_name,
+                   last_name, name, company, position, headline, custom_fields)
+SELECT %(workspace_id)s, r.id, %(campaign_id)s, r.identity, r.email, r.linkedin_url,
+       r.first_name, r.last_name, r.name, r.company, r.position, r.headline, r.custom_fields
+FROM lead_staging AS r
+WHERE """
+    + NOT_SUPPRESSED
+    + "ON CONFLICT (workspace_id, campaign_id, identity) DO NOTHING"
+)
 
 # The old floor of a POST, reported beside the COPY floor: the same rows sent as one array
 # a column, which psycopg2 adapts from Python lists inside the timed call.
-UNNEST_FLOOR = """
-INSERT INTO leads (id, campaign_id, identity, email, linkedin_url, first_name, last_name,
-                   name, company, position, headline, custom_fields)
-SELECT r.id, %(campaign_id)s, r.identity, r.email, r.linkedin_url, r.first_name, r.last_name,
-       r.name, r.company, r.position, r.headline, r.custom_fields::jsonb
+UNNEST_FLOOR = (
+    """
+INSERT INTO leads (workspace_id, id, campaign_id, identity, email, linkedin_url, first_name,
+                   last_name, name, company, position, headline, custom_fields)
+SELECT %(workspace_id)s, r.id, %(campaign_id)s, r.identity, r.email, r.linkedin_url,
+       r.first_name, r.last_name, r.name, r.company, r.position, r.headline,
+       r.custom_fields::jsonb
 FROM unnest(%(id)s::uuid[], %(identity)s::text[], %(email)s::text[],
             %(linkedin_url)s::text[], %(first_name)s::text[], %(last_name)s::text[],
             %(name)s::text[], %(company)s::text[], %(position)s::text[],
-            %(headline)s::text[], %(custom_fields)s::text[])
+            %(headline)s::text[], %(custom_fields)s::text[], %(domains)s::text[])
      AS r (id, identity, email, linkedin_url, first_name, last_name, name, company, position,
-           headline, custom_fields)
-ON CONFLICT (campaign_id, identity) DO NOTHING
-"""
+           headline, custom_fields, domains)
+WHERE """
+    + NOT_SUPPRESSED
+    + "ON CONFLICT (workspace_id, campaign_id, identity) DO NOTHING"
+)
 
 # What a POST stored, for comparing two campaigns' rosters: every column but those that
 # differ by nature (id, campaign, timestamps), in identity order.
@@ -96,7 +150,7 @@ STORED_LEADS = """
 SELECT identity, status, email, linkedin_url, first_name, last_name, name, company, position,
        headline, custom_fields
 FROM leads
-WHERE campaign_id = %(campaign_id)s
+WHERE workspace_id = %(workspace_id)s AND campaign_id = %(campaign_id)s
 ORDER BY identity
 """
 
@@ -109,7 +163,7 @@ FROM leads
 """
 PAGE_BY_OFFSET = (
     PAGE_COLUMNS
-    + """WHERE campaign_id = %(campaign_id)s
+    + """WHERE workspace_id = %(workspace_id)s AND campaign_id = %(campaign_id)s
   AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status)
 ORDER BY created_at, id
 LIMIT %(limit)s OFFSET %(offset)s"""
@@ -122,23 +176,81 @@ SELECT id::text, campaign_id::text, status::text, email, linkedin_url, first_nam
        coalesce(name, nullif(concat_ws(' ', first_name, last_name), '')) AS name,
        company, position, headline, custom_fields::text, created_at::text, updated_at::text
 FROM leads
-WHERE campaign_id = %(campaign_id)s
+WHERE workspace_id = %(workspace_id)s AND campaign_id = %(campaign_id)s
 ORDER BY leads.created_at, leads.id  -- the columns, not the text of the same names
 LIMIT %(limit)s OFFSET 0"""
 PAGE_AFTER = (
     PAGE_COLUMNS
-    + """WHERE campaign_id = %(campaign_id)s
+    + """WHERE workspace_id = %(workspace_id)s AND campaign_id = %(campaign_id)s
   AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status)
   AND (created_at, id) > (%(after_created_at)s, %(after_id)s)
 ORDER BY created_at, id
 LIMIT %(limit)s"""
 )
-DELETE_FLOOR = "DELETE FROM leads WHERE campaign_id = %(campaign_id)s AND id = ANY(%(ids)s::uuid[])"
-DELETE_ALL_FLOOR = "DELETE FROM leads WHERE campaign_id = %(campaign_id)s"
+DELETE_ALL_FLOOR = (
+    "DELETE FROM leads WHERE workspace_id = %(workspace_id)s AND campaign_id = %(campaign_id)s"
+)
+DELETE_FLOOR = DELETE_ALL_FLOOR + " AND id = ANY(%(ids)s::uuid[])"
+
+# The floor of POST /api/suppressions/check: one query that probes the unique index
+# (workspace_id, kind, value) once for each candidate value of each identity, made before the
+# clock in the order of the rule's preference (check_candidates), and keeps, per identity,
+# the entry of the first candidate that matches. The LIMIT keeps each a probe of the index
+# (the planner would join the whole list by hash); the candidates travel as three array
+# literals, parsed once each by the server.
+CHECK_FLOOR = """
+SELECT DISTINCT ON (candidate.n)
+       candidate.n, entry.id, entry.kind, entry.value, entry.reason, entry.note,
+       entry.created_at
+FROM unnest(%(n)s::integer[], %(kind)s::suppression_kind[], %(value)s::text[])
+     WITH ORDINALITY AS candidate (n, kind, value, preference)
+CROSS JOIN LATERAL (
+    SELECT suppressions.id, suppressions.kind, suppressions.value, suppressions.reason,
+           suppressions.note, suppressions.created_at
+    FROM suppressions
+    WHERE suppressions.workspace_id = %(workspace_id)s
+      AND suppressions.kind = candidate.kind AND suppressions.value = candidate.value
+    LIMIT 1
+) AS entry
+ORDER BY candidate.n, candidate.preference
+"""
 
 
 def seeded_lead_id(campaign_number: int, n: int) -> UUID:
     return UUID(f"{campaign_number:08x}-0000-7000-8000-{n:012x}")
+
+
+def seeded_email(n: int) -> str:
+    """The email of seeded lead n (SEED_LEADS), which is also its identity."""
+    return f"lead{n}@company{n % 997}.example.com"
+
+
+def suppressed_domain(k: int) -> str:
+    """The value of domain entry k of a seeded suppression list (SEED_SUPPRESSIONS)."""
+    return f"blocked{k}.example.net"
+
+
+def suppressed_linkedin_url(k: int) -> str:
+    """The value of LinkedIn URL entry k of a seeded suppression list."""
+    return f"https://www.linkedin.com/in/unsubscribed-{k}"
+
+
+def parent_domains(email: str) -> list[str]:
+    """The values a domain entry may have to match `email` (an ASCII one): its domain and
+    each parent of it with a dot, the longest first: eu.acme.com, then acme.com."""
+    labels = email.rpartition("@")[2].split(".")
+    return [".".join(labels[depth:]) for depth in range(len(labels) - 1)]
+
+
+class Campaign(NamedTuple):
+    """A campaign and its workspace: every key of a roster starts with the workspace."""
+
+    workspace_id: str
+    id: str
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {"workspace_id": self.workspace_id, "campaign_id": self.id}
 
 
 def _with_database(url: str, name: str) -> str:
@@ -205,39 +317,61 @@ class BenchDatabase:
             cursor.execute("SHOW server_version")
             return cursor.fetchone()[0]
 
-    def create_token(self) -> str:
+    def create_token(self, workspace: str = "bench") -> str:
+        """A token of the workspace of that name, created with it when it is new."""
         pool = ConnectionPool(self.url, size=1, connect_timeout=5, wait_timeout=5)
         try:
             with transaction(pool) as tx:
-                return auth.create_token(tx, "bench")
+                return auth.create_token(tx, workspace)
         finally:
             pool.close()
 
-    def create_campaign(self, name: str) -> str:
+    def create_campaign(self, name: str, workspace: str = "bench") -> Campaign:
         with self.autocommit() as cursor:
             cursor.execute(
                 "INSERT INTO campaigns (workspace_id, name, type)"
-                " SELECT id, %(name)s, 'email' FROM workspaces WHERE name = 'bench' RETURNING id",
-                {"name": name},
+                " SELECT id, %(name)s, 'email' FROM workspaces WHERE name = %(workspace)s"
+                " RETURNING workspace_id, id",
+                {"name": name, "workspace": workspace},
             )
-            campaign_id = cursor.fetchone()[0]
-            cursor.execute("SELECT recalculate_campaign_stats(%s)", (campaign_id,))
-            return str(campaign_id)
+            campaign = Campaign(*(str(value) for value in cursor.fetchone()))
+            cursor.execute("SELECT recalculate_campaign_stats(%s, %s)", campaign)
+            return campaign
 
-    def seed(self, campaign_id: str, campaign_number: int, count: int) -> float:
-        """Insert `count` leads in one statement (the triggers keep the counts); seconds."""
+    def seed(self, campaign: Campaign, campaign_number: int, count: int, first: int = 1) -> float:
+        """Insert leads `first` to `first + count - 1` (seeded_email) in one statement (the
+        triggers keep the counts); seconds."""
+        params = {
+            **campaign.params,
+            "campaign_number": campaign_number,
+            "first": first,
+            "count": count,
+            "seeded_at": "2020-01-01T00:00:00Z",
+        }
+        return self._timed(
+            (SEED_LEADS, params), ("SELECT recalculate_campaign_stats(%s, %s)", campaign)
+        )
+
+    def seed_suppressions(
+        self, workspace_id: str, count: int, domains: int, linkedin_urls: int
+    ) -> float:
+        """A suppression list of `count` entries in one statement (SEED_SUPPRESSIONS);
+        seconds."""
+        params = {
+            "workspace_id": workspace_id,
+            "count": count,
+            "domains": domains,
+            "linkedin_urls": linkedin_urls,
+            "every": SUPPRESSED_EVERY,
+        }
+        return self._timed((SEED_SUPPRESSIONS, params))
+
+    def _timed(self, *statements: tuple[str, object]) -> float:
+        """Seconds to run these (statement, parameters), each committed."""
         started = time.perf_counter()
         with self.autocommit() as cursor:
-            cursor.execute(
-                SEED_LEADS,
-                {
-                    "campaign_id": campaign_id,
-                    "campaign_number": campaign_number,
-                    "count": count,
-                    "seeded_at": "2020-01-01T00:00:00Z",
-                },
-            )
-            cursor.execute("SELECT recalculate_campaign_stats(%s)", (campaign_id,))
+            for statement, params in statements:
+                cursor.execute(statement, params)
         return time.perf_counter() - started
 
     def vacuum_and_checkpoint(self) -> None:
@@ -245,76 +379,79 @@ class BenchDatabase:
         Then a checkpoint (when the role may), so that the checkpointer does not write the
         seeded pages out in the middle of the next measurement."""
         with self.autocommit() as cursor:
-            cursor.execute("VACUUM ANALYZE leads")
+            cursor.execute("VACUUM ANALYZE leads, suppressions")
             try:
                 cursor.execute("CHECKPOINT")
             except psycopg2.errors.InsufficientPrivilege:
                 pass
 
-    def remove_recent(self, campaign_ids: list[str]) -> None:
+    def remove_recent(self, campaign: Campaign) -> None:
         """Undo a measurement's writes: seeded leads are from 2020, new ones from today."""
         with self.autocommit() as cursor:
             cursor.execute(
-                "DELETE FROM leads"
-                " WHERE campaign_id = ANY(%s::uuid[]) AND created_at > '2021-01-01'",
-                (campaign_ids,),
+                "DELETE FROM leads WHERE workspace_id = %(workspace_id)s"
+                " AND campaign_id = %(campaign_id)s AND created_at > '2021-01-01'",
+                campaign.params,
             )
 
-    def lead_count(self, campaign_id: str, status: str | None = None) -> int:
+    def lead_count(self, campaign: Campaign, status: str | None = None) -> int:
         with self.autocommit() as cursor:
             cursor.execute(
                 "SELECT coalesce(sum(lead_count), 0) FROM campaign_lead_counts"
-                " WHERE campaign_id = %s AND (%s::lead_status IS NULL OR status = %s::lead_status)",
-                (campaign_id, status, status),
+                " WHERE workspace_id = %(workspace_id)s AND campaign_id = %(campaign_id)s"
+                " AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status)",
+                {**campaign.params, "status": status},
             )
             return int(cursor.fetchone()[0])
 
-    def stored_leads(self, campaign_id: str) -> list[tuple]:
+    def stored_leads(self, campaign: Campaign) -> list[tuple]:
         with self.autocommit() as cursor:
-            cursor.execute(STORED_LEADS, {"campaign_id": campaign_id})
+            cursor.execute(STORED_LEADS, campaign.params)
             return cursor.fetchall()
 
-    def lead_counts(self, campaign_id: str) -> list[tuple]:
+    def lead_counts(self, campaign: Campaign) -> list[tuple]:
         """The counts per status that the triggers keep."""
         with self.autocommit() as cursor:
             cursor.execute(
-                "SELECT status, lead_count FROM campaign_lead_counts WHERE campaign_id = %s"
+                "SELECT status, lead_count FROM campaign_lead_counts"
+                " WHERE workspace_id = %(workspace_id)s AND campaign_id = %(campaign_id)s"
                 " ORDER BY status",
-                (campaign_id,),
+                campaign.params,
             )
             return cursor.fetchall()
 
-    def row_at(self, campaign_id: str, position: int, status: str | None) -> tuple:
+    def row_at(self, campaign: Campaign, position: int, status: str | None) -> tuple:
         """(created_at, id) of the lead at 1-based `position` in the list order."""
         with self.autocommit() as cursor:
             cursor.execute(
-                "SELECT created_at, id FROM leads WHERE campaign_id = %s"
-                " AND (%s::lead_status IS NULL OR status = %s::lead_status)"
-                " ORDER BY created_at, id OFFSET %s LIMIT 1",
-                (campaign_id, status, status, position - 1),
+                "SELECT created_at, id FROM leads"
+                " WHERE workspace_id = %(workspace_id)s AND campaign_id = %(campaign_id)s"
+                " AND (%(status)s::lead_status IS NULL OR status = %(status)s::lead_status)"
+                " ORDER BY created_at, id OFFSET %(offset)s LIMIT 1",
+                {**campaign.params, "status": status, "offset": position - 1},
             )
             return cursor.fetchone()
 
     # The baselines: each runs and commits one operation and returns its seconds.
 
-    def copy_floor(self, campaign_id: str, batch: bytes) -> float:
+    def copy_floor(self, campaign: Campaign, batch: bytes) -> float:
         """The POST floor: `batch` (see copy_batch) copied into the staging table and
-        inserted from there, in one transaction."""
+        inserted from there, in one transaction. Every row must be new and not suppressed."""
         connection = self.connection
         started = time.perf_counter()
         with connection.cursor() as cursor:
             cursor.copy_expert(COPY_TO_STAGING, io.BytesIO(batch))
             copied = cursor.rowcount
-            cursor.execute(INSERT_FROM_STAGING, {"campaign_id": campaign_id})
+            cursor.execute(INSERT_FROM_STAGING, campaign.params)
             inserted = cursor.rowcount
         connection.commit()
         elapsed = time.perf_counter() - started
         assert inserted == copied, (inserted, copied)
         return elapsed
 
-    def unnest_floor(self, campaign_id: str, columns: dict[str, list]) -> float:
+    def unnest_floor(self, campaign: Campaign, columns: dict[str, list]) -> float:
         """The old POST floor: `columns` (see unnest_columns) adapted by psycopg2."""
-        params = {"campaign_id": campaign_id, **columns}
+        params = {**campaign.params, **columns}
         return self.statement_floor(UNNEST_FLOOR, params, len(columns["id"]))
 
     def statement_floor(self, query: str, params: dict, expected_rows: int) -> float:
@@ -330,10 +467,19 @@ class BenchDatabase:
         assert rows == expected_rows, rows
         return elapsed
 
+    def check_floor(self, workspace_id: str, identities: list[dict]) -> list[tuple]:
+        """The rows of CHECK_FLOOR for `identities`, untimed: what the floor finds."""
+        with self.autocommit() as cursor:
+            cursor.execute(
+                CHECK_FLOOR, {"workspace_id": workspace_id, **check_candidates(identities)}
+            )
+            return cursor.fetchall()
+
 
 def stored_rows(rows: list[dict], ids: list[str]) -> list[tuple]:
     """Rows of an email campaign's POST body as the service stores them (the email trimmed
-    and lowercased is the identity), one tuple of INSERTED_COLUMNS each."""
+    and lowercased is the identity), with the email's domains (parent_domains) as an array
+    literal: one tuple of FLOOR_COLUMNS each."""
     stored = []
     for lead_id, row in zip(ids, rows, strict=True):
         email = row["email"].strip().lower()
@@ -350,9 +496,35 @@ def stored_rows(rows: list[dict], ids: list[str]) -> list[tuple]:
                 row.get("position"),
                 row.get("headline"),
                 json.dumps(row.get("custom_fields", {})),
+                array_literal(parent_domains(email)),
             )
         )
     return stored
+
+
+def check_candidates(identities: list[dict]) -> dict[str, str]:
+    """The parameters of CHECK_FLOOR for normalized identities (each {"email": ...} or
+    {"linkedin_url": ...}) but the workspace: every value an entry may have to match the
+    n-th (from 1), in the order of the rule's preference (the email, then its domain and
+    each parent, the longest first; or the LinkedIn URL), as array literals."""
+    candidates: dict[str, list] = {"n": [], "kind": [], "value": []}
+    for n, identity in enumerate(identities, start=1):
+        if "email" in identity:
+            email = identity["email"]
+            pairs = [("email", email), *(("domain", domain) for domain in parent_domains(email))]
+        else:
+            pairs = [("linkedin_url", identity["linkedin_url"])]
+        for kind, value in pairs:
+            candidates["n"].append(str(n))
+            candidates["kind"].append(kind)
+            candidates["value"].append(value)
+    return {name: array_literal(values) for name, values in candidates.items()}
+
+
+def array_literal(values: list[str]) -> str:
+    """A PostgreSQL array literal of these strings, each quoted."""
+    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return "{" + ",".join(f'"{value}"' for value in quoted) + "}"
 
 
 def copy_batch(rows: list[tuple]) -> bytes:
@@ -373,5 +545,5 @@ def unnest_columns(rows: list[tuple]) -> dict[str, list]:
     """Stored rows as one list a column, for UNNEST_FLOOR."""
     return {
         column: list(values)
-        for column, values in zip(INSERTED_COLUMNS, zip(*rows, strict=True), strict=True)
+        for column, values in zip(FLOOR_COLUMNS, zip(*rows, strict=True), strict=True)
     }

@@ -62,7 +62,7 @@ def main() -> None:
             assert response.status_code == 200, response.get_data(as_text=True)
             assert response.json["imported"] == 1000, response.json
 
-        campaigns = [database.create_campaign(f"profile {n}") for n in range(3 + 2 * args.runs)]
+        campaigns = [database.create_campaign(f"profile {n}").id for n in range(3 + 2 * args.runs)]
         for number in range(3):
             post(campaigns[number], number)
         started = time.perf_counter()

@@ -4,11 +4,13 @@ work, driven by psycopg2 (bench/database.py). The machine is shared and noisy, s
 and floor runs alternate.
 
 The floor of a POST is COPY of the batch into a staging table and one INSERT ... SELECT ...
-ON CONFLICT DO NOTHING from it into the real table, with the ids, the normalized
-identities and the COPY body made before the clock starts. The old floor (the same rows
+WHERE NOT EXISTS (a suppression entry) ON CONFLICT DO NOTHING from it into the real table,
+with the ids, the normalized identities, their domains and the COPY body made before the
+clock starts. The old floor (the same rows
 adapted from Python lists by psycopg2) runs beside it, so that the change of baseline
 shows. The floor of a GET is the same page fetched by psycopg2; of a DELETE, the same
-DELETE statement.
+DELETE statement; of a suppression check, one query probing the list's unique index. A
+POST with dedupe=workspace is compared with the same POST with dedupe=campaign.
 
     .venv/bin/python -m bench            # the full bench (make bench)
     .venv/bin/python -m bench --quick    # smaller rosters, fewer runs: checks the bench itself
@@ -35,25 +37,38 @@ from pathlib import Path
 import psutil
 
 from bench.database import (
+    CHECK_FLOOR,
     DELETE_ALL_FLOOR,
     DELETE_FLOOR,
     PAGE_AFTER,
     PAGE_AS_TEXT,
     PAGE_BY_OFFSET,
+    SUPPRESSED_EVERY,
     BenchDatabase,
+    Campaign,
+    check_candidates,
     copy_batch,
+    seeded_email,
     seeded_lead_id,
     stored_rows,
+    suppressed_domain,
+    suppressed_linkedin_url,
     unnest_columns,
 )
 from bench.server import BenchError, Client, Gunicorn, one_shot, run_wrk
 from leads.domain.ids import new_lead_ids
-from leads_contract.values import MAX_IDS_PER_DELETE, MAX_LEADS_PER_ADD, MAX_PAGE_SIZE
+from leads_contract.values import (
+    MAX_IDENTITIES_PER_CHECK,
+    MAX_IDS_PER_DELETE,
+    MAX_LEADS_PER_ADD,
+    MAX_PAGE_SIZE,
+)
 
 RESULTS_DIR = Path(__file__).parent / "results"
 BATCH = MAX_LEADS_PER_ADD
 PAGE = MAX_PAGE_SIZE
 DELETE_IDS = MAX_IDS_PER_DELETE
+CHECKED = MAX_IDENTITIES_PER_CHECK
 STATUS_FILTER = "sent"  # 20 % of the seeded leads
 
 
@@ -71,14 +86,31 @@ class Plan:
     wrk_seconds: int
     memory_posts: int
     warmup: int
+    # Items 7 and 8: the leads of the workspace with a suppression list, and its entries.
+    workspace_leads: int
+    suppressions: int
 
 
 # One plan a line, in the order of Plan's fields. The cheap measurements get many runs: on a
 # shared machine their medians move from run to run, the less the more runs they are taken
 # over. --quick only checks the bench itself.
-#            sizes                    post page deep delete wipe wrk  wrk s memory warmup
-FULL = Plan((0, 100_000, 1_000_000),  101, 201, 7,   101,   3,   3,   8,    500,   2)  # fmt: skip
-QUICK = Plan((0, 10_000, 100_000),    5,   5,   3,   5,     1,   1,   3,    50,    1)  # fmt: skip
+# fmt: off
+#            sizes                  post page deep del wipe wrk wrk s mem warm listed leads, entries
+FULL = Plan((0, 100_000, 1_000_000), 101, 201, 7,  101, 3,   3,  8,    500, 2,   1_000_000, 100_000)
+QUICK = Plan((0, 10_000, 100_000),   5,   5,   3,  5,   1,   1,  3,    50,  1,   100_000,   10_000)
+# fmt: on
+
+# The workspace of items 7 and 8 (the "listed" workspace): its leads in this many email
+# campaigns of equal rosters, and a suppression list of which one entry in DOMAIN_SHARE is
+# a domain and one in LINKEDIN_SHARE a LinkedIn URL; the rest are emails of its leads.
+LISTED = "listed"
+LISTED_CAMPAIGNS = 10
+DOMAIN_SHARE = 100
+LINKEDIN_SHARE = 20
+# Rows of item 7's batch that the suppression list matches (by email, and by domain), and
+# that another campaign of the workspace holds: the rest are new.
+SUPPRESSED_ROWS = (5, 5)
+HELD_ELSEWHERE_ROWS = 10
 
 
 @dataclass
@@ -212,6 +244,60 @@ def lead_batch(tag: str) -> list[dict]:
     ]
 
 
+@dataclass(frozen=True)
+class SuppressionList:
+    """What the listed workspace's seeded suppression list holds (SEED_SUPPRESSIONS in
+    bench/database.py): `entries` entries, the first `domains` domains, the next
+    `linkedin_urls` LinkedIn URLs, the rest the emails of every SUPPRESSED_EVERY-th lead."""
+
+    entries: int
+
+    @property
+    def domains(self) -> int:
+        return self.entries // DOMAIN_SHARE
+
+    @property
+    def linkedin_urls(self) -> int:
+        return self.entries // LINKEDIN_SHARE
+
+    def lists_lead(self, n: int) -> bool:
+        """Whether the list holds seeded lead n's email."""
+        k, rest = divmod(n, SUPPRESSED_EVERY)
+        return rest == 0 and self.domains + self.linkedin_urls < k <= self.entries
+
+    def listed_email(self, rng: random.Random) -> str:
+        k = rng.randint(self.domains + self.linkedin_urls + 1, self.entries)
+        return seeded_email(SUPPRESSED_EVERY * k)
+
+    def email_at_listed_domain(self, rng: random.Random, local: str) -> str:
+        """An email at a listed domain, or (every other one) at a subdomain of it."""
+        subdomain = rng.choice(("", "eu."))
+        return f"{local}@{subdomain}{suppressed_domain(rng.randint(1, self.domains))}"
+
+    def listed_linkedin_url(self, rng: random.Random) -> str:
+        return suppressed_linkedin_url(
+            rng.randint(self.domains + 1, self.domains + self.linkedin_urls)
+        )
+
+
+def check_batch(listed: SuppressionList, leads: int, rng: random.Random) -> tuple[list[dict], int]:
+    """Item 8's identities, as a sending system checks them, and how many the list matches:
+    900 emails of the workspace's leads (the list holds one in SUPPRESSED_EVERY), 20 at a
+    listed domain, 30 new ones at other domains; 25 listed LinkedIn URLs, 25 others."""
+    emails = [rng.randint(1, leads) for _ in range(900)]
+    identities = [{"email": seeded_email(n)} for n in emails]
+    identities += [{"email": listed.email_at_listed_domain(rng, f"someone{i}")} for i in range(20)]
+    identities += [{"email": f"new{i}@company{i}.example.org"} for i in range(30)]
+    identities += [{"linkedin_url": listed.listed_linkedin_url(rng)} for _ in range(25)]
+    identities += [
+        {"linkedin_url": f"https://www.linkedin.com/in/prospect-{rng.randrange(10**9)}"}
+        for _ in range(25)
+    ]
+    rng.shuffle(identities)
+    assert len(identities) == CHECKED
+    return identities, sum(map(listed.lists_lead, emails)) + 20 + 25
+
+
 class Bench:
     def __init__(self, plan: Plan, workdir: Path) -> None:
         self.plan = plan
@@ -251,7 +337,7 @@ class Bench:
         log(f"creating database {self.db.name}")
         self.db.create()
         self.token = self.db.create_token()
-        self.campaigns: dict[int, str] = {}
+        self.campaigns: dict[int, Campaign] = {}
         seed_seconds = {}
         for number, size in enumerate(self.plan.sizes, start=1):
             self.campaigns[size] = self.db.create_campaign(f"roster of {size}")
@@ -261,7 +347,39 @@ class Bench:
                 log(f"  {seed_seconds[size]:.1f} s")
         self.campaign_numbers = {size: n for n, size in enumerate(self.plan.sizes, start=1)}
         self.extra["seed_seconds"] = seed_seconds
+        self.seed_listed_workspace()
         self.db.vacuum_and_checkpoint()
+
+    def seed_listed_workspace(self) -> None:
+        """The workspace of items 7 and 8: its leads over LISTED_CAMPAIGNS campaigns, lead n
+        (seeded_email(n)) in campaign (n - 1) // per_campaign, and its suppression list."""
+        plan = self.plan
+        self.listed_token = self.db.create_token(LISTED)
+        per_campaign = plan.workspace_leads // LISTED_CAMPAIGNS
+        log(
+            f"seeding workspace {LISTED!r}: {plan.workspace_leads:,} leads in"
+            f" {LISTED_CAMPAIGNS} campaigns, {plan.suppressions:,} suppression entries"
+        )
+        started = time.perf_counter()
+        self.listed: list[Campaign] = []
+        for index in range(LISTED_CAMPAIGNS):
+            campaign = self.db.create_campaign(f"listed {index + 1}", LISTED)
+            # Campaign numbers (in the seeded ids) after those of the rosters and the wipes.
+            number = len(plan.sizes) + 2 + index
+            self.db.seed(campaign, number, per_campaign, first=1 + index * per_campaign)
+            self.listed.append(campaign)
+        leads_seconds = time.perf_counter() - started
+        suppressions_seconds = self.db.seed_suppressions(
+            self.listed[0].workspace_id,
+            plan.suppressions,
+            domains=plan.suppressions // DOMAIN_SHARE,
+            linkedin_urls=plan.suppressions // LINKEDIN_SHARE,
+        )
+        log(f"  leads {leads_seconds:.1f} s, suppression entries {suppressions_seconds:.1f} s")
+        self.extra["listed_seed_seconds"] = {
+            "leads": leads_seconds,
+            "suppressions": suppressions_seconds,
+        }
 
     # -- 1 and 2: POST of 1000 new leads ---------------------------------------------
 
@@ -274,7 +392,7 @@ class Bench:
         by_service = self.db.create_campaign("same rows, service")
         by_floor = self.db.create_campaign("same rows, floor")
         body = json.dumps({"prospects": batch}).encode()
-        client.request("POST", f"/api/campaigns/{by_service}/leads", body)
+        client.request("POST", f"/api/campaigns/{by_service.id}/leads", body)
         self.db.copy_floor(by_floor, copy_batch(stored_rows(batch, new_lead_ids(BATCH))))
         service_leads = self.db.stored_leads(by_service)
         if len(service_leads) != BATCH:
@@ -288,8 +406,8 @@ class Bench:
         log("POST of 1000 new leads")
         by_size = {}
         for size in self.plan.sizes:
-            campaign_id = self.campaigns[size]
-            path = f"/api/campaigns/{campaign_id}/leads"
+            campaign = self.campaigns[size]
+            path = f"/api/campaigns/{campaign.id}/leads"
 
             def service(run: int, size=size, path=path) -> float:
                 body = json.dumps({"prospects": lead_batch(f"s{run}r{size}")}).encode()
@@ -298,13 +416,13 @@ class Bench:
                     raise BenchError("the POST did not import every lead")
                 return elapsed
 
-            def baseline(run: int, size=size, campaign_id=campaign_id) -> float:
+            def baseline(run: int, size=size, campaign=campaign) -> float:
                 rows = stored_rows(lead_batch(f"b{run}r{size}"), new_lead_ids(BATCH))
-                return self.db.copy_floor(campaign_id, copy_batch(rows))
+                return self.db.copy_floor(campaign, copy_batch(rows))
 
-            def old_baseline(run: int, size=size, campaign_id=campaign_id) -> float:
+            def old_baseline(run: int, size=size, campaign=campaign) -> float:
                 rows = stored_rows(lead_batch(f"o{run}r{size}"), new_lead_ids(BATCH))
-                return self.db.unnest_floor(campaign_id, unnest_columns(rows))
+                return self.db.unnest_floor(campaign, unnest_columns(rows))
 
             by_size[size] = alternate(
                 Row(
@@ -317,7 +435,7 @@ class Bench:
                 baseline,
                 self.plan.post_runs,
                 self.plan.warmup,
-                after_each=lambda campaign_id=campaign_id: self.db.remove_recent([campaign_id]),
+                after_each=lambda campaign=campaign: self.db.remove_recent(campaign),
                 old_baseline=old_baseline,
             )
             self.rows.append(by_size[size])
@@ -336,10 +454,10 @@ class Bench:
 
     def measure_pages(self, client: Client) -> None:
         size = self.plan.sizes[-1]
-        campaign_id = self.campaigns[size]
+        campaign = self.campaigns[size]
         log(f"GET of a page of {PAGE} at roster {size:,}")
         for status in (None, STATUS_FILTER):
-            total = self.db.lead_count(campaign_id, status)
+            total = self.db.lead_count(campaign, status)
             deepest = -(-total // PAGE)
             if deepest < 2:
                 raise BenchError(f"a roster of {size:,} has no deep page of {PAGE}")
@@ -347,11 +465,11 @@ class Bench:
             expected_deep = total - offset
             filter_query = f"&status={status}" if status else ""
             # The deepest page's cursor, as a client gets it: from the page before.
-            path = f"/api/campaigns/{campaign_id}/leads?limit={PAGE}&page={deepest - 1}"
+            path = f"/api/campaigns/{campaign.id}/leads?limit={PAGE}&page={deepest - 1}"
             cursor = json.loads(client.request("GET", path + filter_query)[1])["next_cursor"]
-            created_at, lead_id = self.db.row_at(campaign_id, offset, status)
+            created_at, lead_id = self.db.row_at(campaign, offset, status)
             label = f"status={status}" if status else "no filter"
-            base = {"campaign_id": campaign_id, "status": status, "limit": PAGE}
+            base = {**campaign.params, "status": status, "limit": PAGE}
             variants = [
                 (
                     f"first page, {label}",
@@ -379,7 +497,7 @@ class Bench:
                 ),
             ]
             for what, page_query, query, params, expected, runs in variants:
-                path = f"/api/campaigns/{campaign_id}/leads?limit={PAGE}&{page_query}{filter_query}"
+                path = f"/api/campaigns/{campaign.id}/leads?limit={PAGE}&{page_query}{filter_query}"
 
                 def service(run: int, path=path, expected=expected) -> float:
                     elapsed, data = client.request("GET", path)
@@ -399,12 +517,12 @@ class Bench:
         settings serving the page's bytes from memory (bench/bare_app.py): what Flask,
         gunicorn and the HTTP exchange cost before the service does anything."""
         size = self.plan.sizes[-1]
-        campaign_id = self.campaigns[size]
-        path = f"/api/campaigns/{campaign_id}/leads?limit={PAGE}&page=1"
+        campaign = self.campaigns[size]
+        path = f"/api/campaigns/{campaign.id}/leads?limit={PAGE}&page=1"
         log(f"anatomy of GET {PAGE}, first page, no filter")
         _, body = client.request("GET", path)
         bare = self.start_bare(body, "page200")
-        params = {"campaign_id": campaign_id, "status": None, "limit": PAGE, "offset": 0}
+        params = {**campaign.params, "status": None, "limit": PAGE, "offset": 0}
         try:
             bare_client = Client(bare.port)
             if bare_client.request("GET", "/page")[1] != body:
@@ -429,12 +547,12 @@ class Bench:
 
     def measure_deletes(self, client: Client) -> None:
         size = self.plan.sizes[-1]
-        campaign_id = self.campaigns[size]
+        campaign = self.campaigns[size]
         number = self.campaign_numbers[size]
         log(f"DELETE of {DELETE_IDS} ids at roster {size:,}")
         # Seeded ids are computable: a shuffled slice of them per run, never twice.
         picks = iter(random.Random(5).sample(range(1, size + 1), size))
-        path = f"/api/campaigns/{campaign_id}/leads"
+        path = f"/api/campaigns/{campaign.id}/leads"
 
         def next_ids() -> list[str]:
             return [str(seeded_lead_id(number, next(picks))) for _ in range(DELETE_IDS)]
@@ -447,23 +565,23 @@ class Bench:
             return elapsed
 
         def baseline(run: int) -> float:
-            params = {"campaign_id": campaign_id, "ids": next_ids()}
+            params = {**campaign.params, "ids": next_ids()}
             return self.db.statement_floor(DELETE_FLOOR, params, DELETE_IDS)
 
         row = Row("4", f"DELETE {DELETE_IDS} ids, roster {size:,}", target=1.5)
         self.rows.append(alternate(row, service, baseline, self.plan.delete_runs, self.plan.warmup))
-        self.extra["roster_after_deletes"] = self.db.lead_count(campaign_id)
+        self.extra["roster_after_deletes"] = self.db.lead_count(campaign)
 
     def measure_wipes(self, client: Client) -> None:
         size = self.plan.sizes[-1]
         number = len(self.plan.sizes) + 1
-        campaign_id = self.db.create_campaign("wiped")
-        path = f"/api/campaigns/{campaign_id}/leads"
+        campaign = self.db.create_campaign("wiped")
+        path = f"/api/campaigns/{campaign.id}/leads"
         log(f'DELETE {{"all": true}} of {size:,} leads ({self.plan.wipe_runs} runs each)')
         row = Row("4", f'DELETE {{"all": true}}, roster {size:,}', target=1.5)
 
         def seed() -> None:
-            seconds = self.db.seed(campaign_id, number, size)
+            seconds = self.db.seed(campaign, number, size)
             self.db.vacuum_and_checkpoint()
             log(f"  re-seeded in {seconds:.1f} s")
 
@@ -476,15 +594,132 @@ class Bench:
 
         def baseline(run: int) -> float:
             seed()
-            return self.db.statement_floor(DELETE_ALL_FLOOR, {"campaign_id": campaign_id}, size)
+            return self.db.statement_floor(DELETE_ALL_FLOOR, campaign.params, size)
 
         self.rows.append(alternate(row, service, baseline, self.plan.wipe_runs, 0))
+
+    # -- 7 and 8: the suppression list and dedup across campaigns ----------------------
+
+    def measure_listed_posts(self, client: Client) -> None:
+        """POST of 1000 to the first campaign of the listed workspace with dedupe=workspace
+        against the same with dedupe=campaign, the batch made alike: SUPPRESSED_ROWS rows
+        that the list matches, HELD_ELSEWHERE_ROWS rows that another campaign holds (a
+        duplicate with dedupe=workspace, imported with dedupe=campaign), the rest new."""
+        campaign = self.listed[0]
+        listed = SuppressionList(self.plan.suppressions)
+        per_campaign = self.plan.workspace_leads // LISTED_CAMPAIGNS
+        rng = random.Random(7)
+        # Leads of the other campaigns that the list does not hold, never twice (enough for
+        # both sides of every pair, the listed ones left out).
+        needed = 3 * (self.plan.warmup + self.plan.post_runs) * HELD_ELSEWHERE_ROWS
+        others = range(per_campaign + 1, self.plan.workspace_leads + 1)
+        elsewhere = (n for n in rng.sample(others, needed) if not listed.lists_lead(n))
+        suppressed = sum(SUPPRESSED_ROWS)
+        log(
+            f"POST {BATCH} with dedupe=workspace / dedupe=campaign in workspace {LISTED!r}"
+            f" ({suppressed} rows suppressed, {HELD_ELSEWHERE_ROWS} held in another campaign)"
+        )
+
+        def batch(tag: str) -> bytes:
+            rows = lead_batch(tag)
+            special = [listed.listed_email(rng) for _ in range(SUPPRESSED_ROWS[0])]
+            special += [
+                listed.email_at_listed_domain(rng, f"{tag}.{i}") for i in range(SUPPRESSED_ROWS[1])
+            ]
+            special += [seeded_email(next(elsewhere)) for _ in range(HELD_ELSEWHERE_ROWS)]
+            step = BATCH // len(special)
+            for i, email in enumerate(special):
+                rows[i * step]["email"] = email
+            return json.dumps({"prospects": rows}).encode()
+
+        def post(dedupe: str, imported: int) -> Callable[[int], float]:
+            path = f"/api/campaigns/{campaign.id}/leads?dedupe={dedupe}"
+
+            def run(run_number: int) -> float:
+                elapsed, data = client.request("POST", path, batch(f"{dedupe[0]}{run_number}"))
+                counts = json.loads(data)
+                if (counts["imported"], counts["suppressed"]) != (imported, suppressed):
+                    raise BenchError(f"POST ?dedupe={dedupe}: {counts['imported']} imported")
+                return elapsed
+
+            return run
+
+        row = Row(
+            "7",
+            f"POST {BATCH}, dedupe=workspace / dedupe=campaign (service), roster"
+            f" {per_campaign:,} of {self.plan.workspace_leads:,} in {LISTED_CAMPAIGNS}"
+            f" campaigns, {self.plan.suppressions:,} suppression entries",
+            target=1.2,
+        )
+        new = BATCH - suppressed - HELD_ELSEWHERE_ROWS
+        self.rows.append(
+            alternate(
+                row,
+                post("workspace", new),
+                post("campaign", new + HELD_ELSEWHERE_ROWS),
+                self.plan.post_runs,
+                self.plan.warmup,
+                after_each=lambda: self.db.remove_recent(campaign),
+            )
+        )
+
+    def check_check_floor(self, client: Client, identities: list[dict]) -> None:
+        """The check's floor must find what the service finds: the same entry for the same
+        identities."""
+        _, data = client.request(
+            "POST", "/api/suppressions/check", json.dumps({"identities": identities}).encode()
+        )
+        by_service = {
+            result["index"]: result["matched"]["id"]
+            for result in json.loads(data)["results"]
+            if result["suppressed"]
+        }
+        by_floor = {
+            n - 1: str(entry_id)
+            for n, entry_id, *_ in self.db.check_floor(self.listed[0].workspace_id, identities)
+        }
+        if by_floor != by_service:
+            raise BenchError("the check's floor finds other entries than the service")
+
+    def measure_checks(self, client: Client) -> None:
+        workspace_id = self.listed[0].workspace_id
+        listed = SuppressionList(self.plan.suppressions)
+        log(f"POST /api/suppressions/check of {CHECKED} identities in workspace {LISTED!r}")
+        rng = random.Random(8)
+        self.check_check_floor(client, check_batch(listed, self.plan.workspace_leads, rng)[0])
+        # Both sides of a pair check the same identities; each pair new ones.
+        batches = [
+            check_batch(listed, self.plan.workspace_leads, rng)
+            for _ in range(self.plan.warmup + self.plan.post_runs)
+        ]
+
+        def service(run: int) -> float:
+            identities, matched = batches[run]
+            body = json.dumps({"identities": identities}).encode()
+            elapsed, data = client.request("POST", "/api/suppressions/check", body)
+            results = json.loads(data)["results"]
+            if sum(result["suppressed"] for result in results) != matched:
+                raise BenchError("the check did not find every listed identity")
+            return elapsed
+
+        def baseline(run: int) -> float:
+            identities, matched = batches[run]
+            params = {"workspace_id": workspace_id, **check_candidates(identities)}
+            return self.db.statement_floor(CHECK_FLOOR, params, matched)
+
+        row = Row(
+            "8",
+            f"POST /api/suppressions/check of {CHECKED} identities,"
+            f" {self.plan.suppressions:,} suppression entries",
+            target=1.5,
+        )
+        self.rows.append(alternate(row, service, baseline, self.plan.post_runs, self.plan.warmup))
 
     # -- 5: throughput under wrk -----------------------------------------------------
 
     def measure_throughput(self, service: Gunicorn, client: Client) -> None:
         size = self.plan.sizes[-1]
-        path = f"/api/campaigns/{self.campaigns[size]}/leads?limit=100"
+        path = f"/api/campaigns/{self.campaigns[size].id}/leads?limit=100"
         log(f"throughput: wrk on GET {path} and on a bare Flask endpoint")
         _, body = client.request("GET", path)
         bare = self.start_bare(body, "page100")
@@ -530,7 +765,7 @@ class Bench:
         posts = self.plan.memory_posts
         log(f"memory: worker RSS over {posts} POSTs of 1000 leads (fresh workers)")
         server = self.start_service()
-        campaigns = [self.db.create_campaign(f"memory {n}") for n in (1, 2)]
+        campaigns = [self.db.create_campaign(f"memory {n}").id for n in (1, 2)]
         try:
             for campaign_id in campaigns:  # first requests: pools, imports, caches
                 one_shot(server.port, self.token, "GET", f"/api/campaigns/{campaign_id}/leads", b"")
@@ -592,6 +827,10 @@ class Bench:
                 self.measure_deletes(client)
                 self.measure_throughput(service, client)
                 self.measure_wipes(client)
+                listed_client = Client(service.port, self.listed_token)
+                self.measure_listed_posts(listed_client)
+                self.measure_checks(listed_client)
+                listed_client.close()
                 client.close()
                 self.stop(service)
             self.measure_memory()
@@ -698,10 +937,14 @@ def results_table(rows: list[Row]) -> list[str]:
         f"Targets met: {sum(row.met for row in with_target)} of {len(with_target)}.",
         "",
         "Baselines, each taken in turn with the service: POST, COPY of the batch into a staging"
-        " table and one INSERT ... SELECT ... ON CONFLICT DO NOTHING into leads (ids, identities"
-        " and the COPY body made before the clock); the old floor, the same rows as one array a"
+        " table and one INSERT ... SELECT ... WHERE NOT EXISTS (a suppression entry) ON CONFLICT"
+        " DO NOTHING into leads (ids, identities, domains and the COPY body made before the"
+        " clock); the old floor, the same rows as one array a"
         " column adapted by psycopg2. GET, the same page fetched by psycopg2. DELETE, the same"
-        " DELETE. Item 2, the service's own POST at the smallest roster.",
+        " DELETE. Item 2, the service's own POST at the smallest roster. Item 7, the service's"
+        " own POST of the same batch with dedupe=campaign. Item 8, one query probing the"
+        " suppression list's unique index for each identity's email, domain and parent"
+        " domains or LinkedIn URL (the candidates made before the clock).",
     ]
     return lines
 
@@ -739,7 +982,13 @@ def markdown(bench: Bench, info: dict) -> str:
             for size, seconds in bench.extra["seed_seconds"].items()
         )
         + f"; the largest roster held {bench.extra['roster_after_deletes']:,} leads after "
-        "the DELETE runs.",
+        "the DELETE runs. Workspace of items 7 and 8: "
+        f"{bench.plan.workspace_leads:,} leads in {LISTED_CAMPAIGNS} campaigns "
+        f"{bench.extra['listed_seed_seconds']['leads']:.1f} s, "
+        f"{bench.plan.suppressions:,} suppression entries "
+        f"({bench.plan.suppressions // DOMAIN_SHARE:,} domains, "
+        f"{bench.plan.suppressions // LINKEDIN_SHARE:,} LinkedIn URLs) "
+        f"{bench.extra['listed_seed_seconds']['suppressions']:.1f} s.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -41,8 +41,16 @@ LANGUAGE sql STABLE AS $$
            candidates.n, entry.id, entry.kind, entry.value, entry.reason, entry.note,
            entry.created_at
     FROM candidates
-    JOIN suppressions AS entry
-        ON entry.workspace_id = p_workspace_id
-       AND entry.kind = candidates.kind AND entry.value = candidates.value
+    CROSS JOIN LATERAL (
+        -- At most one entry (the unique key); the LIMIT keeps this a probe of the index
+        -- per candidate, where the planner would otherwise join the whole list by hash
+        -- and read every entry of the workspace.
+        SELECT suppressions.id, suppressions.kind, suppressions.value, suppressions.reason,
+               suppressions.note, suppressions.created_at
+        FROM suppressions
+        WHERE suppressions.workspace_id = p_workspace_id
+          AND suppressions.kind = candidates.kind AND suppressions.value = candidates.value
+        LIMIT 1
+    ) AS entry
     ORDER BY candidates.n, candidates.rank;
 $$;
