@@ -6,9 +6,12 @@ from __future__ import annotations
 import http
 import random
 import socket
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg2
@@ -78,11 +81,11 @@ def bad_body(path: str, message: str) -> dict:
     return bad_request(f"{path}: {message.rstrip('.')}", {"json": errors})
 
 
-def row_error(index: int, field: str, message: str) -> dict:
-    """The body of a POST whose row `index` has one bad field."""
+def row_error(index: int, field: str, message: str, rows: str = "prospects") -> dict:
+    """The body of a POST whose row `index` (of the list `rows`) has one bad field."""
     return bad_request(
-        f"prospects[{index}].{field}: {message.rstrip('.')}",
-        {"json": {"prospects": {str(index): {field: [message]}}}},
+        f"{rows}[{index}].{field}: {message.rstrip('.')}",
+        {"json": {rows: {str(index): {field: [message]}}}},
     )
 
 
@@ -146,6 +149,10 @@ def internal_error(request_id: str) -> dict:
 def usage_error(command: str, message: str) -> str:
     """What the `leads` command writes to stderr for a usage error of `command`."""
     return f"Usage: {command} [OPTIONS]\nTry '{command} --help' for help.\n\nError: {message}\n"
+
+
+SUPPRESSIONS = "/api/suppressions"
+SUPPRESSIONS_CHECK = "/api/suppressions/check"
 
 
 def leads_url(campaign_id: str, **query) -> str:
@@ -249,6 +256,19 @@ def make_token(pool, workspace: str) -> str:
         return auth.create_token(tx, workspace)
 
 
+def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
+    """Run each worker in its own thread, all released at once; return their results."""
+    barrier = threading.Barrier(len(workers))
+
+    def start(worker):
+        barrier.wait(timeout=THREAD_TIMEOUT)
+        return worker()
+
+    with ThreadPoolExecutor(max_workers=len(workers)) as executor:
+        futures = [executor.submit(start, worker) for worker in workers]
+        return [future.result(timeout=THREAD_TIMEOUT) for future in futures]
+
+
 # The API, as a client sees it.
 
 
@@ -294,6 +314,10 @@ ROUTES = [
     ("POST", "/api/campaigns/{id}/pause", None),
     ("POST", "/api/campaigns/{id}/resume", None),
     ("POST", "/api/campaigns/{id}/complete", None),
+    ("GET", "/api/suppressions", None),
+    ("POST", "/api/suppressions", {"entries": [{"kind": "email", "value": "new@example.com"}]}),
+    ("DELETE", "/api/suppressions", {"ids": [MISSING_UUID]}),
+    ("POST", "/api/suppressions/check", {"identities": [{"email": "new@example.com"}]}),
 ]
 
 
@@ -317,6 +341,14 @@ def add_leads(api, campaign: dict, rows: list[dict]) -> list[dict]:
     listing = api.get(leads_url(campaign["id"], limit=200))
     assert listing.status_code == 200, listing.json
     return listing.json["prospects"]
+
+
+def suppress(api, entries: list[dict], **options) -> dict:
+    """POST these entries to the suppression list (with these other keys of the body);
+    the 200's body."""
+    response = api.post(SUPPRESSIONS, json={"entries": entries, **options})
+    assert response.status_code == 200, response.json
+    return response.json
 
 
 def move_to(api, campaign: dict, status: str) -> dict:
@@ -397,6 +429,31 @@ def ids_by_identity(db, campaign_id: str) -> dict[str, str]:
     """The campaign's lead ids by the identity each is stored under."""
     return {
         lead["identity"]: lead["id"] for lead in stored_leads(db, campaign_id, ["identity", "id"])
+    }
+
+
+def stored_suppressions(db) -> list[dict]:
+    """Every suppression entry as stored, of every workspace (its name), in list order
+    (oldest first, ties by id)."""
+    return query_rows(
+        db,
+        "SELECT workspaces.name AS workspace, suppressions.id::text AS id,"
+        " suppressions.kind::text AS kind, suppressions.value,"
+        " suppressions.reason::text AS reason, suppressions.note, suppressions.created_at"
+        " FROM suppressions JOIN workspaces ON workspaces.id = suppressions.workspace_id"
+        " ORDER BY suppressions.created_at, suppressions.id",
+    )
+
+
+def entry_as_listed(row: dict) -> dict:
+    """A stored suppression entry (stored_suppressions) as the API shows it."""
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "value": row["value"],
+        "reason": row["reason"],
+        "note": row["note"],
+        "created_at": row["created_at"].isoformat(),
     }
 
 

@@ -12,10 +12,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
 
 import psycopg2
 import pytest
@@ -32,6 +29,7 @@ from tests.contract import (
     leads_url,
     pending_stats,
     recount,
+    run_threads,
     stats_of,
     stored_lead,
     stored_stats,
@@ -63,19 +61,6 @@ def spellings(campaign_type: str, n: int) -> list[str]:
         f"m.linkedin.com/in/person-{n}/en",
         f" https://www.linkedin.com/in/person-{n}/recent-activity/all/ ",
     ]
-
-
-def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
-    """Run each worker in its own thread, all released at once; return their results."""
-    barrier = threading.Barrier(len(workers))
-
-    def start(worker):
-        barrier.wait(timeout=THREAD_TIMEOUT)
-        return worker()
-
-    with ThreadPoolExecutor(max_workers=len(workers)) as executor:
-        futures = [executor.submit(start, worker) for worker in workers]
-        return [future.result(timeout=THREAD_TIMEOUT) for future in futures]
 
 
 def expected_add_results(rows: list[dict], known: set[str], ids: dict[str, str]) -> list[dict]:
