@@ -351,6 +351,17 @@ def suppress(api, entries: list[dict], **options) -> dict:
     return response.json
 
 
+def result(index: int, outcome: str, id_: str, identity: str, duplicate_of: str | None) -> dict:
+    """One row's result in the response of a lead add."""
+    return {
+        "index": index,
+        "outcome": outcome,
+        "id": id_,
+        "identity": identity,
+        "duplicate_of": duplicate_of,
+    }
+
+
 def move_to(api, campaign: dict, status: str) -> dict:
     """Walk the campaign to `status` with the transition routes; return it as last answered."""
     current = campaign
