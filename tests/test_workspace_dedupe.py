@@ -7,11 +7,16 @@ workspace's entries never reach another's adds."""
 
 from __future__ import annotations
 
+import random
+import time
 from collections import Counter
 
 import pytest
 
+from leads_contract.values import IDENTITY_FIELD
 from tests.contract import (
+    SUPPRESSIONS,
+    ApiClient,
     add_leads,
     assert_stats_match_roster,
     bad_query,
@@ -20,6 +25,7 @@ from tests.contract import (
     move_to,
     query_rows,
     result,
+    run_threads,
     stored_leads,
     stored_stats,
     stored_suppressions,
@@ -413,3 +419,387 @@ class TestDedupeModes:
             bad_query("dedupe", DEDUPE_CHOICES),
             query=f"?dedupe={value}",
         )
+
+
+# The invariants under concurrency. Each thread drives its own test client; the app's pool
+# has 10 connections, so the requests really run side by side in transactions of their own.
+
+
+def person(n: int) -> dict:
+    """Person n's row: an email (a quarter of them at each of four domains, a third of those
+    at a subdomain) and a LinkedIn URL, both normalized, so that each names the person."""
+    subdomain = "eu." if n % 3 == 0 else ""
+    return {
+        "email": f"p{n}@{subdomain}d{n % 4}.example.org",
+        "linkedin_url": f"https://www.linkedin.com/in/p-{n}",
+    }
+
+
+def person_of(campaign_type: str, identity: str) -> int:
+    """The person a campaign's identity names (see person())."""
+    if campaign_type == "email":
+        return int(identity.split("@")[0][1:])
+    return int(identity.rsplit("-", 1)[1])
+
+
+def roster_leads(db, campaign: dict) -> dict[str, str]:
+    """The campaign's lead ids by identity."""
+    return {
+        lead["identity"]: lead["id"]
+        for lead in stored_leads(db, campaign["id"], ["id", "identity"])
+    }
+
+
+def assert_results_agree(
+    campaign: dict, body: dict, rows: list[dict], leads_by_id: dict[str, dict]
+) -> list[dict]:
+    """Check a lead add's response against what is stored (leads_by_id: every lead of the
+    workspace by id, with its campaign and fields) for the rows that are not suppressed, and
+    its counts; return the results of the rows it imported."""
+    field = IDENTITY_FIELD[campaign["type"]]
+    first_of: dict[str, dict] = {}
+    for index, (row, item) in enumerate(zip(rows, body["results"], strict=True)):
+        identity = row[field]
+        assert (item["index"], item["identity"]) == (index, identity)
+        if item["outcome"] == "suppressed":
+            continue
+        if identity in first_of:
+            assert item == result(index, "duplicate", first_of[identity]["id"], identity, "batch")
+            continue
+        first_of[identity] = item
+        if item["duplicate_of"] == "workspace":
+            holder = leads_by_id[item["id"]]
+            assert item == elsewhere(index, holder, identity)
+            assert holder["campaign_id"] != campaign["id"]
+            assert holder[field] == identity
+        elif item["outcome"] == "duplicate":
+            assert item == result(index, "duplicate", item["id"], identity, "campaign")
+    outcomes = Counter(item["outcome"] for item in body["results"])
+    assert (body["imported"], body["duplicates"], body["suppressed"]) == (
+        outcomes["imported"],
+        outcomes["duplicate"],
+        outcomes["suppressed"],
+    )
+    return [item for item in body["results"] if item["outcome"] == "imported"]
+
+
+def workspace_leads(db) -> dict[str, dict]:
+    return {
+        lead["id"]: lead
+        for lead in query_rows(
+            db,
+            "SELECT id::text AS id, campaign_id::text AS campaign_id, identity, email,"
+            " linkedin_url FROM leads",
+        )
+    }
+
+
+def assert_totals_follow_the_imports(outcomes: list[tuple[dict, dict]]) -> None:
+    """Each campaign's adds serialize on its row: ordered by the total they answered with
+    (an import before a no-op at the same total), each total is the one before plus what it
+    imported."""
+    by_campaign: dict[str, list[dict]] = {}
+    for campaign, body in outcomes:
+        by_campaign.setdefault(campaign["id"], []).append(body)
+    for bodies in by_campaign.values():
+        total = 0
+        for body in sorted(bodies, key=lambda body: (body["stats"]["total"], -body["imported"])):
+            total += body["imported"]
+            assert body["stats"]["total"] == total
+
+
+class TestConcurrentWorkspaceDedupe:
+    THREADS = 8
+    BATCHES_PER_THREAD = 3
+    ROWS_PER_BATCH = 25
+    PEOPLE = 90
+
+    @pytest.mark.parametrize("types", ["email", "mixed"])
+    @pytest.mark.parametrize("seed", [1, 2])
+    def test_an_identity_lands_in_one_campaign(self, app, token, api, db, types, seed):
+        # Mixed: two email and two LinkedIn campaigns; every row carries both identities of
+        # its person, so cross-channel matching keeps each person in one campaign.
+        campaign_types = ["email"] * 4 if types == "email" else ["email", "linkedin"] * 2
+        campaigns = [
+            api.create_campaign(f"Race {n}", campaign_type)
+            for n, campaign_type in enumerate(campaign_types)
+        ]
+        rng = random.Random(seed)
+        plans = [
+            (
+                campaigns[thread % 4],
+                [
+                    [person(rng.randrange(self.PEOPLE)) for _ in range(self.ROWS_PER_BATCH)]
+                    for _ in range(self.BATCHES_PER_THREAD)
+                ],
+            )
+            for thread in range(self.THREADS)
+        ]
+
+        def worker(campaign, batches):
+            def post_all():
+                client = ApiClient(app, token)
+                sent = []
+                for rows in batches:
+                    path = leads_url(campaign["id"], dedupe="workspace")
+                    response = client.post(path, json={"prospects": rows})
+                    sent.append((campaign, rows, response.status_code, response.json))
+                return sent
+
+            return post_all
+
+        outcomes = [
+            sent for done in run_threads([worker(*plan) for plan in plans]) for sent in done
+        ]
+
+        assert [status for _, _, status, _ in outcomes] == [200] * len(outcomes)
+        leads = workspace_leads(db)
+        # Every person sent is in exactly one campaign: the first add that met them took
+        # them, every later one found them.
+        held = Counter(int(lead["email"].split("@")[0][1:]) for lead in leads.values())
+        sent_people = {
+            int(row["email"].split("@")[0][1:]) for _, rows, _, _ in outcomes for row in rows
+        }
+        assert held == Counter(sent_people)
+        imported = []
+        for campaign, rows, _, body in outcomes:
+            assert body["suppressed"] == 0
+            imported += assert_results_agree(campaign, body, rows, leads)
+            for item in body["results"]:
+                # A batch duplicate has the id of its first row, checked above.
+                if item["duplicate_of"] in (None, "campaign"):
+                    assert leads[item["id"]]["campaign_id"] == campaign["id"]
+        # Each lead was reported imported once, by the add that stored it.
+        assert sorted(item["id"] for item in imported) == sorted(leads)
+        assert_totals_follow_the_imports([(campaign, body) for campaign, _, _, body in outcomes])
+        for campaign in campaigns:
+            assert_stats_match_roster(db, campaign["id"])
+
+
+def matches(entry: tuple[str, str], row: dict) -> bool:
+    """Whether the suppression entry (kind, value) matches a person's row."""
+    kind, value = entry
+    if kind == "domain":
+        domain = row["email"].split("@")[1]
+        return domain == value or domain.endswith("." + value)
+    return row[kind] == value
+
+
+class TestAddsRacingRemovals:
+    ADDERS = 4
+    BATCHES_PER_ADDER = 4
+    ROWS_PER_BATCH = 20
+    SUPPRESSORS = 2
+    ADDS_PER_SUPPRESSOR = 4
+    ENTRIES_PER_ADD = 6
+    NEW_DRAFTS = 4
+    PEOPLE = 80
+
+    @pytest.mark.parametrize("seed", [1, 2, 3])
+    def test_no_draft_keeps_a_suppressed_identity(self, app, token, api, db, seed):
+        drafts = [
+            api.create_campaign("Draft A", "email"),
+            api.create_campaign("Draft B", "linkedin"),
+            api.create_campaign("Draft C", "email"),
+        ]
+        active = api.create_campaign("Active", "email")
+        add_leads(api, active, [person(n) for n in range(0, self.PEOPLE, 5)])
+        move_to(api, active, "active")
+        active_before = stored_leads(db, active["id"])
+        rng = random.Random(seed)
+        add_plans = [
+            [
+                (
+                    rng.choice(drafts),
+                    [person(rng.randrange(self.PEOPLE)) for _ in range(self.ROWS_PER_BATCH)],
+                )
+                for _ in range(self.BATCHES_PER_ADDER)
+            ]
+            for _ in range(self.ADDERS)
+        ]
+        suppress_plans = []
+        for suppressor in range(self.SUPPRESSORS):
+            requests = []
+            for number in range(self.ADDS_PER_SUPPRESSOR):
+                entries = []
+                for _ in range(self.ENTRIES_PER_ADD):
+                    kind = rng.choice(["email", "linkedin_url"])
+                    entries.append(
+                        {"kind": kind, "value": person(rng.randrange(self.PEOPLE))[kind]}
+                    )
+                if (suppressor, number) == (0, 2):
+                    # A domain, with people at the domain itself and at a subdomain of it.
+                    entries.append({"kind": "domain", "value": "d1.example.org"})
+                requests.append(entries)
+            suppress_plans.append(requests)
+
+        def adder(plan):
+            def add_all():
+                client = ApiClient(app, token)
+                sent = []
+                for campaign, rows in plan:
+                    response = client.post(leads_url(campaign["id"]), json={"prospects": rows})
+                    sent.append(("add", campaign, rows, response.status_code, response.json))
+                return sent
+
+            return add_all
+
+        def suppressor(plan, thread_seed):
+            def suppress_all():
+                client = ApiClient(app, token)
+                pause = random.Random(thread_seed)
+                sent = []
+                for entries in plan:
+                    # Spread the removals over the adds rather than all at the start.
+                    time.sleep(pause.uniform(0, 0.05))
+                    body = {"entries": entries, "remove_from_drafts": True}
+                    response = client.post(SUPPRESSIONS, json=body)
+                    sent.append(("suppress", None, entries, response.status_code, response.json))
+                return sent
+
+            return suppress_all
+
+        newcomers = [
+            [person(rng.randrange(self.PEOPLE)) for _ in range(self.ROWS_PER_BATCH)]
+            for _ in range(self.NEW_DRAFTS)
+        ]
+        created: list[dict] = []
+
+        def newcomer():
+            # Drafts created during the race: a removal cannot have locked them beforehand,
+            # so only the workspace's suppression lock keeps their adds in order with it.
+            client = ApiClient(app, token)
+            sent = []
+            for number, rows in enumerate(newcomers):
+                campaign = client.create_campaign(f"New draft {number}", "email")
+                created.append(campaign)
+                response = client.post(leads_url(campaign["id"]), json={"prospects": rows})
+                sent.append(("add", campaign, rows, response.status_code, response.json))
+            return sent
+
+        workers = [adder(plan) for plan in add_plans] + [
+            suppressor(plan, seed * 10 + n) for n, plan in enumerate(suppress_plans)
+        ]
+        outcomes = [sent for done in run_threads([*workers, newcomer]) for sent in done]
+        drafts += created
+
+        assert [outcome[3] for outcome in outcomes] == [200] * len(outcomes)
+        adds = [
+            (campaign, rows, body) for kind, campaign, rows, _, body in outcomes if kind == "add"
+        ]
+        removals = [(entries, body) for kind, _, entries, _, body in outcomes if kind == "suppress"]
+        entry_ids = {(row["kind"], row["value"]): row["id"] for row in stored_suppressions(db)}
+        listed = set(entry_ids)
+        assert listed == {
+            (entry["kind"], entry["value"]) for entries, _ in removals for entry in entries
+        }
+
+        def is_suppressed(row):
+            return any(matches(entry, row) for entry in listed)
+
+        # Once all committed: a pair (campaign, person) sent is in the roster exactly when
+        # the person is not suppressed, whichever came first.
+        for campaign in drafts:
+            field = IDENTITY_FIELD[campaign["type"]]
+            sent = {row[field]: row for c, rows, _ in adds if c is campaign for row in rows}
+            kept = {identity for identity, row in sent.items() if not is_suppressed(row)}
+            assert set(roster_leads(db, campaign)) == kept
+            assert_stats_match_roster(db, campaign["id"])
+        assert stored_leads(db, active["id"]) == active_before  # a frozen roster never changes
+
+        # Every response agrees with what was stored.
+        leads = workspace_leads(db)
+        removed_per_campaign: Counter = Counter()
+        for entries, body in removals:
+            assert body["added"] + body["duplicates"] == len(entries)
+            assert [item["id"] for item in body["results"]] == [
+                entry_ids[(entry["kind"], entry["value"])] for entry in entries
+            ]
+            campaigns = body["removed_from_drafts"]["campaigns"]
+            assert [item["id"] for item in campaigns] == sorted(item["id"] for item in campaigns)
+            assert body["removed_from_drafts"]["leads"] == sum(
+                item["removed"] for item in campaigns
+            )
+            removed_per_campaign.update({item["id"]: item["removed"] for item in campaigns})
+        assert sum(body["added"] for _, body in removals) == len(listed)
+        entries_by_id = {entry_id: key for key, entry_id in entry_ids.items()}
+        imported_per_campaign: Counter = Counter()
+        for campaign, rows, body in adds:
+            imported = assert_results_agree(campaign, body, rows, leads)
+            imported_per_campaign[campaign["id"]] += len(imported)
+            for row, item in zip(rows, body["results"], strict=True):
+                if item["outcome"] == "suppressed":
+                    entry = item["suppressed_by"]
+                    key = entries_by_id[entry["id"]]
+                    assert key == (entry["kind"], entry["value"])
+                    assert matches(key, row)
+                elif item["id"] not in leads:
+                    # Imported (or found in the roster) then removed: by an entry of its person.
+                    assert is_suppressed(row)
+                else:
+                    assert leads[item["id"]]["campaign_id"] == campaign["id"]
+        # What the adds imported, less what the removals reported, is what the drafts hold.
+        for campaign in drafts:
+            assert imported_per_campaign[campaign["id"]] - removed_per_campaign[
+                campaign["id"]
+            ] == len(roster_leads(db, campaign))
+        assert set(removed_per_campaign) <= {campaign["id"] for campaign in drafts}
+
+
+class TestWorkspacesRaceApart:
+    ROUNDS = 4
+    PEOPLE = 60
+
+    @pytest.mark.parametrize("seed", [1, 2])
+    def test_entries_of_one_workspace_never_touch_anothers_adds(
+        self, app, token, other_token, api, other_api, db, seed
+    ):
+        mine = api.create_campaign("Mine", "email")
+        theirs = other_api.create_campaign("Theirs", "email")
+        add_leads(other_api, theirs, [person(n) for n in range(self.PEOPLE)])
+        rng = random.Random(seed)
+        people = list(range(self.PEOPLE))
+        rng.shuffle(people)
+        chunks = [people[round_ :: self.ROUNDS] for round_ in range(self.ROUNDS)]
+
+        def adder():
+            client = ApiClient(app, token)
+            sent = []
+            for chunk in chunks:
+                rows = [person(n) for n in chunk]
+                response = client.post(
+                    leads_url(mine["id"], dedupe="workspace"), json={"prospects": rows}
+                )
+                sent.append((rows, response.status_code, response.json))
+            return sent
+
+        def their_suppressor():
+            client = ApiClient(app, other_token)
+            sent = []
+            for chunk in reversed(chunks):
+                entries = [{"kind": "email", "value": person(n)["email"]} for n in chunk]
+                entries.append({"kind": "domain", "value": "d2.example.org"})
+                body = {"entries": entries, "remove_from_drafts": True}
+                response = client.post(SUPPRESSIONS, json=body)
+                sent.append((response.status_code, response.json))
+            return sent
+
+        added, suppressed_by_them = run_threads([adder, their_suppressor])
+
+        for rows, status, body in added:
+            assert status == 200
+            assert (body["imported"], body["suppressed"]) == (len(rows), 0)
+        assert set(roster_leads(db, mine)) == {person(n)["email"] for n in range(self.PEOPLE)}
+        assert_stats_match_roster(db, mine["id"])
+        # Their entries did their work in their workspace only.
+        assert [status for status, _ in suppressed_by_them] == [200] * self.ROUNDS
+        assert sum(body["removed_from_drafts"]["leads"] for _, body in suppressed_by_them) == (
+            self.PEOPLE
+        )
+        assert {
+            item["id"]
+            for _, body in suppressed_by_them
+            for item in body["removed_from_drafts"]["campaigns"]
+        } == {theirs["id"]}
+        assert stored_leads(db, theirs["id"]) == []
+        assert {row["workspace"] for row in stored_suppressions(db)} == {"globex"}
