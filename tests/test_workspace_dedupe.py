@@ -57,6 +57,20 @@ def elsewhere(index: int, lead: dict, identity: str) -> dict:
     }
 
 
+def add_response(results: list[dict], stats: dict, **extra) -> dict:
+    """The whole body of a lead add with these (expected) results: the counts follow from
+    them."""
+    counts = Counter(item["outcome"] for item in results)
+    return {
+        "imported": counts["imported"],
+        "duplicates": counts["duplicate"],
+        "suppressed": counts["suppressed"],
+        "results": results,
+        "stats": stats,
+        **extra,
+    }
+
+
 def identities_of(db, campaign: dict) -> list[str]:
     return [lead["identity"] for lead in stored_leads(db, campaign["id"], ["identity"])]
 
@@ -166,15 +180,9 @@ class TestSuppressedRows:
 
         stored = stored_leads(db, campaign["id"])
         ids = {lead["identity"]: lead["id"] for lead in stored}
-        results = expected_add(rows, entries, ids)
-        counts = Counter(item["outcome"] for item in results)
-        assert body == {
-            "imported": counts["imported"],
-            "duplicates": counts["duplicate"],
-            "suppressed": counts["suppressed"],
-            "results": results,
-            "stats": stored_stats(db, campaign["id"]),
-        }
+        assert body == add_response(
+            expected_add(rows, entries, ids), stored_stats(db, campaign["id"])
+        )
         assert body["imported"] + body["duplicates"] + body["suppressed"] == len(rows)
         assert [lead["identity"] for lead in stored] == list(
             dict.fromkeys(identity for _, identity, entry in rows if entry is None)
@@ -195,16 +203,9 @@ class TestSuppressedRows:
         assert database_state(db) == before
         # The ids a dry run reports are never stored: take them from its own results.
         ids = {item["identity"]: item["id"] for item in dry["results"] if item["id"]}
-        results = expected_add(rows, entries, ids)
-        counts = Counter(item["outcome"] for item in results)
-        assert dry == {
-            "imported": counts["imported"],
-            "duplicates": counts["duplicate"],
-            "suppressed": counts["suppressed"],
-            "results": results,
-            "stats": {**dry["stats"], "total": counts["imported"], "pending": counts["imported"]},
-            "dry_run": True,
-        }
+        imported = len(ids)  # the identities imported: the others have no id
+        stats = {**dry["stats"], "total": imported, "pending": imported}
+        assert dry == add_response(expected_add(rows, entries, ids), stats, dry_run=True)
         real = post_leads(api, campaign, [row for row, _, _ in rows])
         stored_ids = {lead["identity"]: lead["id"] for lead in stored_leads(db, campaign["id"])}
         assert real == {
@@ -349,14 +350,9 @@ class TestDedupeModes:
             else:
                 results.append(result(index, "imported", ids[identity], identity, None))
         imported = [item["identity"] for item in results if item["outcome"] == "imported"]
-        assert body == {
-            "imported": len(imported),
-            "duplicates": len(TARGET_ROWS) - len(imported),
-            "suppressed": 0,
-            "results": results,
-            "stats": {**body["stats"], "total": 1 + len(imported), "pending": 1 + len(imported)},
-            **({"dry_run": True} if dry_run else {}),
-        }
+        stats = {**body["stats"], "total": 1 + len(imported), "pending": 1 + len(imported)}
+        extra = {"dry_run": True} if dry_run else {}
+        assert body == add_response(results, stats, **extra)
         if not dry_run:
             assert identities_of(db, target) == ["tom@example.com", *imported]
             assert_stats_match_roster(db, target["id"], body["stats"])
