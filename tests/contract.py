@@ -7,6 +7,7 @@ import http
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -249,6 +250,21 @@ def held_connection(pool) -> Iterator[None]:
             yield
         finally:
             pool.release(connection, generation)
+
+
+def wait_for_lock_waiters(db, count: int) -> None:
+    """Wait until `count` sessions of this database are waiting for a lock."""
+    deadline = time.monotonic() + THREAD_TIMEOUT
+    with db.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"no {count} session(s) waiting for a lock")
 
 
 def make_token(pool, workspace: str) -> str:

@@ -4,7 +4,6 @@ another request with the key is 422; a key in use is 409; keys last 24 hours per
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from tests.contract import (
     error_body,
     open_transaction,
     suppress,
+    wait_for_lock_waiters,
 )
 
 KEY = "retry-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
@@ -433,21 +433,6 @@ class TestConcurrentRequests:
             if response.status_code == 409:
                 assert response.json == IN_PROGRESS
         assert lead_count(db, email_campaign["id"]) == 50
-
-
-def wait_for_lock_waiters(db, count: int) -> None:
-    """Wait until `count` sessions of this database are waiting for a lock."""
-    deadline = time.monotonic() + THREAD_TIMEOUT
-    with db.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] >= count:
-                return
-            time.sleep(0.02)
-    raise AssertionError(f"no {count} session(s) waiting for a lock")
 
 
 class TestExpiry:

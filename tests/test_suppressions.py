@@ -5,6 +5,9 @@ isolation of workspaces."""
 
 from __future__ import annotations
 
+import threading
+import uuid
+
 import pytest
 
 from tests.contract import (
@@ -12,6 +15,8 @@ from tests.contract import (
     MISSING_UUID,
     SUPPRESSIONS,
     SUPPRESSIONS_CHECK,
+    THREAD_TIMEOUT,
+    ApiClient,
     add_leads,
     assert_stats_match_roster,
     bad_body,
@@ -21,11 +26,13 @@ from tests.contract import (
     entry_as_listed,
     leads_url,
     move_to,
+    open_transaction,
     row_error,
     stored_leads,
     stored_stats,
     stored_suppressions,
     suppress,
+    wait_for_lock_waiters,
 )
 
 KINDS = "Must be one of: email, domain, linkedin_url."
@@ -948,3 +955,58 @@ class TestWorkspaceIsolation:
             ("globex", "ann@example.com"),
         ]
         assert listing(api)["suppressions"] == [entry_as_listed(entries_of(db)[0])]
+
+
+class TestAddRacingRemoval:
+    @pytest.mark.parametrize("other_commits", [False, True], ids=["rolled-back", "committed"])
+    def test_an_entry_removed_while_the_add_runs_is_added_again(
+        self, app, token, api, db, database_url, other_commits
+    ):
+        # The add finds v1 in the list, then waits for v2, which another transaction is
+        # inserting; meanwhile v1 is removed. The add must store v1 anew, not answer with
+        # the removed entry's id or one it never stored.
+        v1 = {"kind": "email", "value": "v1@example.com"}
+        v2 = {"kind": "email", "value": "v2@example.com"}
+        removed = suppress(api, [v1])["results"][0]["id"]
+        other_id = str(uuid.uuid4())
+        responses = {}
+
+        def send():
+            client = ApiClient(app, token)
+            responses["add"] = client.post(SUPPRESSIONS, json={"entries": [v1, v2]})
+
+        with open_transaction(database_url) as other:
+            other.execute(
+                "INSERT INTO suppressions (workspace_id, id, kind, value)"
+                " SELECT workspace_id, %s, 'email', %s FROM suppressions WHERE id = %s",
+                (other_id, v2["value"], removed),
+            )
+            adding = threading.Thread(target=send)
+            adding.start()
+            wait_for_lock_waiters(db, 1)
+            assert api.delete(SUPPRESSIONS, json={"ids": [removed]}).json == {"deleted": 1}
+            if other_commits:
+                other.connection.commit()
+        adding.join(THREAD_TIMEOUT)
+
+        stored = {row["value"]: row["id"] for row in entries_of(db)}
+        assert set(stored) == {v1["value"], v2["value"]}
+        assert stored[v1["value"]] != removed
+        assert (stored[v2["value"]] == other_id) is other_commits
+        response = responses["add"]
+        assert (response.status_code, response.json) == (
+            200,
+            {
+                "added": 1 if other_commits else 2,
+                "duplicates": 1 if other_commits else 0,
+                "results": [
+                    added(0, stored[v1["value"]], v1["value"]),
+                    added(
+                        1,
+                        stored[v2["value"]],
+                        v2["value"],
+                        "duplicate" if other_commits else "added",
+                    ),
+                ],
+            },
+        )

@@ -23,46 +23,60 @@ CREATE OR REPLACE FUNCTION add_suppressions(
 ) RETURNS TABLE (existing json, removed json)
 LANGUAGE plpgsql AS $$
 DECLARE
+    pending json := p_entries;
     not_inserted text[];
+    found jsonb;
+    held jsonb := '{}'::jsonb;
 BEGIN
     IF p_remove_from_drafts THEN
         -- Exclusive: every lead write of the workspace either committed before (and its
         -- leads are seen below) or waits, and sees these entries (lock_workspace.sql).
         PERFORM lock_workspace(p_workspace_id, 'suppressions', true);
     END IF;
-    WITH entries AS (
-        SELECT *
-        FROM json_to_recordset(p_entries) AS given (
-            id uuid, kind suppression_kind, value text, reason suppression_reason, note text
+    -- An entry the insert finds in the list may be removed by another transaction before
+    -- the lookup below reads it: such entries are inserted again, until each entry of the
+    -- request is either inserted or found.
+    LOOP
+        WITH entries AS (
+            SELECT *
+            FROM json_to_recordset(pending) AS given (
+                id uuid, kind suppression_kind, value text, reason suppression_reason,
+                note text
+            )
+        ),
+        inserted AS (
+            INSERT INTO suppressions (workspace_id, id, kind, value, reason, note)
+            SELECT p_workspace_id, entries.id, entries.kind, entries.value,
+                   coalesce(entries.reason, 'manual'), entries.note
+            FROM entries
+            ORDER BY entries.id
+            ON CONFLICT (workspace_id, kind, value) DO NOTHING
+            RETURNING suppressions.kind, suppressions.value
         )
-    ),
-    inserted AS (
-        INSERT INTO suppressions (workspace_id, id, kind, value, reason, note)
-        SELECT p_workspace_id, entries.id, entries.kind, entries.value,
-               coalesce(entries.reason, 'manual'), entries.note
+        SELECT array_agg(entries.kind || ':' || entries.value) INTO not_inserted
         FROM entries
-        ORDER BY entries.id
-        ON CONFLICT (workspace_id, kind, value) DO NOTHING
-        RETURNING suppressions.kind, suppressions.value
-    )
-    SELECT array_agg(entries.kind || ':' || entries.value) INTO not_inserted
-    FROM entries
-    WHERE NOT EXISTS (
-        SELECT FROM inserted
-        WHERE inserted.kind = entries.kind AND inserted.value = entries.value
-    );
-    existing := '{}'::json;
-    IF not_inserted IS NOT NULL THEN
+        WHERE NOT EXISTS (
+            SELECT FROM inserted
+            WHERE inserted.kind = entries.kind AND inserted.value = entries.value
+        );
+        EXIT WHEN not_inserted IS NULL;
         -- A statement of its own: it sees the entries that a concurrent add committed
         -- while the insert waited for them.
-        SELECT json_object_agg(given.kind || ':' || given.value, suppressions.id)
-        INTO existing
-        FROM json_to_recordset(p_entries) AS given (kind suppression_kind, value text)
+        SELECT jsonb_object_agg(given.kind || ':' || given.value, suppressions.id)
+        INTO found
+        FROM json_to_recordset(pending) AS given (kind suppression_kind, value text)
         JOIN suppressions
             ON suppressions.workspace_id = p_workspace_id
            AND suppressions.kind = given.kind AND suppressions.value = given.value
         WHERE given.kind || ':' || given.value = ANY (not_inserted);
-    END IF;
+        held := held || coalesce(found, '{}'::jsonb);
+        SELECT json_agg(entry) INTO pending
+        FROM json_array_elements(pending) AS entry
+        WHERE (entry ->> 'kind') || ':' || (entry ->> 'value') = ANY (not_inserted)
+          AND NOT held ? ((entry ->> 'kind') || ':' || (entry ->> 'value'));
+        EXIT WHEN pending IS NULL;
+    END LOOP;
+    existing := held::json;
     IF NOT p_remove_from_drafts THEN
         RETURN NEXT;
         RETURN;
