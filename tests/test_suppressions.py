@@ -699,6 +699,8 @@ class TestList:
             ("kind=EMAIL", bad_query("kind", KINDS)),
             ("cursor=garbage", bad_query("cursor", BAD_CURSOR)),
             ("q=" + "x" * 501, bad_query("q", "Longer than maximum length 500.")),
+            ("q=", bad_query("q", "Field may not be blank.")),
+            ("q=%20%09", bad_query("q", "Field may not be blank.")),
             ("page=2", bad_query("page", "Unknown field.")),
             (
                 "kind=phone&limit=0",
