@@ -98,8 +98,11 @@ class SuppressionsAddSchema(Schema):
 
 class SuppressionsListQuerySchema(Schema):
     kind = fields.String(validate=validate.OneOf(SUPPRESSION_KINDS))
+    # Not nullable: a query parameter is text or absent, and a blank one is refused as the
+    # other parameters' blanks are.
     q = TrimmedString(
         max_length=500,
+        allow_none=False,
         metadata={"description": "A case-insensitive substring of the value."},
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))

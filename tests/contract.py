@@ -88,11 +88,11 @@ def bad_body(path: str, message: str) -> dict:
     return bad_request(f"{path}: {message.rstrip('.')}", {"json": errors})
 
 
-def row_error(index: int, field: str, message: str) -> dict:
-    """The body of a POST whose row `index` has one bad field."""
+def row_error(index: int, field: str, message: str, rows: str = "prospects") -> dict:
+    """The body of a POST whose row `index` (of the list `rows`) has one bad field."""
     return bad_request(
-        f"prospects[{index}].{field}: {message.rstrip('.')}",
-        {"json": {"prospects": {str(index): {field: [message]}}}},
+        f"{rows}[{index}].{field}: {message.rstrip('.')}",
+        {"json": {rows: {str(index): {field: [message]}}}},
     )
 
 
@@ -158,6 +158,10 @@ def usage_error(command: str, message: str, arguments: str = "") -> str:
     line ends in `arguments`, e.g. `[IDS]...`)."""
     usage = f"{command} [OPTIONS]" + (f" {arguments}" if arguments else "")
     return f"Usage: {usage}\nTry '{command} --help' for help.\n\nError: {message}\n"
+
+
+SUPPRESSIONS = "/api/suppressions"
+SUPPRESSIONS_CHECK = "/api/suppressions/check"
 
 
 def leads_url(campaign_id: str, **query) -> str:
@@ -276,9 +280,37 @@ def held_connection(pool) -> Iterator[None]:
             pool.release(connection, generation)
 
 
+def wait_for_lock_waiters(db, count: int) -> None:
+    """Wait until `count` sessions of this database are waiting for a lock."""
+    deadline = time.monotonic() + THREAD_TIMEOUT
+    with db.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"no {count} session(s) waiting for a lock")
+
+
 def make_token(pool, workspace: str) -> str:
     with transaction(pool) as tx:
         return auth.create_token(tx, workspace)
+
+
+def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
+    """Run each worker in its own thread, all released at once; return their results."""
+    barrier = threading.Barrier(len(workers))
+
+    def start(worker):
+        barrier.wait(timeout=THREAD_TIMEOUT)
+        return worker()
+
+    with ThreadPoolExecutor(max_workers=len(workers)) as executor:
+        futures = [executor.submit(start, worker) for worker in workers]
+        return [future.result(timeout=THREAD_TIMEOUT) for future in futures]
 
 
 # The API, as a client sees it.
@@ -326,6 +358,11 @@ ROUTES = [
     ("POST", "/api/campaigns/{id}/pause", None),
     ("POST", "/api/campaigns/{id}/resume", None),
     ("POST", "/api/campaigns/{id}/complete", None),
+    ("GET", "/api/suppressions", None),
+    ("POST", "/api/suppressions", {"entries": [{"kind": "email", "value": "new@example.com"}]}),
+    ("DELETE", "/api/suppressions", {"ids": [MISSING_UUID]}),
+    ("POST", "/api/suppressions/check", {"identities": [{"email": "new@example.com"}]}),
+    ("GET", "/api/events", None),
 ]
 
 
@@ -351,6 +388,25 @@ def add_leads(api, campaign: dict, rows: list[dict]) -> list[dict]:
     return listing.json["prospects"]
 
 
+def suppress(api, entries: list[dict], **options) -> dict:
+    """POST these entries to the suppression list (with these other keys of the body);
+    the 200's body."""
+    response = api.post(SUPPRESSIONS, json={"entries": entries, **options})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def result(index: int, outcome: str, id_: str, identity: str, duplicate_of: str | None) -> dict:
+    """One row's result in the response of a lead add."""
+    return {
+        "index": index,
+        "outcome": outcome,
+        "id": id_,
+        "identity": identity,
+        "duplicate_of": duplicate_of,
+    }
+
+
 def move_to(api, campaign: dict, status: str) -> dict:
     """Walk the campaign to `status` with the transition routes; return it as last answered."""
     current = campaign
@@ -360,19 +416,6 @@ def move_to(api, campaign: dict, status: str) -> dict:
         current = response.json["campaign"]
     assert current["status"] == status
     return current
-
-
-def run_threads(workers: list[Callable[[], Any]]) -> list[Any]:
-    """Run each worker in its own thread, all released at once; return their results."""
-    barrier = threading.Barrier(len(workers))
-
-    def start(worker):
-        barrier.wait(timeout=THREAD_TIMEOUT)
-        return worker()
-
-    with ThreadPoolExecutor(max_workers=len(workers)) as executor:
-        futures = [executor.submit(start, worker) for worker in workers]
-        return [future.result(timeout=THREAD_TIMEOUT) for future in futures]
 
 
 def record_five_events(api) -> dict:
@@ -499,6 +542,31 @@ def ids_by_identity(db, campaign_id: str) -> dict[str, str]:
     """The campaign's lead ids by the identity each is stored under."""
     return {
         lead["identity"]: lead["id"] for lead in stored_leads(db, campaign_id, ["identity", "id"])
+    }
+
+
+def stored_suppressions(db) -> list[dict]:
+    """Every suppression entry as stored, of every workspace (its name), in list order
+    (oldest first, ties by id)."""
+    return query_rows(
+        db,
+        "SELECT workspaces.name AS workspace, suppressions.id::text AS id,"
+        " suppressions.kind::text AS kind, suppressions.value,"
+        " suppressions.reason::text AS reason, suppressions.note, suppressions.created_at"
+        " FROM suppressions JOIN workspaces ON workspaces.id = suppressions.workspace_id"
+        " ORDER BY suppressions.created_at, suppressions.id",
+    )
+
+
+def entry_as_listed(row: dict) -> dict:
+    """A stored suppression entry (stored_suppressions) as the API shows it."""
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "value": row["value"],
+        "reason": row["reason"],
+        "note": row["note"],
+        "created_at": row["created_at"].isoformat(),
     }
 
 

@@ -534,6 +534,10 @@ REQUIRED_RESPONSES = {
         ("POST", f"/api/campaigns/{{campaign_id}}/{transition}"): {200, 400, 404, 415} | API_ERRORS
         for transition in ("launch", "pause", "resume", "complete")
     },
+    ("GET", "/api/suppressions"): {200, 400} | API_ERRORS,
+    ("POST", "/api/suppressions"): {200, 400, 409, 413, 415, 422} | API_ERRORS,
+    ("DELETE", "/api/suppressions"): {200, 400, 409, 413, 415, 422} | API_ERRORS,
+    ("POST", "/api/suppressions/check"): {200, 400, 413, 415} | API_ERRORS,
     ("GET", "/healthz"): {200},
     ("GET", "/readyz"): {200, 503},
 }

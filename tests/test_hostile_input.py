@@ -54,6 +54,9 @@ BODY_WRITES = [
     ("POST", "/api/campaigns/{campaign}/leads"),
     ("PATCH", "/api/campaigns/{campaign}/leads"),
     ("DELETE", "/api/campaigns/{campaign}/leads"),
+    ("POST", "/api/suppressions"),
+    ("DELETE", "/api/suppressions"),
+    ("POST", "/api/suppressions/check"),
 ]
 BODY_WRITE_IDS = [f"{method} {path}" for method, path in BODY_WRITES]
 

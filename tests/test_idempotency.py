@@ -4,7 +4,6 @@ another request with the key is 422; a key in use is 409; keys last 24 hours per
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.contract import (
+    SUPPRESSIONS,
     THREAD_TIMEOUT,
     ApiClient,
     add_leads,
@@ -19,6 +19,8 @@ from tests.contract import (
     database_state,
     error_body,
     open_transaction,
+    suppress,
+    wait_for_lock_waiters,
 )
 
 KEY = "retry-7f3c2a9e-5d1b-4c8e-9a6f-0b2d4e6f8a1c"
@@ -166,6 +168,38 @@ def transition_write(name: str, *before: str) -> Callable:
     return build
 
 
+def add_suppressions_write(api) -> Write:
+    # With remove_from_drafts: a replay must neither add entries nor remove leads again.
+    campaign = api.create_campaign()
+    add_leads(api, campaign, [ADA, GRACE])
+    suppress(api, [{"kind": "email", "value": "listed@example.com"}])
+    return Write(
+        "POST",
+        SUPPRESSIONS,
+        {
+            "entries": [
+                {"kind": "email", "value": ADA["email"]},
+                {"kind": "domain", "value": "initech.com"},
+                {"kind": "email", "value": "listed@example.com"},
+            ],
+            "remove_from_drafts": True,
+        },
+        200,
+        other_body={"entries": [{"kind": "email", "value": GRACE["email"]}]},
+    )
+
+
+def delete_suppressions_write(api) -> Write:
+    ids = [
+        item["id"]
+        for item in suppress(
+            api,
+            [{"kind": "email", "value": ADA["email"]}, {"kind": "email", "value": GRACE["email"]}],
+        )["results"]
+    ]
+    return Write("DELETE", SUPPRESSIONS, {"ids": [ids[0]]}, 200, other_body={"ids": [ids[1]]})
+
+
 WRITES = {
     "create campaign": create_campaign_write,
     "add leads": add_leads_write,
@@ -176,6 +210,8 @@ WRITES = {
     "pause": transition_write("pause", "launch"),
     "resume": transition_write("resume", "launch", "pause"),
     "complete": transition_write("complete", "launch"),
+    "add suppressions": add_suppressions_write,
+    "delete suppressions": delete_suppressions_write,
 }
 
 
@@ -246,7 +282,10 @@ class TestReplay:
                     if parameter["in"] == "header"
                 }
                 documented[f"{method.upper()} {path}"] = "Idempotency-Key" in headers
+        # The check is a POST only to carry its identities: it reads, and takes no key.
+        reads = {"POST /api/suppressions/check"}
         writes = {operation for operation in documented if not operation.startswith("GET ")}
+        writes -= reads
         assert writes == {
             "POST /api/campaigns",
             "POST /api/campaigns/{campaign_id}/launch",
@@ -256,6 +295,8 @@ class TestReplay:
             "POST /api/campaigns/{campaign_id}/leads",
             "PATCH /api/campaigns/{campaign_id}/leads",
             "DELETE /api/campaigns/{campaign_id}/leads",
+            "POST /api/suppressions",
+            "DELETE /api/suppressions",
         }
         assert {operation for operation, has in documented.items() if has} == writes
 
@@ -392,21 +433,6 @@ class TestConcurrentRequests:
             if response.status_code == 409:
                 assert response.json == IN_PROGRESS
         assert lead_count(db, email_campaign["id"]) == 50
-
-
-def wait_for_lock_waiters(db, count: int) -> None:
-    """Wait until `count` sessions of this database are waiting for a lock."""
-    deadline = time.monotonic() + THREAD_TIMEOUT
-    with db.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0] >= count:
-                return
-            time.sleep(0.02)
-    raise AssertionError(f"no {count} session(s) waiting for a lock")
 
 
 class TestExpiry:

@@ -24,6 +24,7 @@ from tests.contract import (
     ids_by_identity,
     leads_url,
     move_to,
+    result,
     row_error,
     stored_lead,
     stored_leads,
@@ -36,16 +37,6 @@ ASTRAL = "\U0001d400"
 
 def row_errors(by_index: dict) -> dict:
     return {"json": {"prospects": {str(index): fields for index, fields in by_index.items()}}}
-
-
-def result(index: int, outcome: str, id_: str, identity: str, duplicate_of: str | None) -> dict:
-    return {
-        "index": index,
-        "outcome": outcome,
-        "id": id_,
-        "identity": identity,
-        "duplicate_of": duplicate_of,
-    }
 
 
 def add(api: ApiClient, campaign_id: str, prospects: list, query: str = ""):

@@ -21,6 +21,8 @@ from tests.contract import (
     leads_url,
     move_to,
     stored_lead,
+    stored_suppressions,
+    suppress,
 )
 
 ANN = {
@@ -381,6 +383,133 @@ class TestUpdateIdentity:
         (lead,) = add_leads(api, campaign, [{field: identity[campaign["type"]], **invalid}])
         (other_field,) = invalid
         assert lead[other_field] is None
+
+
+@pytest.fixture
+def entries(api, db) -> dict[str, dict]:
+    """acme's suppression list (an email, a domain, a LinkedIn URL), the stored entries by
+    value."""
+    suppress(
+        api,
+        [
+            {"kind": "email", "value": "carol@example.com"},
+            {"kind": "domain", "value": "initech.com"},
+            {"kind": "linkedin_url", "value": "linkedin.com/in/carol"},
+        ],
+    )
+    return {row["value"]: row for row in stored_suppressions(db)}
+
+
+def suppressed_conflict(field: str, value: str, entry: dict) -> dict:
+    """The 409 of an update that gives `field` the suppressed `value`, naming `entry`."""
+    return error_body(
+        409,
+        f"The {field} {value} is on the suppression list: entry {entry['id']}.",
+        {
+            "json": {
+                "updates": {
+                    field: [
+                        f"Suppressed by entry {entry['id']} ({entry['kind']} {entry['value']})."
+                    ]
+                }
+            }
+        },
+    )
+
+
+CAROL_URL = "https://www.linkedin.com/in/carol"
+
+
+class TestUpdateToASuppressedIdentity:
+    @pytest.mark.parametrize(
+        ("updates", "field", "shown", "entry"),
+        [
+            ({"email": " CAROL@example.com"}, "email", "carol@example.com", "carol@example.com"),
+            ({"email": "x@initech.com"}, "email", "x@initech.com", "initech.com"),
+            ({"email": "x@eu.Initech.com"}, "email", "x@eu.initech.com", "initech.com"),
+            ({"linkedin_url": "uk.linkedin.com/in/Carol/"}, "linkedin_url", CAROL_URL, CAROL_URL),
+            # Both change and both are suppressed: the most specific entry is named.
+            (
+                {"email": "carol@example.com", "linkedin_url": "linkedin.com/in/carol"},
+                "email",
+                "carol@example.com",
+                "carol@example.com",
+            ),
+            (
+                {"email": "x@initech.com", "linkedin_url": "linkedin.com/in/carol"},
+                "linkedin_url",
+                CAROL_URL,
+                CAROL_URL,
+            ),
+        ],
+        ids=["email", "domain", "subdomain", "linkedin", "email-first", "url-before-domain"],
+    )
+    def test_a_suppressed_new_identity_is_409(
+        self, rejected, campaign, roster, entries, updates, field, shown, entry
+    ):
+        # The campaign's own identity and the captured other one, in both campaign types.
+        ann, _ = roster
+        rejected(
+            "PATCH",
+            leads_url(campaign["id"]),
+            409,
+            suppressed_conflict(field, shown, entries[entry]),
+            json={"prospect_id": ann["id"], "updates": {**updates, "company": "Changed"}},
+        )
+
+    def test_a_look_alike_domain_is_not_suppressed(self, api, db, campaign, roster, entries):
+        ann, _ = roster
+        assert_updated(
+            api, db, campaign, ann, {"email": "x@notinitech.com"}, {"email": "x@notinitech.com"}
+        )
+
+    def test_a_lead_suppressed_later_keeps_its_other_fields_editable(
+        self, api, db, campaign, roster
+    ):
+        # Entries added without remove_from_drafts leave the lead in its draft: only a
+        # changed identity is checked, so the rest of it can still be edited.
+        ann, _ = roster
+        suppress(
+            api,
+            [
+                {"kind": "email", "value": ann["email"]},
+                {"kind": "linkedin_url", "value": ann["linkedin_url"]},
+            ],
+        )
+        edited = assert_updated(
+            api, db, campaign, ann, {"company": "Initech"}, {"company": "Initech"}
+        )
+        # The same identities, spelled otherwise, are no change.
+        edited = assert_updated(
+            api,
+            db,
+            campaign,
+            edited,
+            {
+                "email": ann["email"].upper(),
+                "linkedin_url": ann["linkedin_url"] + "/",
+                "position": "CEO",
+            },
+            {"position": "CEO"},
+        )
+        # Moving off a suppressed identity is allowed too.
+        field = IDENTITY_FIELD[campaign["type"]]
+        free = {"email": "ann.free@example.com", "linkedin": "https://www.linkedin.com/in/ann-free"}
+        assert_updated(
+            api,
+            db,
+            campaign,
+            edited,
+            {field: free[campaign["type"]]},
+            {field: free[campaign["type"]]},
+        )
+
+    def test_another_workspaces_entries_do_not_apply(self, api, other_api, db, campaign, roster):
+        ann, _ = roster
+        suppress(other_api, [{"kind": "email", "value": "carol@example.com"}])
+        assert_updated(
+            api, db, campaign, ann, {"email": "carol@example.com"}, {"email": "carol@example.com"}
+        )
 
 
 class TestUpdateRejected:

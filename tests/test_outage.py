@@ -168,6 +168,8 @@ def assert_unavailable(response, elapsed: float) -> None:
     assert elapsed < BOUND
 
 
+# The roster's lead as a suppression entry: adding it removes the lead from the draft.
+ANN_ENTRY = {"kind": "email", "value": "ann@x.io"}
 # Every kind of API call: (method, path, body, status once the database is back).
 API_CALLS = [
     ("GET", "/api/campaigns", None, 200),
@@ -184,6 +186,10 @@ API_CALLS = [
     ("DELETE", "/api/campaigns/{campaign_id}/leads", {"prospect_ids": ["{lead_id}"]}, 200),
     ("DELETE", "/api/campaigns/{campaign_id}/leads", {"all": True}, 200),
     ("POST", "/api/campaigns/{campaign_id}/launch", None, 200),
+    ("GET", "/api/suppressions?kind=email", None, 200),
+    ("POST", "/api/suppressions", {"entries": [ANN_ENTRY], "remove_from_drafts": True}, 200),
+    ("DELETE", "/api/suppressions", {"ids": [str(uuid.uuid4())]}, 200),
+    ("POST", "/api/suppressions/check", {"identities": [{"email": "ann@x.io"}]}, 200),
 ]
 # Writes once more with an Idempotency-Key: its record is written with the write, or not.
 CALLS_WITH_KEYS = [(*call, None) for call in API_CALLS] + [
@@ -452,6 +458,8 @@ class TestUnresponsiveDatabase:
             ("POST", "/api/campaigns/{campaign_id}/leads", {"prospects": [{"email": "cy@x.io"}]}),
             ("DELETE", "/api/campaigns/{campaign_id}/leads", {"all": True}),
             ("POST", "/api/campaigns/{campaign_id}/launch", None),
+            # It locks every draft of the workspace before removing from them.
+            ("POST", "/api/suppressions", {"entries": [ANN_ENTRY], "remove_from_drafts": True}),
         ],
     )
     def test_a_write_stuck_on_a_lock_gives_up_after_the_statement_timeout(

@@ -19,7 +19,14 @@ from limits.strategies import FixedWindowRateLimiter
 from app import create_app
 from leads.web import rate_limits
 from leads.web.rate_limits import KEY_PREFIX, FixedWindowMemoryStorage
-from tests.contract import ApiClient, make_token
+from tests.contract import (
+    MISSING_UUID,
+    SUPPRESSIONS,
+    SUPPRESSIONS_CHECK,
+    ApiClient,
+    make_token,
+    stored_suppressions,
+)
 
 REDIS_URI = "redis://127.0.0.1:6379/0"
 # Nothing listens on port 1: the storage is "down".
@@ -96,6 +103,18 @@ class TestRateLimits:
         response = limited_api.post(f"/api/campaigns/{campaign['id']}/launch")
         assert response.status_code == 429
         assert response.json == RATE_LIMITED
+
+    def test_the_suppression_routes_share_the_budget(self, limited_api, db):
+        check = {"identities": [{"email": "a@example.com"}]}
+        assert limited_api.get(SUPPRESSIONS).status_code == 200
+        assert limited_api.post(SUPPRESSIONS_CHECK, json=check).status_code == 200
+        assert limited_api.delete(SUPPRESSIONS, json={"ids": [MISSING_UUID]}).status_code == 200
+        response = limited_api.post(
+            SUPPRESSIONS, json={"entries": [{"kind": "email", "value": "a@example.com"}]}
+        )
+        assert (response.status_code, response.json) == (429, RATE_LIMITED)
+        assert_limit_headers(response, 0)
+        assert stored_suppressions(db) == []
 
     def test_each_token_has_its_own_budget(self, limited_app, limited_api, db):
         for _ in range(LIMIT):

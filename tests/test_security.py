@@ -36,8 +36,11 @@ class TestTokenComparison:
         digest = hashlib.sha256(token.encode()).digest()
         assert calls == [(digest, digest)]
 
-    # The list of leads as well as the list of campaigns: one access check for every route.
-    @pytest.mark.parametrize("route", ["/api/campaigns", "/api/campaigns/{id}/leads"])
+    # The list of leads as well as the lists of campaigns and suppressions: one access check
+    # for every route.
+    @pytest.mark.parametrize(
+        "route", ["/api/campaigns", "/api/campaigns/{id}/leads", "/api/suppressions"]
+    )
     def test_the_token_itself_never_reaches_a_comparison(self, app, api, token, monkeypatch, route):
         # The database is searched by the SHA-256 of the token, so how long a lookup takes
         # says nothing about the token's characters.

@@ -25,8 +25,12 @@ CREATE OR REPLACE FUNCTION add_suppressions(
 ) RETURNS TABLE (existing json, removed json)
 LANGUAGE plpgsql AS $$
 DECLARE
+    pending json := p_entries;
     not_inserted text[];
-    added_ids uuid[];
+    inserted_ids uuid[];
+    added_ids uuid[] := '{}';
+    found jsonb;
+    held jsonb := '{}'::jsonb;
     removed_per_campaign jsonb;
 BEGIN
     IF p_remove_from_drafts THEN
@@ -34,42 +38,55 @@ BEGIN
         -- leads are seen below) or waits, and sees these entries (lock_workspace.sql).
         PERFORM lock_workspace(p_workspace_id, 'suppressions', true);
     END IF;
-    WITH entries AS (
-        SELECT *
-        FROM json_to_recordset(p_entries) AS given (
-            id uuid, kind suppression_kind, value text, reason suppression_reason, note text
+    -- An entry the insert finds in the list may be removed by another transaction before
+    -- the lookup below reads it: such entries are inserted again, until each entry of the
+    -- request is either inserted or found.
+    LOOP
+        WITH entries AS (
+            SELECT *
+            FROM json_to_recordset(pending) AS given (
+                id uuid, kind suppression_kind, value text, reason suppression_reason,
+                note text
+            )
+        ),
+        inserted AS (
+            INSERT INTO suppressions (workspace_id, id, kind, value, reason, note)
+            SELECT p_workspace_id, entries.id, entries.kind, entries.value,
+                   coalesce(entries.reason, 'manual'), entries.note
+            FROM entries
+            ORDER BY entries.id
+            ON CONFLICT (workspace_id, kind, value) DO NOTHING
+            RETURNING suppressions.kind, suppressions.value, suppressions.id
         )
-    ),
-    inserted AS (
-        INSERT INTO suppressions (workspace_id, id, kind, value, reason, note)
-        SELECT p_workspace_id, entries.id, entries.kind, entries.value,
-               coalesce(entries.reason, 'manual'), entries.note
-        FROM entries
-        ORDER BY entries.id
-        ON CONFLICT (workspace_id, kind, value) DO NOTHING
-        RETURNING suppressions.kind, suppressions.value, suppressions.id
-    )
-    SELECT
-        (SELECT array_agg(entries.kind || ':' || entries.value)
-         FROM entries
-         WHERE NOT EXISTS (
-             SELECT FROM inserted
-             WHERE inserted.kind = entries.kind AND inserted.value = entries.value
-         )),
-        (SELECT array_agg(inserted.id ORDER BY inserted.id) FROM inserted)
-    INTO not_inserted, added_ids;
-    existing := '{}'::json;
-    IF not_inserted IS NOT NULL THEN
+        SELECT
+            (SELECT array_agg(entries.kind || ':' || entries.value)
+             FROM entries
+             WHERE NOT EXISTS (
+                 SELECT FROM inserted
+                 WHERE inserted.kind = entries.kind AND inserted.value = entries.value
+             )),
+            (SELECT array_agg(inserted.id) FROM inserted)
+        INTO not_inserted, inserted_ids;
+        added_ids := added_ids || coalesce(inserted_ids, '{}');
+        EXIT WHEN not_inserted IS NULL;
         -- A statement of its own: it sees the entries that a concurrent add committed
         -- while the insert waited for them.
-        SELECT json_object_agg(given.kind || ':' || given.value, suppressions.id)
-        INTO existing
-        FROM json_to_recordset(p_entries) AS given (kind suppression_kind, value text)
+        SELECT jsonb_object_agg(given.kind || ':' || given.value, suppressions.id)
+        INTO found
+        FROM json_to_recordset(pending) AS given (kind suppression_kind, value text)
         JOIN suppressions
             ON suppressions.workspace_id = p_workspace_id
            AND suppressions.kind = given.kind AND suppressions.value = given.value
         WHERE given.kind || ':' || given.value = ANY (not_inserted);
-    END IF;
+        held := held || coalesce(found, '{}'::jsonb);
+        SELECT json_agg(entry) INTO pending
+        FROM json_array_elements(pending) AS entry
+        WHERE (entry ->> 'kind') || ':' || (entry ->> 'value') = ANY (not_inserted)
+          AND NOT held ? ((entry ->> 'kind') || ':' || (entry ->> 'value'));
+        EXIT WHEN pending IS NULL;
+    END LOOP;
+    existing := held::json;
+    added_ids := ARRAY(SELECT unnest(added_ids) ORDER BY 1);
     IF p_remove_from_drafts THEN
         PERFORM 1 FROM campaigns
         WHERE campaigns.workspace_id = p_workspace_id AND campaigns.status = 'draft'
@@ -141,7 +158,7 @@ BEGIN
         FROM jsonb_array_elements(removed_per_campaign) AS changed;
     END IF;
     -- The events last: record_event's lock is held until the commit (record_event.sql).
-    IF added_ids IS NOT NULL THEN
+    IF cardinality(added_ids) > 0 THEN
         PERFORM record_event(
             p_workspace_id, 'suppressions.added', NULL,
             json_build_object('ids', to_json(added_ids), 'count', cardinality(added_ids))
