@@ -47,7 +47,7 @@ class WebhookUrlField(TrimmedString):
 
 
 class EventTypesField(fields.List):
-    """Event types, each once (repeats are dropped), or ["*"] for every type."""
+    """Event types, each once, or ["*"] for every type."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -58,7 +58,9 @@ class EventTypesField(fields.List):
         )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
-        types = list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
+        types = super()._deserialize(value, attr, data, **kwargs)
+        if len(set(types)) < len(types):
+            raise ValidationError("Name each type once.")
         if ALL_EVENTS in types and len(types) > 1:
             raise ValidationError('"*" stands alone: it means every type.')
         return types

@@ -90,7 +90,8 @@ class Sender:
             target = parse_webhook_url(url)
             addresses = resolve_target(target, allow_private=self._allow_private)
         except (InvalidWebhookUrl, RefusedAddress) as error:
-            return Outcome("refused", error=_short(f"refused: {error}"))
+            reason = str(error)
+            return Outcome("refused", error=_short(f"refused: {reason[:1].lower()}{reason[1:]}"))
         deadline = time.monotonic() + self._timeout
         failure = None
         for address in addresses:
