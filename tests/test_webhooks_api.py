@@ -102,6 +102,17 @@ def stored_deliveries(db, webhook_id: str) -> list[dict]:
     return rows
 
 
+def webhook_with_a_delivery(api, db, fan_out, update: str, params: tuple = ()) -> dict:
+    """A webhook with the delivery of one event, which `update` then changes (a state the
+    worker would reach after some attempts)."""
+    webhook = create(api)["webhook"]
+    api.create_campaign()
+    assert fan_out() == 1
+    with db.cursor() as cursor:
+        cursor.execute(update, params)
+    return webhook
+
+
 @pytest.fixture
 def fan_out(app):
     """Make the deliveries of the new events, as the worker does."""
@@ -510,15 +521,14 @@ class TestDeliveries:
 
     @pytest.mark.parametrize("state", ["failed", "delivered"])
     def test_retry_an_ended_delivery_once_more(self, api, db, fan_out, state):
-        webhook = create(api)["webhook"]
-        api.create_campaign()
-        fan_out()
-        with db.cursor() as cursor:
-            cursor.execute(
-                "UPDATE webhook_deliveries SET state = %s, attempts = 20, last_status_code = 500,"
-                " last_attempt_at = now(), next_attempt_at = NULL",
-                (state,),
-            )
+        webhook = webhook_with_a_delivery(
+            api,
+            db,
+            fan_out,
+            "UPDATE webhook_deliveries SET state = %s, attempts = 20, last_status_code = 500,"
+            " last_attempt_at = now(), next_attempt_at = NULL",
+            (state,),
+        )
         (delivery,) = stored_deliveries(db, webhook["id"])
         retried = api.post(f"/api/webhooks/{webhook['id']}/deliveries/{delivery['id']}/retry")
         assert retried.status_code == 202
@@ -537,14 +547,13 @@ class TestDeliveries:
         ) == [{"due": True, "once": True}]
 
     def test_retry_a_pending_delivery_now_within_its_window(self, api, db, fan_out):
-        webhook = create(api)["webhook"]
-        api.create_campaign()
-        fan_out()
-        with db.cursor() as cursor:
-            cursor.execute(
-                "UPDATE webhook_deliveries"
-                " SET attempts = 2, next_attempt_at = now() + interval '1 hour'"
-            )
+        webhook = webhook_with_a_delivery(
+            api,
+            db,
+            fan_out,
+            "UPDATE webhook_deliveries SET attempts = 2,"
+            " next_attempt_at = now() + interval '1 hour'",
+        )
         (delivery,) = stored_deliveries(db, webhook["id"])
         (window,) = query_rows(db, "SELECT retry_until FROM webhook_deliveries")
         retried = api.post(f"/api/webhooks/{webhook['id']}/deliveries/{delivery['id']}/retry")
