@@ -368,6 +368,18 @@ class TestWorkers:
         assert (row["state"], row["attempts"], row["last_status_code"]) == ("delivered", 1, 200)
         assert worker.lines("webhook worker stopped") == 1
 
+    def test_an_unreachable_database_stops_it_with_one_line(self, tmp_path):
+        unused = free_port()
+        worker = Worker(f"postgresql://leads:secret@127.0.0.1:{unused}/leads", tmp_path / "w.log")
+        assert worker.process.wait(WAIT) == 1
+        worker.stop()
+        output = worker.log.read_text()
+        assert output.startswith("Error: cannot reach the database (connection to server at")
+        assert (
+            output.endswith("check DATABASE_URL and that the server is running.\n")
+            and output.count("\n") == 1
+        )
+
     def test_metrics(self, client, receiver, start_worker):
         port = free_port()
         create_webhook(client, receiver)

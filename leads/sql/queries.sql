@@ -397,7 +397,7 @@ created AS (
     JOIN events ON events.workspace_id = due.workspace_id
                AND events.position > due.after_position
                AND events.position <= due.through_position
-    WHERE due.event_types = '{*}' OR events.type = ANY (due.event_types)
+    WHERE due.event_types = ARRAY['*'] OR events.type = ANY (due.event_types)
     ON CONFLICT DO NOTHING
     RETURNING 1
 ),
