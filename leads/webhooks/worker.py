@@ -122,7 +122,7 @@ class Worker:
                 "workspace_id": str(claimed["workspace_id"]),
                 "webhook_id": str(claimed["endpoint_id"]),
                 "delivery_id": str(claimed["delivery_id"]),
-                "event_id": claimed["id"],
+                "event_id": str(claimed["id"]),
                 "attempt": claimed["attempts"] + 1,
                 "status": outcome.status_code,
                 "error": outcome.error,
