@@ -14,9 +14,10 @@ $(BIN)/.installed: requirements.txt requirements-cli.txt requirements-dev.txt py
 	$(BIN)/pip install --no-deps --no-build-isolation -e .
 	touch $@
 
-## run: serve the API with gunicorn on 127.0.0.1:$(PORT) (migrations are applied at start)
+## run: serve the API with gunicorn on 127.0.0.1:$(PORT) and run one webhook worker beside it
+## (the Procfile, run by honcho; migrations are applied at start). Ctrl-C stops both.
 run: $(BIN)/.installed
-	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py 'app:create_app()'
+	PATH="$(abspath $(BIN)):$$PATH" PORT=$(PORT) $(BIN)/honcho start
 
 ## test: the whole suite against the embedded PostgreSQL, or DATABASE_URL's server
 test: $(BIN)/.installed

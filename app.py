@@ -13,7 +13,7 @@ from leads.config import Settings
 from leads.db.embedded import resolve_database_url
 from leads.db.pool import ConnectionPool
 from leads.errors import register_error_handlers
-from leads.routes import campaigns, events, health, leads, suppressions
+from leads.routes import campaigns, events, health, leads, suppressions, webhooks
 from leads.web.api import init_api
 from leads.web.documented_errors import IdempotencyKeyPlugin
 from leads.web.json_bodies import OrjsonProvider
@@ -54,8 +54,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_metrics(app)
     api = init_api(app, doc_plugins=[IdempotencyKeyPlugin()])
     document_rate_limits(api)
-    init_rate_limits(app, settings, (campaigns.blp, leads.blp, suppressions.blp, events.blp))
-    for blueprint in (health.blp, campaigns.blp, leads.blp, suppressions.blp, events.blp):
+    api_blueprints = (campaigns.blp, leads.blp, suppressions.blp, events.blp, webhooks.blp)
+    init_rate_limits(app, settings, api_blueprints)
+    for blueprint in (health.blp, *api_blueprints):
         api.register_blueprint(blueprint)
     register_error_handlers(app)
     register_cli(app)

@@ -1,7 +1,10 @@
-"""Operator commands: `flask --app app tokens ...`, `db upgrade`, `idempotency purge` and
-`events purge`."""
+"""Operator commands: `flask --app app tokens ...`, `db upgrade`, `idempotency purge`,
+`events purge` and the webhook worker, `webhooks worker`."""
 
 from __future__ import annotations
+
+import logging.config
+import signal
 
 import click
 import psycopg2
@@ -9,9 +12,11 @@ import psycopg2.errors
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from leads.config import ConfigError, ServerSettings
 from leads.db.migrations import apply_migrations
 from leads.db.pool import DatabaseUnavailable, transaction
 from leads.web import auth, idempotency
+from leads.web.request_log import logging_config
 
 UPGRADE = "flask --app app db upgrade"
 
@@ -44,6 +49,7 @@ tokens = OperatorGroup("tokens", help="Create, list and revoke API tokens.")
 db = OperatorGroup("db", help="Database schema.")
 idempotency_keys = OperatorGroup("idempotency", help="Idempotency-Key records.")
 event_feed = OperatorGroup("events", help="The change feed.")
+webhook_deliveries = OperatorGroup("webhooks", help="Webhook deliveries.")
 
 
 def _pool():
@@ -120,8 +126,52 @@ def purge_events() -> None:
     click.echo(f"Purged {purged} event{'' if purged == 1 else 's'} older than {days} days.")
 
 
+@webhook_deliveries.command("worker")
+def run_webhook_worker() -> None:
+    """Deliver the webhooks until SIGTERM or SIGINT, then finish the attempts in flight.
+
+    Applies pending migrations first, as the web server does. Several may run at once.
+    """
+    # Imported here, not with the app: the worker's counters would show, always zero, in the
+    # web server's /metrics.
+    from leads.webhooks.metrics import MetricsServer
+    from leads.webhooks.worker import Worker
+
+    settings = current_app.config["LEADS_SETTINGS"]
+    try:
+        server_settings = ServerSettings.from_environment()
+    except ConfigError as error:
+        raise click.ClickException(f"invalid configuration: {error}") from None
+    logging.config.dictConfig(logging_config(server_settings.log_level))
+    # A connection per sender thread, one for the fan-out and one for a scrape of /metrics.
+    pool = _pool().with_size(settings.webhooks_concurrency + 2)
+    apply_migrations(pool.dsn)
+    worker = Worker(pool, settings)
+    metrics_server = None
+    if settings.webhooks_metrics_port:
+        try:
+            metrics_server = MetricsServer(
+                pool, server_settings.host, settings.webhooks_metrics_port
+            )
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot serve metrics on {server_settings.host}:"
+                f"{settings.webhooks_metrics_port} ({error.strerror or error}): set "
+                "LEADS_WEBHOOKS_METRICS_PORT to a free port, or 0 for none."
+            ) from None
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: worker.stop())
+    try:
+        worker.run()
+    finally:
+        if metrics_server is not None:
+            metrics_server.close()
+        pool.close()
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(tokens)
     app.cli.add_command(db)
     app.cli.add_command(idempotency_keys)
     app.cli.add_command(event_feed)
+    app.cli.add_command(webhook_deliveries)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -28,6 +31,9 @@ DEFAULT_RATE_LIMIT = "600/minute"
 RATE_LIMIT_OFF = "off"
 
 
+T = TypeVar("T")
+
+
 class ConfigError(click.ClickException):
     """A setting has a value the service cannot run with.
 
@@ -36,14 +42,21 @@ class ConfigError(click.ClickException):
     1, as gunicorn.conf.py prints it for the server."""
 
 
-def _int_setting(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
+def _parsed_setting(name: str, parse: Callable[[str], T], kind: str) -> T | None:
+    """The variable's value read by `parse`, or None when it is unset or blank."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
-        return default
+        return None
     try:
-        value = int(raw)
+        return parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
+
+
+def _int_setting(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
+    value = _parsed_setting(name, int, "a whole number")
+    if value is None:
+        return default
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:
@@ -53,6 +66,16 @@ def _int_setting(name: str, default: int, minimum: int = 1, maximum: int | None 
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
+
+
+def _number_setting(name: str, default: float) -> float:
+    """A positive number (decimals allowed): a duration or a factor."""
+    value = _parsed_setting(name, float, "a number")
+    if value is None:
+        return default
+    if not 0 < value < math.inf:
+        raise ConfigError(f"{name} must be a positive number, got {value}")
+    return value
 
 
 def _bool_setting(name: str, default: bool) -> bool:
@@ -136,6 +159,21 @@ class Settings:
     events_retention_days: int = 30
     # Whether an unset DATABASE_URL starts the embedded server (development) or is an error.
     embedded_database: bool = True
+    # Webhooks (docs/API.md, "Webhooks"). Whether a URL may lead to a loopback, private or
+    # other special-use address: for development and tests only.
+    webhooks_allow_private_urls: bool = False
+    # Seconds an attempt may take to connect, and to hear each part of the answer.
+    webhooks_timeout: int = 10
+    # Deliveries a worker attempts at once (each holds a database connection meanwhile).
+    webhooks_concurrency: int = 8
+    # Seconds an idle worker waits before it looks for new events and due deliveries again.
+    webhooks_poll_interval: float = 1.0
+    # The factor of every duration of the retry rules (the backoff, the 24 hours of retries
+    # and of failures before a webhook is disabled, a rotated secret's grace), so that tests
+    # and development see them in seconds: 1 in production.
+    webhooks_time_scale: float = 1.0
+    # The port of a worker's own /metrics (0: none); it binds HOST, as gunicorn does.
+    webhooks_metrics_port: int = 9101
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -161,6 +199,14 @@ class Settings:
             db_statement_timeout=_int_setting("LEADS_DB_STATEMENT_TIMEOUT", 15, minimum=0),
             events_retention_days=_int_setting("LEADS_EVENTS_RETENTION", 30, maximum=36500),
             embedded_database=embedded_database,
+            webhooks_allow_private_urls=_bool_setting("LEADS_WEBHOOKS_ALLOW_PRIVATE_URLS", False),
+            webhooks_timeout=_int_setting("LEADS_WEBHOOKS_TIMEOUT", 10, maximum=60),
+            webhooks_concurrency=_int_setting("LEADS_WEBHOOKS_CONCURRENCY", 8, maximum=256),
+            webhooks_poll_interval=_number_setting("LEADS_WEBHOOKS_POLL_INTERVAL", 1.0),
+            webhooks_time_scale=_number_setting("LEADS_WEBHOOKS_TIME_SCALE", 1.0),
+            webhooks_metrics_port=_int_setting(
+                "LEADS_WEBHOOKS_METRICS_PORT", 9101, minimum=0, maximum=65535
+            ),
         )
 
 

@@ -182,6 +182,8 @@ APP_TABLES = (
     "suppressions",
     "event_positions",
     "events",
+    "webhook_endpoints",
+    "webhook_deliveries",
 )
 
 

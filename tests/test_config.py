@@ -33,6 +33,12 @@ FIELDS = {
     "LEADS_RATE_LIMIT": (Settings, "rate_limit"),
     "LEADS_RATE_LIMIT_STORAGE_URI": (Settings, "rate_limit_storage_uri"),
     "LEADS_EVENTS_RETENTION": (Settings, "events_retention_days"),
+    "LEADS_WEBHOOKS_ALLOW_PRIVATE_URLS": (Settings, "webhooks_allow_private_urls"),
+    "LEADS_WEBHOOKS_TIMEOUT": (Settings, "webhooks_timeout"),
+    "LEADS_WEBHOOKS_CONCURRENCY": (Settings, "webhooks_concurrency"),
+    "LEADS_WEBHOOKS_POLL_INTERVAL": (Settings, "webhooks_poll_interval"),
+    "LEADS_WEBHOOKS_TIME_SCALE": (Settings, "webhooks_time_scale"),
+    "LEADS_WEBHOOKS_METRICS_PORT": (Settings, "webhooks_metrics_port"),
     "LEADS_LOG_LEVEL": (ServerSettings, "log_level"),
     "HOST": (ServerSettings, "host"),
     "PORT": (ServerSettings, "port"),
@@ -108,6 +114,10 @@ class TestSettings:
             ({"LEADS_RATE_LIMIT": "10/second;600/hour"}, "rate_limit", "10/second;600/hour"),
             ({"LEADS_RATE_LIMIT_STORAGE_URI": "redis://127.0.0.1:6379/2"},
              "rate_limit_storage_uri", "redis://127.0.0.1:6379/2"),
+            ({"LEADS_WEBHOOKS_ALLOW_PRIVATE_URLS": "true"}, "webhooks_allow_private_urls", True),
+            ({"LEADS_WEBHOOKS_TIME_SCALE": "0.001"}, "webhooks_time_scale", 0.001),
+            ({"LEADS_WEBHOOKS_POLL_INTERVAL": " 0.05 "}, "webhooks_poll_interval", 0.05),
+            ({"LEADS_WEBHOOKS_METRICS_PORT": "0"}, "webhooks_metrics_port", 0),
         ],
     )  # fmt: skip
     def test_valid_values(self, clean_environment, variables, field, expected):
@@ -182,6 +192,19 @@ INVALID = [
     (
         {"LEADS_RATE_LIMIT": "lots"},
         "LEADS_RATE_LIMIT must be a rate limit such as 600/minute (or off), got 'lots'",
+    ),
+    (
+        {"LEADS_WEBHOOKS_TIME_SCALE": "fast"},
+        "LEADS_WEBHOOKS_TIME_SCALE must be a number, got 'fast'",
+    ),
+    (
+        {"LEADS_WEBHOOKS_POLL_INTERVAL": "0"},
+        "LEADS_WEBHOOKS_POLL_INTERVAL must be a positive number, got 0.0",
+    ),
+    ({"LEADS_WEBHOOKS_TIMEOUT": "61"}, "LEADS_WEBHOOKS_TIMEOUT must be at most 60, got 61"),
+    (
+        {"LEADS_WEBHOOKS_ALLOW_PRIVATE_URLS": "sometimes"},
+        "LEADS_WEBHOOKS_ALLOW_PRIVATE_URLS must be true or false, got 'sometimes'",
     ),
     ({"PORT": "http"}, "PORT must be a whole number, got 'http'"),
     ({"PORT": "70000"}, "PORT must be at most 65535, got 70000"),

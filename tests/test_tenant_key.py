@@ -22,8 +22,13 @@ from tests.contract import committed
 # themselves, and the tokens, which a request finds by hash before it knows its workspace.
 REFERENCE_TABLES = {"workspaces", "api_tokens"}
 # Indexes that serve a query across workspaces: the purges of expired idempotency records
-# and events (by age, whatever the workspace; distributed, they run on each shard).
-CROSS_WORKSPACE_INDEXES = {"idempotency_keys_created_idx", "events_occurred_idx"}
+# and events (by age, whatever the workspace; distributed, they run on each shard), and the
+# webhook workers' queue (the deliveries due first, whatever the workspace).
+CROSS_WORKSPACE_INDEXES = {
+    "idempotency_keys_created_idx",
+    "events_occurred_idx",
+    "webhook_deliveries_due_idx",
+}
 TENANT_COLUMN = "workspace_id"
 
 _OWN_TABLES = """

@@ -224,6 +224,17 @@ class ConnectionPool:
     def dsn(self) -> str:
         return self._dsn
 
+    def with_size(self, size: int) -> ConnectionPool:
+        """A new pool like this one, for up to `size` connections: for a process whose
+        threads need a number of their own (the webhook worker)."""
+        return ConnectionPool(
+            self._dsn,
+            size,
+            self._connect_timeout,
+            self._wait_timeout,
+            self._statement_timeout_ms // 1000,
+        )
+
     def close(self) -> None:
         """Close the idle connections (the pool opens new ones when used again)."""
         with self._lock:

@@ -32,6 +32,17 @@ def record(
     )
 
 
+def event_body(row: dict) -> dict:
+    """An event as the feed shows it and a webhook delivers it, from its row."""
+    return {
+        "id": str(row["id"]),
+        "type": row["type"],
+        "occurred_at": row["occurred_at"],
+        "campaign_id": row["campaign_id"],
+        "data": row["data"],
+    }
+
+
 def read_feed(
     pool: ConnectionPool,
     workspace_id: UUID,
@@ -56,17 +67,7 @@ def read_feed(
             "LEADS_EVENTS_RETENTION): events after it were purged. Read the feed again "
             "without `after`."
         )
-    events = [
-        {
-            "id": str(row["id"]),
-            "type": row["type"],
-            "occurred_at": row["occurred_at"],
-            "campaign_id": row["campaign_id"],
-            "data": row["data"],
-        }
-        for row in rows
-        if row["position"] is not None
-    ]
+    events = [event_body(row) for row in rows if row["position"] is not None]
     if len(events) == limit:
         reached = rows[-1]["position"]
     else:

@@ -255,6 +255,234 @@ moved AS (
 )
 SELECT count(*) AS purged FROM purged;
 
+-- name: lock_workspace_webhooks
+-- Held until the transaction ends: creations of a workspace's webhooks one at a time.
+SELECT lock_workspace(%(workspace_id)s, 'webhooks', true);
+
+-- name: create_webhook
+-- No row when the workspace has `limit` webhooks already. The new endpoint's deliveries
+-- start after the last position of the feed committed so far.
+INSERT INTO webhook_endpoints (workspace_id, id, url, description, event_types, secret,
+                               fanned_out_through)
+SELECT %(workspace_id)s, %(id)s, %(url)s, %(description)s, %(event_types)s::text[],
+       %(secret)s,
+       coalesce((SELECT positions.last_position FROM event_positions AS positions
+                 WHERE positions.workspace_id = %(workspace_id)s), 0)
+WHERE (SELECT count(*) FROM webhook_endpoints
+       WHERE webhook_endpoints.workspace_id = %(workspace_id)s) < %(limit)s
+RETURNING id, url, description, event_types, enabled, failing_since, created_at, updated_at;
+
+-- name: list_webhooks
+SELECT id, url, description, event_types, enabled, failing_since, created_at, updated_at
+FROM webhook_endpoints
+WHERE workspace_id = %(workspace_id)s
+ORDER BY created_at, id;
+
+-- name: get_webhook
+SELECT id, url, description, event_types, enabled, failing_since, created_at, updated_at
+FROM webhook_endpoints
+WHERE workspace_id = %(workspace_id)s AND id = %(id)s;
+
+-- name: lock_webhook
+SELECT enabled
+FROM webhook_endpoints
+WHERE workspace_id = %(workspace_id)s AND id = %(id)s
+FOR UPDATE;
+
+-- name: update_webhook
+-- Null url and event_types keep theirs. Enabling starts the deliveries after the feed's
+-- last committed position, and forgets the failures.
+UPDATE webhook_endpoints AS endpoint
+SET url = coalesce(%(url)s, endpoint.url),
+    event_types = coalesce(%(event_types)s::text[], endpoint.event_types),
+    description = CASE WHEN %(set_description)s THEN %(description)s
+                       ELSE endpoint.description END,
+    enabled = %(enabled)s,
+    fanned_out_through = CASE WHEN %(enabling)s THEN
+            coalesce((SELECT positions.last_position FROM event_positions AS positions
+                      WHERE positions.workspace_id = endpoint.workspace_id), 0)
+        ELSE endpoint.fanned_out_through END,
+    failing_since = CASE WHEN %(enabling)s THEN NULL ELSE endpoint.failing_since END,
+    updated_at = now()
+WHERE endpoint.workspace_id = %(workspace_id)s AND endpoint.id = %(id)s
+RETURNING id, url, description, event_types, enabled, failing_since, created_at, updated_at;
+
+-- name: hold_pending_deliveries
+-- A disabled endpoint's pending deliveries wait, unscheduled, until it is enabled again.
+UPDATE webhook_deliveries
+SET next_attempt_at = NULL
+WHERE workspace_id = %(workspace_id)s AND endpoint_id = %(endpoint_id)s
+  AND state = 'pending';
+
+-- name: schedule_pending_deliveries
+-- An enabled endpoint's pending deliveries: due now, each with a new retry window.
+UPDATE webhook_deliveries
+SET next_attempt_at = now(),
+    retry_until = now() + make_interval(secs => %(retry_window)s)
+WHERE workspace_id = %(workspace_id)s AND endpoint_id = %(endpoint_id)s
+  AND state = 'pending';
+
+-- name: delete_webhook
+-- Its deliveries go with it (ON DELETE CASCADE), once an attempt in flight has ended.
+DELETE FROM webhook_endpoints
+WHERE workspace_id = %(workspace_id)s AND id = %(id)s
+RETURNING id;
+
+-- name: rotate_webhook_secret
+UPDATE webhook_endpoints
+SET previous_secret = secret,
+    previous_secret_until = now() + make_interval(secs => %(grace)s),
+    secret = %(secret)s,
+    updated_at = now()
+WHERE workspace_id = %(workspace_id)s AND id = %(id)s
+RETURNING id, url, description, event_types, enabled, failing_since, created_at, updated_at;
+
+-- name: list_webhook_deliveries
+-- One page of an endpoint's deliveries, newest event first, below the position `before`.
+SELECT deliveries.id, events.id AS event_id, events.type AS event_type, deliveries.state,
+       deliveries.attempts, deliveries.last_status_code, deliveries.last_error,
+       deliveries.last_attempt_at, deliveries.next_attempt_at, deliveries.created_at,
+       deliveries.event_position
+FROM webhook_deliveries AS deliveries
+JOIN events ON events.workspace_id = deliveries.workspace_id
+           AND events.position = deliveries.event_position
+WHERE deliveries.workspace_id = %(workspace_id)s
+  AND deliveries.endpoint_id = %(endpoint_id)s
+  AND (%(before)s::bigint IS NULL OR deliveries.event_position < %(before)s::bigint)
+ORDER BY deliveries.event_position DESC
+LIMIT %(limit)s;
+
+-- name: retry_webhook_delivery
+-- Due now. A pending delivery keeps its retry window; a delivered or failed one gets one
+-- attempt (its window ends now).
+WITH retried AS (
+    UPDATE webhook_deliveries AS deliveries
+    SET next_attempt_at = now(),
+        retry_until = CASE WHEN deliveries.state = 'pending' THEN deliveries.retry_until
+                           ELSE now() END,
+        state = 'pending'
+    WHERE deliveries.workspace_id = %(workspace_id)s
+      AND deliveries.endpoint_id = %(endpoint_id)s
+      AND deliveries.id = %(id)s
+    RETURNING deliveries.*
+)
+SELECT retried.id, events.id AS event_id, events.type AS event_type, retried.state,
+       retried.attempts, retried.last_status_code, retried.last_error,
+       retried.last_attempt_at, retried.next_attempt_at, retried.created_at
+FROM retried
+JOIN events ON events.workspace_id = retried.workspace_id
+           AND events.position = retried.event_position;
+
+-- name: fan_out_webhook_events
+-- The worker's fan-out: for up to `endpoints` enabled endpoints behind their workspace's
+-- feed, a delivery for each of the next `events` events of their types, and the endpoint's
+-- position moved past them. One snapshot reads the feed's last position and its events:
+-- positions follow commit order without gaps (record_event.sql), so every event up to the
+-- last position read is there, and moving up to it skips none. Endpoints that another
+-- worker is fanning out are skipped.
+WITH due AS (
+    SELECT endpoint.workspace_id, endpoint.id, endpoint.event_types,
+           endpoint.fanned_out_through AS after_position,
+           least(positions.last_position, endpoint.fanned_out_through + %(events)s)
+               AS through_position
+    FROM webhook_endpoints AS endpoint
+    JOIN event_positions AS positions ON positions.workspace_id = endpoint.workspace_id
+    WHERE endpoint.enabled AND endpoint.fanned_out_through < positions.last_position
+    LIMIT %(endpoints)s
+    FOR UPDATE OF endpoint SKIP LOCKED
+),
+created AS (
+    INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_position,
+                                    next_attempt_at, retry_until)
+    SELECT due.workspace_id, gen_random_uuid(), due.id, events.position, now(),
+           now() + make_interval(secs => %(retry_window)s)
+    FROM due
+    JOIN events ON events.workspace_id = due.workspace_id
+               AND events.position > due.after_position
+               AND events.position <= due.through_position
+    WHERE due.event_types = ARRAY['*'] OR events.type = ANY (due.event_types)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+),
+moved AS (
+    UPDATE webhook_endpoints AS endpoint
+    SET fanned_out_through = due.through_position
+    FROM due
+    WHERE endpoint.workspace_id = due.workspace_id AND endpoint.id = due.id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM moved) AS endpoints, (SELECT count(*) FROM created) AS created;
+
+-- name: claim_webhook_delivery
+-- The delivery due first that no other worker holds, locked until the claiming
+-- transaction ends (after its attempt): each delivery is attempted by one worker at a
+-- time, and one whose worker died is due again. With its endpoint and its event.
+SELECT deliveries.workspace_id, deliveries.id AS delivery_id, deliveries.endpoint_id,
+       deliveries.attempts, endpoint.url, endpoint.secret,
+       CASE WHEN endpoint.previous_secret_until > now() THEN endpoint.previous_secret END
+           AS previous_secret,
+       endpoint.failing_since, events.id, events.type, events.occurred_at,
+       events.campaign_id, events.data
+FROM webhook_deliveries AS deliveries
+JOIN webhook_endpoints AS endpoint ON endpoint.workspace_id = deliveries.workspace_id
+                                  AND endpoint.id = deliveries.endpoint_id
+JOIN events ON events.workspace_id = deliveries.workspace_id
+           AND events.position = deliveries.event_position
+WHERE deliveries.state = 'pending' AND deliveries.next_attempt_at <= now()
+  AND endpoint.enabled
+ORDER BY deliveries.next_attempt_at
+LIMIT 1
+FOR UPDATE OF deliveries SKIP LOCKED;
+
+-- name: record_webhook_attempt
+-- The attempt's outcome, in the claiming transaction. A failure is attempted again
+-- `delay` seconds after this answer, unless that comes after its retry window: then the
+-- delivery has failed.
+WITH attempt AS (
+    SELECT clock_timestamp() + make_interval(secs => %(delay)s) AS next_at
+)
+UPDATE webhook_deliveries AS deliveries
+SET attempts = deliveries.attempts + 1,
+    last_attempt_at = now(),
+    last_status_code = %(status_code)s,
+    last_error = %(error)s,
+    state = CASE WHEN %(delivered)s THEN 'delivered'
+                 WHEN attempt.next_at > deliveries.retry_until THEN 'failed'
+                 ELSE 'pending' END::webhook_delivery_state,
+    next_attempt_at = CASE WHEN NOT %(delivered)s AND attempt.next_at <= deliveries.retry_until
+                           THEN attempt.next_at END
+FROM attempt
+WHERE deliveries.workspace_id = %(workspace_id)s AND deliveries.id = %(id)s
+RETURNING deliveries.state;
+
+-- name: note_webhook_success
+-- An endpoint that answered is no longer failing.
+UPDATE webhook_endpoints
+SET failing_since = NULL
+WHERE workspace_id = %(workspace_id)s AND id = %(id)s AND failing_since IS NOT NULL;
+
+-- name: note_webhook_failure
+-- An endpoint whose attempts have all failed since `window` seconds ago is disabled; else
+-- the first failure is noted. The row is written only when one of them changes.
+UPDATE webhook_endpoints AS endpoint
+SET failing_since = coalesce(endpoint.failing_since, now()),
+    enabled = endpoint.failing_since IS NULL
+              OR endpoint.failing_since > now() - make_interval(secs => %(window)s),
+    updated_at = CASE WHEN endpoint.failing_since IS NULL THEN endpoint.updated_at
+                      ELSE now() END
+WHERE endpoint.workspace_id = %(workspace_id)s AND endpoint.id = %(id)s AND endpoint.enabled
+  AND (endpoint.failing_since IS NULL
+       OR endpoint.failing_since <= now() - make_interval(secs => %(window)s))
+RETURNING endpoint.enabled;
+
+-- name: webhook_queue
+-- The deliveries waiting for a worker (not those of disabled endpoints), and how long the
+-- oldest of them has waited.
+SELECT count(*) AS pending,
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age
+FROM webhook_deliveries
+WHERE state = 'pending' AND next_attempt_at IS NOT NULL;
+
 -- name: ping
 SELECT 1;
 

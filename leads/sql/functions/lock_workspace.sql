@@ -1,4 +1,4 @@
--- The workspace-wide rules of the roster, as transaction-level advisory locks keyed by the
+-- The workspace-wide rules, as transaction-level advisory locks keyed by the
 -- workspace (another workspace whose key collides only waits, it is never wrong):
 --
 -- 'suppressions': every write that puts an identity into a roster (an add, a change of a
@@ -9,6 +9,8 @@
 --   what committed before it).
 -- 'dedupe': an add with dedupe workspace or live holds it exclusive, so no two such adds
 --   decide at once that an identity is in no other campaign.
+-- 'webhooks': a webhook's creation holds it exclusive, so that no two creations count the
+--   workspace's webhooks at once and pass its limit together.
 --
 -- Every writer takes the locks it needs in this order (suppressions, dedupe, then the
 -- campaign's row in lock_draft_campaign), so that no two writers wait for each other.
@@ -19,7 +21,8 @@ CREATE OR REPLACE FUNCTION lock_workspace(
 ) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    rule_key integer := CASE p_rule WHEN 'suppressions' THEN 1 WHEN 'dedupe' THEN 2 END;
+    rule_key integer := CASE p_rule
+        WHEN 'suppressions' THEN 1 WHEN 'dedupe' THEN 2 WHEN 'webhooks' THEN 3 END;
     workspace_key integer := hashtext(p_workspace_id::text);
 BEGIN
     IF rule_key IS NULL THEN

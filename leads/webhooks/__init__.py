@@ -1,0 +1,1 @@
+"""The webhook worker: deliveries made from the change feed, signed and sent."""
