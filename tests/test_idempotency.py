@@ -297,6 +297,11 @@ class TestReplay:
             "DELETE /api/campaigns/{campaign_id}/leads",
             "POST /api/suppressions",
             "DELETE /api/suppressions",
+            "POST /api/webhooks",
+            "PATCH /api/webhooks/{webhook_id}",
+            "DELETE /api/webhooks/{webhook_id}",
+            "POST /api/webhooks/{webhook_id}/rotate-secret",
+            "POST /api/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
         }
         assert {operation for operation, has in documented.items() if has} == writes
 

@@ -62,7 +62,7 @@ class TestInstalledCommand:
     def test_groups_list_every_subcommand(self, invoke):
         top = invoke("--help").stdout
         listed = re.findall(r"^  (\w+) ", top.split("Commands:")[1], re.MULTILINE)
-        assert listed == ["campaign", "mcp", "suppression"]
+        assert listed == ["campaign", "events", "mcp", "suppression"]
         suppression = invoke("suppression", "--help").stdout
         listed = re.findall(r"^  (\w+) ", suppression.split("Commands:")[1], re.MULTILINE)
         assert listed == ["add", "check", "list", "remove"]
