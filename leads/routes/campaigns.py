@@ -9,7 +9,6 @@ from leads.domain import campaigns
 from leads.web.api import Blueprint, protect
 from leads.web.auth import current_workspace_id
 from leads.web.documented_errors import documents_errors, idempotent_write
-from leads.web.documented_links import documents_links, link
 from leads_contract.values import CAMPAIGN_TRANSITIONS
 from schemas.campaigns import (
     CampaignCreateSchema,
@@ -17,27 +16,6 @@ from schemas.campaigns import (
     CampaignEnvelopeSchema,
     CampaignListSchema,
 )
-
-CAMPAIGN_PATH = "/api/campaigns/{campaign_id}"
-LEADS_PATH = f"{CAMPAIGN_PATH}/leads"
-# Every operation that takes a campaign's id, fed the id of the campaign just created.
-_CREATED_CAMPAIGN = {"path.campaign_id": "$response.body#/campaign/id"}
-CREATED_CAMPAIGN_LINKS = {
-    "GetCampaign": link("get", CAMPAIGN_PATH, "Show the campaign.", parameters=_CREATED_CAMPAIGN),
-    **{
-        f"{transition.capitalize()}Campaign": link(
-            "post",
-            f"{CAMPAIGN_PATH}/{transition}",
-            f"{transition.capitalize()} the campaign.",
-            parameters=_CREATED_CAMPAIGN,
-        )
-        for transition in CAMPAIGN_TRANSITIONS
-    },
-    "ListLeads": link("get", LEADS_PATH, "List its leads.", parameters=_CREATED_CAMPAIGN),
-    "AddLeads": link("post", LEADS_PATH, "Add leads to it.", parameters=_CREATED_CAMPAIGN),
-    "UpdateLead": link("patch", LEADS_PATH, "Edit one of its leads.", parameters=_CREATED_CAMPAIGN),
-    "RemoveLeads": link("delete", LEADS_PATH, "Remove its leads.", parameters=_CREATED_CAMPAIGN),
-}
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/campaigns", description="Campaigns.")
 protect(blp)
@@ -59,7 +37,6 @@ class Campaigns(MethodView):
     @blp.arguments(CampaignCreateSchema)
     @blp.response(201, CampaignEnvelopeSchema)
     @documents_errors(blp, 409, 413, 415)
-    @documents_links(blp, 201, CREATED_CAMPAIGN_LINKS)
     def post(self, body):
         """Create a draft campaign. Names are unique per workspace (409)."""
         campaign = campaigns.create_campaign(

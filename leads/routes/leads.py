@@ -13,7 +13,6 @@ from leads.domain.campaigns import parse_campaign_id
 from leads.web.api import Blueprint, protect
 from leads.web.auth import current_workspace_id
 from leads.web.documented_errors import documents_errors, idempotent_write
-from leads.web.documented_links import documents_links, link
 from leads.web.json_bodies import json_response, outcome_response
 from leads.web.metrics import note_added_leads
 from schemas.leads import (
@@ -27,27 +26,6 @@ from schemas.leads import (
     LeadsListQuerySchema,
     LeadUpdatedSchema,
 )
-
-LEADS_PATH = "/api/campaigns/{campaign_id}/leads"
-_SAME_CAMPAIGN = {"path.campaign_id": "$request.path.campaign_id"}
-# The first row's lead: the one it added, or the one it duplicates (null when suppressed).
-_FIRST_LEAD_ID = "$response.body#/results/0/id"
-ADDED_LEADS_LINKS = {
-    "UpdateLead": link(
-        "patch",
-        LEADS_PATH,
-        "Edit the first row's lead.",
-        parameters=_SAME_CAMPAIGN,
-        request_body={"prospect_id": _FIRST_LEAD_ID},
-    ),
-    "RemoveLeads": link(
-        "delete",
-        LEADS_PATH,
-        "Remove the first row's lead.",
-        parameters=_SAME_CAMPAIGN,
-        request_body={"prospect_ids": [_FIRST_LEAD_ID]},
-    ),
-}
 
 blp = Blueprint(
     "leads",
@@ -116,7 +94,6 @@ class CampaignLeads(MethodView):
     @blp.arguments(LeadsAddQuerySchema, location="query", unknown="raise")
     @blp.response(200, LeadsAddedSchema)
     @documents_errors(blp, 404, 413, 415)
-    @documents_links(blp, 200, ADDED_LEADS_LINKS)
     def post(self, body, query, campaign_id):
         """Add 1 to 1000 leads, deduplicated by the campaign's identity.
 

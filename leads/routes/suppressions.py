@@ -9,7 +9,6 @@ from leads.domain import suppressions
 from leads.web.api import Blueprint, protect
 from leads.web.auth import current_workspace_id
 from leads.web.documented_errors import documents_errors, idempotent_write
-from leads.web.documented_links import documents_links, link
 from schemas.suppressions import (
     SuppressionPageSchema,
     SuppressionsAddedSchema,
@@ -20,15 +19,6 @@ from schemas.suppressions import (
     SuppressionsDeleteSchema,
     SuppressionsListQuerySchema,
 )
-
-ADDED_SUPPRESSIONS_LINKS = {
-    "RemoveSuppressions": link(
-        "delete",
-        "/api/suppressions",
-        "Remove the first entry (the one added, or the one it duplicates).",
-        request_body={"ids": ["$response.body#/results/0/id"]},
-    ),
-}
 
 blp = Blueprint(
     "suppressions",
@@ -64,7 +54,6 @@ class Suppressions(MethodView):
     @blp.arguments(SuppressionsAddSchema)
     @blp.response(200, SuppressionsAddedSchema)
     @documents_errors(blp, 413, 415)
-    @documents_links(blp, 200, ADDED_SUPPRESSIONS_LINKS)
     def post(self, body):
         """Add 1 to 1000 entries (`email`, `domain` or `linkedin_url`), normalized as lead
         identities are and deduplicated within the request and against the list.
