@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -19,6 +20,16 @@ from pathlib import Path
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 LEADS_BIN = Path(sys.executable).with_name("leads")
+
+
+def interruptible() -> None:
+    """The preexec_fn of a process that a test stops with SIGINT (Ctrl-C). A shell's
+    background job (or nohup, or some CI runners) starts with SIGINT ignored, and the child
+    would inherit that: give it the default disposition, so that Python installs its
+    KeyboardInterrupt handler as in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 # The imports: lead adds, and suppression list adds.
 ADD_PATH = re.compile(r"^/api/(campaigns/[^/]+/leads|suppressions)$")
 

@@ -24,7 +24,7 @@ from tests.contract import (
     stored_events,
     usage_error,
 )
-from tests.live_server import LEADS_BIN, process_env
+from tests.live_server import LEADS_BIN, interruptible, process_env
 
 # How long a test waits for a line of `--follow` or for it to exit: far above what it needs.
 PROCESS_TIMEOUT = 30  # seconds
@@ -50,6 +50,7 @@ class Following:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
+            preexec_fn=interruptible,
         )
         self._lines: queue.Queue[str] = queue.Queue()
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -28,7 +28,7 @@ from tests.contract import (
     stored_leads,
     usage_error,
 )
-from tests.live_server import LEADS_BIN, Fault
+from tests.live_server import LEADS_BIN, Fault, interruptible
 
 
 def imported_fields(db, campaign: dict) -> list[dict]:
@@ -648,10 +648,7 @@ class TestInterrupt:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            # A shell's background job (or nohup, or some CI runners) starts with SIGINT
-            # ignored, and the child would inherit that: give it the default disposition,
-            # so that Python installs its KeyboardInterrupt handler as in a terminal.
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            preexec_fn=interruptible,
         )  # fmt: skip
         try:
             assert fault.held.wait(timeout=60)
