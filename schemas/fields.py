@@ -52,7 +52,11 @@ class TrimmedString(fields.String):
     def __init__(self, max_length: int | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("allow_none", True)
         if max_length is not None:
-            kwargs.setdefault("metadata", {})["maxLength"] = max_length
+            # The limit counts the trimmed text, which JSON Schema's maxLength cannot say (a
+            # longer value padded with white space is accepted): the document says it in words.
+            metadata = kwargs["metadata"] = dict(kwargs.get("metadata") or {})
+            rule = f"At most {max_length} characters, surrounding white space not counted."
+            metadata["description"] = " ".join(filter(None, [metadata.get("description"), rule]))
         super().__init__(**kwargs)
         self.max_length = max_length
 
