@@ -14,11 +14,9 @@ from marshmallow import ValidationError, fields
 
 from leads.domain.cursors import InvalidCursor, decode_cursor
 from leads.domain.identity import (
-    DOMAIN_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     LINKEDIN_URL_MAX_LENGTH,
     InvalidIdentity,
-    normalize_domain,
     normalize_email,
     normalize_linkedin_url,
 )
@@ -137,13 +135,6 @@ class CursorField(fields.String):
             raise ValidationError(
                 "Not a valid cursor: pass the next_cursor of a previous page unchanged."
             ) from None
-
-
-class DomainField(IdentityField):
-    """A domain name, as normalize_domain keys it (a suppression entry)."""
-
-    max_length = DOMAIN_MAX_LENGTH
-    normalize = staticmethod(normalize_domain)
 
 
 class Timestamp(fields.DateTime):
