@@ -212,3 +212,35 @@ class TestFollow:
         again = feed(api, after=stopped.group(1))["events"]
         assert again == events[len(events) - len(again) :]
         assert len(again) <= 2
+
+
+class TestClosedPipe:
+    """`leads events --follow | head -n 1`: once the reader is gone, the next event printed
+    ends the command quietly (exit 1, as click ends a write to a closed pipe), with no
+    traceback."""
+
+    def test_the_reader_going_away_ends_it_quietly(self, leads_env, api, tmp_path):
+        campaign = api.create_campaign("Spring", "email")
+        stderr_path = tmp_path / "stderr"
+        with stderr_path.open("w") as stderr:
+            process = subprocess.Popen(
+                [str(LEADS_BIN), "events", "--follow", "--interval", "0.1"],
+                env=process_env(**leads_env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                preexec_fn=interruptible,
+            )
+            try:
+                assert process.stdout is not None
+                assert json.loads(process.stdout.readline())["type"] == "campaign.created"
+                process.stdout.close()  # what `head -n 1` does once it has its line
+                rows = {"prospects": [{"email": "ada@example.com"}]}
+                assert api.post(leads_url(campaign["id"]), json=rows).status_code == 200
+                code = process.wait(timeout=PROCESS_TIMEOUT)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait(timeout=PROCESS_TIMEOUT)
+        assert (code, stderr_path.read_text()) == (1, "")
