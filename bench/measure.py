@@ -95,6 +95,55 @@ class Row:
         ]
 
 
+@dataclass
+class RateRow(Row):
+    """A rate whose target is a floor, the more the better (events delivered per second):
+    one figure per run in `service`, no baseline to divide it by."""
+
+    unit: str = "events/s"
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.service)
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.rate >= self.target
+
+    def as_dict(self) -> dict:
+        return {
+            "item": self.item,
+            "what": self.what,
+            "service_median": self.rate,
+            "baseline_median": None,
+            "ratio": None,
+            "added": None,
+            "target": self.target,
+            "target_is_floor": True,
+            "next_goal": None,
+            "met": self.met,
+            "old_baseline_median": None,
+            "ratio_to_old_baseline": None,
+            "runs": len(self.service),
+            "service_runs": self.service,
+            "baseline_runs": [],
+            "old_baseline_runs": [],
+            "unit": self.unit,
+        }
+
+    def cells(self) -> list[str]:
+        target = "—" if self.target is None else f"≥ {self.target:g} {self.unit}"
+        return [
+            self.item,
+            f"{self.what} ({len(self.service)} runs)",
+            f"{self.rate:.0f} {self.unit}",
+            *["—"] * 3,
+            target,
+            met_cell(self.met),
+            *["—"] * 2,
+        ]
+
+
 def met_cell(met: bool | None) -> str:
     return {None: "—", True: "met", False: "**missed**"}[met]
 

@@ -10,7 +10,9 @@ clock starts. The old floor (the same rows
 adapted from Python lists by psycopg2) runs beside it, so that the change of baseline
 shows. The floor of a GET is the same page fetched by psycopg2; of a DELETE, the same
 DELETE statement; of a suppression check, one query probing the list's unique index. A
-POST with dedupe=workspace is compared with the same POST with dedupe=campaign.
+POST with dedupe=workspace is compared with the same POST with dedupe=campaign. Items 9 and
+10 (bench/events.py): a POST and a DELETE with the change feed's events against the same
+without them, and how many events a second one webhook worker delivers.
 
     .venv/bin/python -m bench            # the full bench (make bench)
     .venv/bin/python -m bench --quick    # smaller rosters, fewer runs: checks the bench itself
@@ -55,6 +57,7 @@ from bench.database import (
     suppressed_linkedin_url,
     unnest_columns,
 )
+from bench.events import NO_EVENTS, EventItems
 from bench.measure import BATCH, DELETE_IDS, Row, alternate, lead_batch, log, ms, take_turns
 from bench.server import BenchError, Client, Gunicorn, one_shot, run_wrk
 from leads.domain.ids import new_lead_ids
@@ -83,15 +86,20 @@ class Plan:
     # Items 7 and 8: the leads of the workspace with a suppression list, and its entries.
     workspace_leads: int
     suppressions: int
+    # Item 10: the events in the feed when a webhook worker starts, and how many workers run.
+    worker_events: int
+    worker_runs: int
 
 
-# One plan a line, in the order of Plan's fields. The cheap measurements get many runs: on a
-# shared machine their medians move from run to run, the less the more runs they are taken
-# over. --quick only checks the bench itself.
+# One plan in the order of Plan's fields, those of item 10 (events, workers) on a second line.
+# The cheap measurements get many runs: on a shared machine their medians move from run to
+# run, the less the more runs they are taken over. --quick only checks the bench itself.
 # fmt: off
 #            sizes                  post page deep del wipe wrk wrk s mem warm listed leads, entries
-FULL = Plan((0, 100_000, 1_000_000), 101, 201, 7,  101, 3,   3,  8,    500, 2,   1_000_000, 100_000)
-QUICK = Plan((0, 10_000, 100_000),   5,   5,   3,  5,   1,   1,  3,    50,  1,   100_000,   10_000)
+FULL = Plan((0, 100_000, 1_000_000), 101, 201, 7,  101, 3,   3,  8,    500, 2,   1_000_000, 100_000,
+            2000, 5)
+QUICK = Plan((0, 10_000, 100_000),   5,   5,   3,  5,   1,   1,  3,    50,  1,   100_000,   10_000,
+             2000, 2)
 # fmt: on
 
 # The workspace of items 7 and 8 (the "listed" workspace): its leads in this many email
@@ -703,6 +711,7 @@ class Bench:
                 listed_client.close()
                 client.close()
                 self.stop(service)
+                EventItems(self).run()
             self.measure_memory()
             self.extra["postgres"] = self.db.server_version()
         finally:
@@ -799,9 +808,28 @@ def results_table(rows: list[Row]) -> list[str]:
         " DELETE. Item 2, the service's own POST at the smallest roster. Item 7, the service's"
         " own POST of the same batch with dedupe=campaign. Item 8, one query probing the"
         " suppression list's unique index for each identity's email, domain and parent"
-        " domains or LinkedIn URL (the candidates made before the clock).",
+        " domains or LinkedIn URL (the candidates made before the clock). Item 9, the same"
+        " requests to the same service on a second database made alike, where, once its"
+        f" gunicorn had applied the function files, `{NO_EVENTS}` (bench-only DDL) made the"
+        " writes record no event. Item 10, a floor, not a ratio: events a webhook worker"
+        " delivers per second.",
     ]
     return lines
+
+
+def worker_lines(worker: dict) -> list[str]:
+    runs = worker["runs"]
+    return [
+        "",
+        f"Webhook worker (item 10), {worker['events']:,} events a run, a new worker each: "
+        "events/s from its start (fan-out included) "
+        + ", ".join(f"{run['rate']:.0f}" for run in runs)
+        + "; from the first delivery "
+        + ", ".join(f"{run['rate_from_first_delivery']:.0f}" for run in runs)
+        + "; seconds from its spawn to its start "
+        + ", ".join(f"{run['spawn_to_started']:.1f}" for run in runs)
+        + ".",
+    ]
 
 
 def markdown(bench: Bench, info: dict) -> str:
@@ -828,6 +856,7 @@ def markdown(bench: Bench, info: dict) -> str:
             f"{result['p99'] * 1000:.1f} ms |"
         )
     lines.append(f"| ratio (service / bare) | {throughput['ratio_rps']:.2f} | | |")
+    lines += worker_lines(bench.extra["webhook_worker"])
     lines += memory_table(bench.extra["memory"])
     lines += [
         "",
