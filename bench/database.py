@@ -258,12 +258,13 @@ def _with_database(url: str, name: str) -> str:
 
 
 class BenchDatabase:
-    """A database of its own on DATABASE_URL's server (or the embedded one)."""
+    """A database of its own on DATABASE_URL's server (or the embedded one); a run's other
+    databases are told apart by a suffix."""
 
-    def __init__(self) -> None:
+    def __init__(self, suffix: str = "") -> None:
         settings = Settings.from_environment()
         self.server_url = resolve_database_url(settings.database_url, settings.embedded_data_dir)
-        self.name = f"leads_bench_{os.getpid()}"
+        self.name = f"leads_bench_{os.getpid()}{suffix}"
         self.url = _with_database(self.server_url, self.name)
         self._connection: psycopg2.extensions.connection | None = None
 
@@ -374,12 +375,14 @@ class BenchDatabase:
                 cursor.execute(statement, params)
         return time.perf_counter() - started
 
-    def vacuum_and_checkpoint(self) -> None:
-        """What autovacuum would do by itself, now: index-only scans need the visibility map.
-        Then a checkpoint (when the role may), so that the checkpointer does not write the
-        seeded pages out in the middle of the next measurement."""
+    def vacuum_and_checkpoint(self, tables: tuple[str, ...] = ("leads", "suppressions")) -> None:
+        """What autovacuum would do by itself, now: index-only scans need the visibility map,
+        plans the statistics. Then a checkpoint (when the role may), so that the checkpointer
+        does not write the seeded pages out in the middle of the next measurement."""
         with self.autocommit() as cursor:
-            cursor.execute("VACUUM ANALYZE leads, suppressions")
+            cursor.execute(
+                sql.SQL("VACUUM ANALYZE {}").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
+            )
             try:
                 cursor.execute("CHECKPOINT")
             except psycopg2.errors.InsufficientPrivilege:

@@ -17,7 +17,7 @@ import time
 
 from app import create_app
 from bench.database import BenchDatabase
-from bench.run import lead_batch
+from bench.measure import lead_batch
 
 # Where the time goes: the cumulative time of these functions (callees included), as a
 # share of the POSTs' own. Schema validation is Schema.load's time less the emails'.

@@ -10,7 +10,9 @@ clock starts. The old floor (the same rows
 adapted from Python lists by psycopg2) runs beside it, so that the change of baseline
 shows. The floor of a GET is the same page fetched by psycopg2; of a DELETE, the same
 DELETE statement; of a suppression check, one query probing the list's unique index. A
-POST with dedupe=workspace is compared with the same POST with dedupe=campaign.
+POST with dedupe=workspace is compared with the same POST with dedupe=campaign. Items 9 and
+10 (bench/events.py): a POST and a DELETE with the change feed's events against the same
+without them, and how many events a second one webhook worker delivers.
 
     .venv/bin/python -m bench            # the full bench (make bench)
     .venv/bin/python -m bench --quick    # smaller rosters, fewer runs: checks the bench itself
@@ -30,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,19 +57,14 @@ from bench.database import (
     suppressed_linkedin_url,
     unnest_columns,
 )
+from bench.events import NO_EVENTS, EventItems
+from bench.measure import BATCH, DELETE_IDS, Row, alternate, lead_batch, log, ms, take_turns
 from bench.server import BenchError, Client, Gunicorn, one_shot, run_wrk
 from leads.domain.ids import new_lead_ids
-from leads_contract.values import (
-    MAX_IDENTITIES_PER_CHECK,
-    MAX_IDS_PER_DELETE,
-    MAX_LEADS_PER_ADD,
-    MAX_PAGE_SIZE,
-)
+from leads_contract.values import MAX_IDENTITIES_PER_CHECK, MAX_PAGE_SIZE
 
 RESULTS_DIR = Path(__file__).parent / "results"
-BATCH = MAX_LEADS_PER_ADD
 PAGE = MAX_PAGE_SIZE
-DELETE_IDS = MAX_IDS_PER_DELETE
 CHECKED = MAX_IDENTITIES_PER_CHECK
 STATUS_FILTER = "sent"  # 20 % of the seeded leads
 
@@ -89,15 +86,20 @@ class Plan:
     # Items 7 and 8: the leads of the workspace with a suppression list, and its entries.
     workspace_leads: int
     suppressions: int
+    # Item 10: the events in the feed when a webhook worker starts, and how many workers run.
+    worker_events: int
+    worker_runs: int
 
 
-# One plan a line, in the order of Plan's fields. The cheap measurements get many runs: on a
-# shared machine their medians move from run to run, the less the more runs they are taken
-# over. --quick only checks the bench itself.
+# One plan in the order of Plan's fields, those of item 10 (events, workers) on a second line.
+# The cheap measurements get many runs: on a shared machine their medians move from run to
+# run, the less the more runs they are taken over. --quick only checks the bench itself.
 # fmt: off
 #            sizes                  post page deep del wipe wrk wrk s mem warm listed leads, entries
-FULL = Plan((0, 100_000, 1_000_000), 101, 201, 7,  101, 3,   3,  8,    500, 2,   1_000_000, 100_000)
-QUICK = Plan((0, 10_000, 100_000),   5,   5,   3,  5,   1,   1,  3,    50,  1,   100_000,   10_000)
+FULL = Plan((0, 100_000, 1_000_000), 101, 201, 7,  101, 3,   3,  8,    500, 2,   1_000_000, 100_000,
+            2000, 5)
+QUICK = Plan((0, 10_000, 100_000),   5,   5,   3,  5,   1,   1,  3,    50,  1,   100_000,   10_000,
+             2000, 2)
 # fmt: on
 
 # The workspace of items 7 and 8 (the "listed" workspace): its leads in this many email
@@ -111,137 +113,6 @@ LINKEDIN_SHARE = 20
 # that another campaign of the workspace holds: the rest are new.
 SUPPRESSED_ROWS = (5, 5)
 HELD_ELSEWHERE_ROWS = 10
-
-
-@dataclass
-class Row:
-    """One line of the results table."""
-
-    item: str
-    what: str
-    service: list[float] = field(default_factory=list)
-    baseline: list[float] = field(default_factory=list)
-    target: float | None = None
-    next_goal: float | None = None
-    # The old floor of the same work, measured in the same turns (POST rows only).
-    old_baseline: list[float] = field(default_factory=list)
-    unit: str = "ms"
-
-    @property
-    def ratio(self) -> float:
-        return statistics.median(self.service) / statistics.median(self.baseline)
-
-    @property
-    def met(self) -> bool | None:
-        return None if self.target is None else self.ratio <= self.target
-
-    @property
-    def ratio_to_old(self) -> float | None:
-        if not self.old_baseline:
-            return None
-        return statistics.median(self.service) / statistics.median(self.old_baseline)
-
-    @property
-    def added(self) -> float:
-        """What the service adds to the baseline: the median over the pairs of runs. Less
-        sensitive to the machine's load than the ratio, whose baseline speeds up on a
-        quiet machine far more than the service's Python does."""
-        return statistics.median(s - b for s, b in zip(self.service, self.baseline, strict=True))
-
-    def as_dict(self) -> dict:
-        return {
-            "item": self.item,
-            "what": self.what,
-            "service_median": statistics.median(self.service),
-            "baseline_median": statistics.median(self.baseline),
-            "ratio": self.ratio,
-            "added": self.added,
-            "target": self.target,
-            "next_goal": self.next_goal,
-            "met": self.met,
-            "old_baseline_median": (
-                statistics.median(self.old_baseline) if self.old_baseline else None
-            ),
-            "ratio_to_old_baseline": self.ratio_to_old,
-            "runs": len(self.service),
-            "service_runs": self.service,
-            "baseline_runs": self.baseline,
-            "old_baseline_runs": self.old_baseline,
-            "unit": self.unit,
-        }
-
-
-def log(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-
-def ms(seconds: float, sign: bool = False) -> str:
-    """Milliseconds, to the hundredth below 10 ms."""
-    value = seconds * 1000
-    digits = 2 if abs(value) < 10 else 1
-    return f"{value:+.{digits}f} ms" if sign else f"{value:.{digits}f} ms"
-
-
-def take_turns(
-    ways: dict[str, Callable[[int], float]],
-    runs: int,
-    warmup: int,
-    after_each: Callable[[], None] | None = None,
-) -> dict[str, list[float]]:
-    """Each way's seconds over `runs` rounds in which every way takes a turn (the order
-    flips every round): drift in the machine's load reaches all alike. The first `warmup`
-    rounds are not recorded."""
-    samples: dict[str, list[float]] = {name: [] for name in ways}
-    names = list(ways)
-    for run in range(warmup + runs):
-        for name in names if run % 2 == 0 else names[::-1]:
-            elapsed = ways[name](run)
-            if run >= warmup:
-                samples[name].append(elapsed)
-        if after_each:
-            after_each()
-    return samples
-
-
-def alternate(
-    row: Row,
-    service: Callable[[int], float],
-    baseline: Callable[[int], float],
-    runs: int,
-    warmup: int,
-    after_each: Callable[[], None] | None = None,
-    old_baseline: Callable[[int], float] | None = None,
-) -> Row:
-    """Service and floor (and the old floor, if any) take turns (see take_turns)."""
-    ways = {"service": service, "baseline": baseline}
-    if old_baseline is not None:
-        ways["old_baseline"] = old_baseline
-    samples = take_turns(ways, runs, warmup, after_each)
-    row.service.extend(samples["service"])
-    row.baseline.extend(samples["baseline"])
-    row.old_baseline.extend(samples.get("old_baseline", []))
-    old = f", {row.ratio_to_old:.2f} against the old floor" if row.old_baseline else ""
-    log(
-        f"  {row.what}: {ms(statistics.median(row.service))} vs "
-        f"{ms(statistics.median(row.baseline))}, ratio {row.ratio:.2f}{old}"
-    )
-    return row
-
-
-def lead_batch(tag: str) -> list[dict]:
-    """1000 leads as a CSV import sends them: every profile field, three custom fields."""
-    return [
-        {
-            "email": f" {tag}.Lead{n}@Company{n % 97}.example.com ",
-            "first_name": f"First{n}",
-            "last_name": f"Last{n}",
-            "company": f"Company {n % 97}",
-            "position": "Head of Growth",
-            "headline": "Helping B2B teams grow pipeline",
-            "custom_fields": {"segment": "smb", "score": n % 100, "source": "csv-import"},
-        }
-        for n in range(BATCH)
-    ]
 
 
 @dataclass(frozen=True)
@@ -309,8 +180,15 @@ class Bench:
 
     # -- set-up ------------------------------------------------------------------------
 
-    def start_service(self) -> Gunicorn:
-        server = Gunicorn("app:create_app()", self.db.url, self.workdir / "service.log")
+    def start_service(
+        self,
+        db: BenchDatabase | None = None,
+        name: str = "service",
+        extra_env: dict[str, str] | None = None,
+    ) -> Gunicorn:
+        """The service on the bench database, or on another (`name` is its log's)."""
+        url = (db or self.db).url
+        server = Gunicorn("app:create_app()", url, self.workdir / f"{name}.log", extra_env)
         self.servers.append(server)
         server.wait_ready("/readyz")
         return server
@@ -833,6 +711,7 @@ class Bench:
                 listed_client.close()
                 client.close()
                 self.stop(service)
+                EventItems(self).run()
             self.measure_memory()
             self.extra["postgres"] = self.db.server_version()
         finally:
@@ -915,22 +794,7 @@ def results_table(rows: list[Row]) -> list[str]:
         "| old floor (median) | ratio to old floor |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in rows:
-        target = "—" if row.target is None else f"≤ {row.target}"
-        if row.next_goal is not None:
-            target += f" (next goal ≤ {row.next_goal})"
-        met = {None: "—", True: "met", False: "**missed**"}[row.met]
-        old = (
-            f"{ms(statistics.median(row.old_baseline))} | {row.ratio_to_old:.2f}"
-            if row.old_baseline
-            else "— | —"
-        )
-        lines.append(
-            f"| {row.item} | {row.what} ({len(row.service)} runs) | "
-            f"{ms(statistics.median(row.service))} | "
-            f"{ms(statistics.median(row.baseline))} | {ms(row.added, sign=True)} | "
-            f"{row.ratio:.2f} | {target} | {met} | {old} |"
-        )
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     with_target = [row for row in rows if row.target is not None]
     lines += [
         "",
@@ -944,9 +808,28 @@ def results_table(rows: list[Row]) -> list[str]:
         " DELETE. Item 2, the service's own POST at the smallest roster. Item 7, the service's"
         " own POST of the same batch with dedupe=campaign. Item 8, one query probing the"
         " suppression list's unique index for each identity's email, domain and parent"
-        " domains or LinkedIn URL (the candidates made before the clock).",
+        " domains or LinkedIn URL (the candidates made before the clock). Item 9, the same"
+        " requests to the same service on a second database made alike, where, once its"
+        f" gunicorn had applied the function files, `{NO_EVENTS}` (bench-only DDL) made the"
+        " writes record no event. Item 10, a floor, not a ratio: events a webhook worker"
+        " delivers per second.",
     ]
     return lines
+
+
+def worker_lines(worker: dict) -> list[str]:
+    runs = worker["runs"]
+    return [
+        "",
+        f"Webhook worker (item 10), {worker['events']:,} events a run, a new worker each: "
+        "events/s from its start (fan-out included) "
+        + ", ".join(f"{run['rate']:.0f}" for run in runs)
+        + "; from the first delivery "
+        + ", ".join(f"{run['rate_from_first_delivery']:.0f}" for run in runs)
+        + "; seconds from its spawn to its start "
+        + ", ".join(f"{run['spawn_to_started']:.1f}" for run in runs)
+        + ".",
+    ]
 
 
 def markdown(bench: Bench, info: dict) -> str:
@@ -973,6 +856,7 @@ def markdown(bench: Bench, info: dict) -> str:
             f"{result['p99'] * 1000:.1f} ms |"
         )
     lines.append(f"| ratio (service / bare) | {throughput['ratio_rps']:.2f} | | |")
+    lines += worker_lines(bench.extra["webhook_worker"])
     lines += memory_table(bench.extra["memory"])
     lines += [
         "",

@@ -1,4 +1,5 @@
-"""gunicorn as in production (gunicorn.conf.py) on a free port, a timing HTTP client, wrk."""
+"""gunicorn as in production (gunicorn.conf.py) on a free port, other child processes, a
+timing HTTP client, wrk."""
 
 from __future__ import annotations
 
@@ -28,8 +29,31 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Gunicorn:
-    """One gunicorn master started with the production config; stopped by its pid only."""
+class ChildProcess:
+    """A command run in the project's root with its output in a log file; stopped by its pid
+    only: SIGTERM, then SIGKILL if it has not exited after 40 s."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path) -> None:
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def stop(self) -> int:
+        """Its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+class Gunicorn(ChildProcess):
+    """One gunicorn master started with the production config."""
 
     def __init__(self, app: str, database_url: str, log_path: Path, extra_env=None) -> None:
         self.port = free_port()
@@ -43,14 +67,7 @@ class Gunicorn:
             "LEADS_RATE_LIMIT": "1000000/second",
             **(extra_env or {}),
         }
-        self._log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            [str(GUNICORN), "--config", "gunicorn.conf.py", app],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        super().__init__([str(GUNICORN), "--config", "gunicorn.conf.py", app], env, log_path)
 
     def wait_ready(self, path: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -83,16 +100,6 @@ class Gunicorn:
     def worker_rss(self) -> list[int]:
         return sorted(worker.memory_info().rss for worker in self.workers())
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
 
 class Client:
     """One keep-alive connection; `request` times the whole exchange, body read included."""
@@ -113,7 +120,9 @@ class Client:
             self._connection.getresponse().read()
         return self._connection
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[float, bytes]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, status: int = 200
+    ) -> tuple[float, bytes]:
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -124,7 +133,7 @@ class Client:
         data = response.read()
         elapsed = time.perf_counter() - started
         self._last_used = time.monotonic()
-        if response.status != 200:
+        if response.status != status:
             raise BenchError(f"{method} {path}: {response.status} {data[:500]!r}")
         return elapsed, data
 
