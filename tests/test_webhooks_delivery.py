@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from app import create_app
+from leads.db.queries import QUERIES
 from leads.domain.webhook_urls import NOT_PUBLIC
 from leads.webhooks.sender import Outcome, Sender
 from tests.contract import ApiClient, free_port, open_transaction, query_rows
@@ -512,3 +513,50 @@ def is_address(host) -> bool:
     except ValueError:
         return False
     return True
+
+
+def plan_nodes(plan: dict) -> Iterator[dict]:
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from plan_nodes(child)
+
+
+class TestClaimPlan:
+    """A worker claims each delivery with one statement (claim_webhook_delivery): its
+    endpoint and event must be read by their primary keys, whatever the statistics of a
+    young feed say; read by workspace alone, each claim reads every event before its own."""
+
+    FEED = 2000
+
+    def test_the_endpoint_and_the_event_are_read_by_their_keys(self, client, receiver, db):
+        webhook = create_webhook(client, receiver)
+        (workspace_id,) = query_rows(db, "SELECT workspace_id FROM webhook_endpoints")[0].values()
+        with db.cursor() as cursor:
+            cursor.execute(
+                "SELECT record_event(%s, 'leads.added', NULL, '{}') FROM generate_series(1, %s)",
+                (workspace_id, self.FEED),
+            )
+            cursor.execute(
+                "INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_position,"
+                " next_attempt_at, retry_until)"
+                " SELECT %s, gen_random_uuid(), %s, n, now(), now() + interval '1 day'"
+                " FROM generate_series(1, %s) AS n",
+                (workspace_id, webhook["id"], self.FEED),
+            )
+            # Only the last deliveries are due: a claim by workspace alone reads the
+            # events before them too.
+            cursor.execute(
+                "UPDATE webhook_deliveries SET state = 'delivered', next_attempt_at = NULL"
+                " WHERE event_position < %s",
+                (self.FEED - 10,),
+            )
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + QUERIES["claim_webhook_delivery"])
+            (plan,) = cursor.fetchone()[0]
+        keys = {"events": "position", "webhook_endpoints": "id"}
+        scans = [node for node in plan_nodes(plan["Plan"]) if node.get("Relation Name") in keys]
+        assert {node["Relation Name"] for node in scans} == set(keys)
+        for node in scans:
+            key = keys[node["Relation Name"]]
+            assert node["Index Name"] == node["Relation Name"] + "_pkey", node
+            assert f"{key} = " in node.get("Index Cond", "").replace('"', ""), node
+            assert node["Actual Rows"] == 1, node

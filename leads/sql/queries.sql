@@ -416,23 +416,47 @@ SELECT (SELECT count(*) FROM moved) AS endpoints, (SELECT count(*) FROM created)
 -- name: claim_webhook_delivery
 -- The delivery due first that no other worker holds, locked until the claiming
 -- transaction ends (after its attempt): each delivery is attempted by one worker at a
--- time, and one whose worker died is due again. With its endpoint and its event.
-SELECT deliveries.workspace_id, deliveries.id AS delivery_id, deliveries.endpoint_id,
-       deliveries.attempts, endpoint.url, endpoint.secret,
+-- time, and one whose worker died is due again. With its endpoint and its event, each read
+-- by its primary key once the delivery is claimed: joined before the claim, the planner
+-- may find the event by workspace alone (on a feed whose statistics are not yet gathered,
+-- it expects a few events a workspace), and read every event before it, each claim more.
+WITH claimed AS MATERIALIZED (
+    SELECT deliveries.workspace_id, deliveries.id, deliveries.endpoint_id,
+           deliveries.event_position, deliveries.attempts
+    FROM webhook_deliveries AS deliveries
+    WHERE deliveries.state = 'pending' AND deliveries.next_attempt_at <= now()
+      AND EXISTS (
+          SELECT FROM webhook_endpoints AS endpoint
+          WHERE endpoint.workspace_id = deliveries.workspace_id
+            AND endpoint.id = deliveries.endpoint_id AND endpoint.enabled
+      )
+    ORDER BY deliveries.next_attempt_at
+    LIMIT 1
+    FOR UPDATE OF deliveries SKIP LOCKED
+)
+SELECT claimed.workspace_id, claimed.id AS delivery_id, claimed.endpoint_id,
+       claimed.attempts, endpoint.url, endpoint.secret,
        CASE WHEN endpoint.previous_secret_until > now() THEN endpoint.previous_secret END
            AS previous_secret,
-       endpoint.failing_since, events.id, events.type, events.occurred_at,
-       events.campaign_id, events.data
-FROM webhook_deliveries AS deliveries
-JOIN webhook_endpoints AS endpoint ON endpoint.workspace_id = deliveries.workspace_id
-                                  AND endpoint.id = deliveries.endpoint_id
-JOIN events ON events.workspace_id = deliveries.workspace_id
-           AND events.position = deliveries.event_position
-WHERE deliveries.state = 'pending' AND deliveries.next_attempt_at <= now()
-  AND endpoint.enabled
-ORDER BY deliveries.next_attempt_at
-LIMIT 1
-FOR UPDATE OF deliveries SKIP LOCKED;
+       endpoint.failing_since, event.id, event.type, event.occurred_at,
+       event.campaign_id, event.data
+FROM claimed
+CROSS JOIN LATERAL (
+    SELECT webhook_endpoints.url, webhook_endpoints.secret,
+           webhook_endpoints.previous_secret, webhook_endpoints.previous_secret_until,
+           webhook_endpoints.failing_since
+    FROM webhook_endpoints
+    WHERE webhook_endpoints.workspace_id = claimed.workspace_id
+      AND webhook_endpoints.id = claimed.endpoint_id
+    LIMIT 1  -- one row (the primary key); the LIMIT keeps it a probe of that key
+) AS endpoint
+CROSS JOIN LATERAL (
+    SELECT events.id, events.type, events.occurred_at, events.campaign_id, events.data
+    FROM events
+    WHERE events.workspace_id = claimed.workspace_id
+      AND events.position = claimed.event_position
+    LIMIT 1  -- as above
+) AS event;
 
 -- name: record_webhook_attempt
 -- The attempt's outcome, in the claiming transaction. A failure is attempted again
