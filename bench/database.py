@@ -377,12 +377,17 @@ class BenchDatabase:
 
     def vacuum_and_checkpoint(self, tables: tuple[str, ...] = ("leads", "suppressions")) -> None:
         """What autovacuum would do by itself, now: index-only scans need the visibility map,
-        plans the statistics. Then a checkpoint (when the role may), so that the checkpointer
-        does not write the seeded pages out in the middle of the next measurement."""
+        plans the statistics. Then a checkpoint."""
         with self.autocommit() as cursor:
             cursor.execute(
                 sql.SQL("VACUUM ANALYZE {}").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
             )
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """A checkpoint (when the role may), so that the checkpointer does not write the
+        pages just written out in the middle of the next measurement."""
+        with self.autocommit() as cursor:
             try:
                 cursor.execute("CHECKPOINT")
             except psycopg2.errors.InsufficientPrivilege:
