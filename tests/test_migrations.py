@@ -75,7 +75,10 @@ SCHEMA_SECTIONS = {
                || COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
                || CASE WHEN a.attidentity <> '' THEN ' IDENTITY ' || a.attidentity::text ELSE '' END
                || CASE WHEN a.attgenerated <> '' THEN ' GENERATED' ELSE '' END
+               || CASE WHEN a.attstorage <> t.typstorage
+                       THEN ' STORAGE ' || a.attstorage::text ELSE '' END
         FROM pg_attribute a
+        JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         {_on_own_relation("a.attrelid")} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
           AND a.attnum > 0 AND NOT a.attisdropped

@@ -165,6 +165,9 @@ CREATE TABLE events (
     CONSTRAINT events_pkey PRIMARY KEY (workspace_id, position),
     CONSTRAINT events_id_key UNIQUE (workspace_id, id)
 );
+-- Out of line, not compressed: the ids an event names (up to 1000 uuids as text) compress
+-- slowly and poorly, and the write that records the event would pay for it.
+ALTER TABLE events ALTER COLUMN data SET STORAGE EXTERNAL;
 
 -- The purge of events past their retention finds them by age, whatever the workspace.
 CREATE INDEX events_occurred_idx ON events (occurred_at);
