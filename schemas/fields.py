@@ -126,14 +126,19 @@ class LinkedinUrlField(IdentityField):
 
 
 class CursorField(fields.String):
-    """The `next_cursor` of a previous page, decoded into the position it holds."""
+    """The `next_cursor` of a previous page, decoded into the position it holds. A subclass
+    names another `decode` and what issued its cursors (`issued_by`, for the message)."""
+
+    decode = staticmethod(decode_cursor)
+    issued_by = "page"
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
-            return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+            return self.decode(super()._deserialize(value, attr, data, **kwargs))
         except InvalidCursor:
             raise ValidationError(
-                "Not a valid cursor: pass the next_cursor of a previous page unchanged."
+                f"Not a valid cursor: pass the next_cursor of a previous {self.issued_by} "
+                "unchanged."
             ) from None
 
 
