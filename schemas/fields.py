@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 from leads.domain.cursors import InvalidCursor, decode_cursor
 from leads.domain.identity import (
@@ -140,6 +140,18 @@ class CursorField(fields.String):
                 f"Not a valid cursor: pass the next_cursor of a previous {self.issued_by} "
                 "unchanged."
             ) from None
+
+
+def batch_of(item: fields.Field, max_items: int) -> fields.List:
+    """A batch write's required list of 1 to `max_items` items."""
+    return fields.List(item, required=True, validate=validate.Length(min=1, max=max_items))
+
+
+def next_cursor_field(
+    description: str = "Pass as `cursor` for the next page; null on the last page.",
+) -> fields.String:
+    """A page's `next_cursor`: where the next page starts, null on the last page."""
+    return fields.String(allow_none=True, metadata={"description": description})
 
 
 class Timestamp(fields.DateTime):
