@@ -10,9 +10,10 @@ import pytest
 
 from leads_contract.values import LEAD_STATUSES, MAX_PAGE
 from tests.contract import (
+    ANN_PROFILE,
     LEAD_KEYS,
     LIMIT_RANGE,
-    MISSING_UUID,
+    MISSING_CAMPAIGNS,
     NOT_FOUND,
     PAGE_RANGE,
     STATUS_CHOICES,
@@ -21,6 +22,7 @@ from tests.contract import (
     bad_request,
     database_state,
     leads_url,
+    missing_campaign_id,
     move_to,
     set_statuses,
     stored_leads,
@@ -126,12 +128,7 @@ class TestLeadObject:
             "status": "pending",
             "email": "ann@example.com",
             "linkedin_url": "https://www.linkedin.com/in/ann-lee",
-            "first_name": "Ann",
-            "last_name": "Lee",
-            "name": "Ann Lee",
-            "company": "Acme",
-            "position": "CTO",
-            "headline": "Builds things",
+            **ANN_PROFILE,
             "custom_fields": {"tier": "gold", "seats": [1, 2], "meta": {"x": None}},
             "created_at": expected[0]["created_at"],
             "updated_at": expected[0]["updated_at"],
@@ -465,19 +462,14 @@ class TestCampaignStatuses:
 
 
 class TestAccess:
-    @pytest.mark.parametrize("which", ["unknown", "other workspace", "not a uuid", "uuid prefix"])
+    @pytest.mark.parametrize("which", MISSING_CAMPAIGNS)
     @pytest.mark.parametrize("query", ["", "?page=2&limit=5&status=pending"])
     def test_every_missing_campaign_is_the_same_404(
         self, api, other_api, email_campaign, which, query
     ):
         theirs = other_api.create_campaign("Theirs", "email")
         add(other_api, theirs["id"], emails(0, 3))
-        campaign_id = {
-            "unknown": MISSING_UUID,
-            "other workspace": theirs["id"],
-            "not a uuid": "not-a-uuid",
-            "uuid prefix": email_campaign["id"][:-1],
-        }[which]
+        campaign_id = missing_campaign_id(which, email_campaign, theirs)
 
         response = api.get(leads_url(campaign_id) + query)
 
