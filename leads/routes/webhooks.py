@@ -42,12 +42,7 @@ def _webhook_id(value: str):
 
 @blp.route("")
 class Webhooks(MethodView):
-    @blp.response(200, WebhookListSchema)
-    @documents_errors(blp)
-    def get(self):
-        """List the workspace's webhooks, oldest first."""
-        return {"webhooks": webhooks.list_webhooks(current_pool(), current_workspace_id())}
-
+    # In the order of docs/API.md's table: a webhook is created, then listed.
     @idempotent_write(blp)
     @blp.arguments(WebhookCreateSchema)
     @blp.response(201, WebhookWithSecretSchema)
@@ -67,6 +62,12 @@ class Webhooks(MethodView):
             description=body.get("description"),
             allow_private=_settings().webhooks_allow_private_urls,
         )
+
+    @blp.response(200, WebhookListSchema)
+    @documents_errors(blp)
+    def get(self):
+        """List the workspace's webhooks, oldest first."""
+        return {"webhooks": webhooks.list_webhooks(current_pool(), current_workspace_id())}
 
 
 @blp.route("/<webhook_id>")
