@@ -280,40 +280,29 @@ class TestPaging:
         )
 
 
+# Query parameters whose values are each a 400 naming the parameter, by parameter and message.
+REFUSED_VALUES = [
+    ("limit", LIMIT_RANGE, ["0", "201", "-1", "-5", "9" * 400]),
+    ("limit", "Not a valid integer.", ["abc", "", "1.5", "1e2"]),
+    ("page", PAGE_RANGE, ["0", "-1", str(MAX_PAGE + 1), "9" * 23, "9" * 400, "-" + "9" * 400]),
+    ("page", "Not a valid integer.", ["abc", "1e3", "1.5", "0x10", "", "%00", "NaN", "Infinity"]),
+    ("status", f"Must be one of: {STATUS_CHOICES}.", ["unknown", "PENDING", "", "active"]),
+    # Parameters the list does not take, whatever their value.
+    ("offset", "Unknown field.", ["10"]),
+    ("sort", "Unknown field.", ["id"]),
+    ("statuss", "Unknown field.", ["pending"]),
+]
+
+
 class TestQueryValidation:
     @pytest.mark.parametrize(
         ("query", "field", "message"),
         [
-            ("?limit=0", "limit", LIMIT_RANGE),
-            ("?limit=201", "limit", LIMIT_RANGE),
-            ("?limit=-1", "limit", LIMIT_RANGE),
-            ("?limit=abc", "limit", "Not a valid integer."),
-            ("?limit=", "limit", "Not a valid integer."),
-            ("?limit=1.5", "limit", "Not a valid integer."),
-            ("?limit=1e2", "limit", "Not a valid integer."),
-            ("?page=0", "page", PAGE_RANGE),
-            ("?page=-1", "page", PAGE_RANGE),
-            ("?page=abc", "page", "Not a valid integer."),
-            (f"?page={MAX_PAGE + 1}", "page", PAGE_RANGE),
-            ("?page=99999999999999999999999", "page", PAGE_RANGE),
-            ("?status=unknown", "status", f"Must be one of: {STATUS_CHOICES}."),
-            ("?status=PENDING", "status", f"Must be one of: {STATUS_CHOICES}."),
-            ("?status=", "status", f"Must be one of: {STATUS_CHOICES}."),
-            ("?status=active", "status", f"Must be one of: {STATUS_CHOICES}."),
-            ("?offset=10", "offset", "Unknown field."),
-            ("?sort=id", "sort", "Unknown field."),
-            ("?statuss=pending", "statuss", "Unknown field."),
-            ("?page=" + "9" * 400, "page", PAGE_RANGE),
-            ("?page=-" + "9" * 400, "page", PAGE_RANGE),
-            ("?page=1e3", "page", "Not a valid integer."),
-            ("?page=1.5", "page", "Not a valid integer."),
-            ("?page=0x10", "page", "Not a valid integer."),
-            ("?page=", "page", "Not a valid integer."),
-            ("?page=%00", "page", "Not a valid integer."),
-            ("?page=NaN", "page", "Not a valid integer."),
-            ("?page=Infinity", "page", "Not a valid integer."),
-            ("?limit=-5", "limit", LIMIT_RANGE),
-            ("?limit=" + "9" * 400, "limit", LIMIT_RANGE),
+            *[
+                (f"?{field}={value}", field, message)
+                for field, message, values in REFUSED_VALUES
+                for value in values
+            ],
             ("?page=1&page=2", "page", "Give this parameter once."),
             ("?limit=5&limit=5", "limit", "Give this parameter once."),
             ("?status=pending&status=sent", "status", "Give this parameter once."),
