@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 
 from leads.config import ConfigError, ServerSettings
 from leads.db.migrations import apply_migrations
-from leads.db.pool import DatabaseUnavailable, transaction
+from leads.db.pool import DatabaseUnavailable, current_pool, transaction
 from leads.web import auth, idempotency
 from leads.web.request_log import logging_config
 
@@ -52,10 +52,6 @@ event_feed = OperatorGroup("events", help="The change feed.")
 webhook_deliveries = OperatorGroup("webhooks", help="Webhook deliveries.")
 
 
-def _pool():
-    return current_app.extensions["leads_pool"]
-
-
 @tokens.command("create")
 @click.option("--workspace", required=True, help="Workspace name (created if it does not exist).")
 def create_token(workspace: str) -> None:
@@ -63,7 +59,7 @@ def create_token(workspace: str) -> None:
     workspace = workspace.strip()
     if not workspace:
         raise click.BadParameter("must not be blank", param_hint="--workspace")
-    with transaction(_pool()) as tx:
+    with transaction(current_pool()) as tx:
         token = auth.create_token(tx, workspace)
     click.echo(f"Token for workspace {workspace!r} (store it now, it is not shown again):")
     click.echo(token)
@@ -72,7 +68,7 @@ def create_token(workspace: str) -> None:
 @tokens.command("list")
 def list_tokens() -> None:
     """List tokens by prefix, workspace and state (never the tokens themselves)."""
-    with transaction(_pool(), read_only=True) as tx:
+    with transaction(current_pool(), read_only=True) as tx:
         rows = tx.fetch_all("list_tokens")
     if not rows:
         return
@@ -95,7 +91,7 @@ def list_tokens() -> None:
 @click.argument("token_prefix")
 def revoke_token(token_prefix: str) -> None:
     """Revoke the token whose listing starts with TOKEN_PREFIX (e.g. ld_AbCdEfGh)."""
-    with transaction(_pool()) as tx:
+    with transaction(current_pool()) as tx:
         row = tx.fetch_one("revoke_token", {"token_prefix": token_prefix[: auth.PREFIX_LENGTH]})
     if row is None:
         raise click.ClickException(f"No active token with prefix {token_prefix!r}.")
@@ -105,14 +101,14 @@ def revoke_token(token_prefix: str) -> None:
 @db.command("upgrade")
 def upgrade() -> None:
     """Apply pending schema migrations, then every SQL function (leads/sql/functions)."""
-    applied = apply_migrations(_pool().dsn)
+    applied = apply_migrations(current_pool().dsn)
     click.echo(f"Applied {', '.join(applied)}." if applied else "The schema is up to date.")
 
 
 @idempotency_keys.command("purge")
 def purge_idempotency_keys() -> None:
     """Delete the records of keys older than 24 hours (run it daily, e.g. from cron)."""
-    with transaction(_pool()) as tx:
+    with transaction(current_pool()) as tx:
         purged = idempotency.purge_expired(tx)
     click.echo(f"Purged {purged} expired idempotency record{'' if purged == 1 else 's'}.")
 
@@ -121,7 +117,7 @@ def purge_idempotency_keys() -> None:
 def purge_events() -> None:
     """Delete the events older than LEADS_EVENTS_RETENTION days (run it daily)."""
     days = current_app.config["LEADS_SETTINGS"].events_retention_days
-    with transaction(_pool()) as tx:
+    with transaction(current_pool()) as tx:
         purged = tx.fetch_one("purge_events", {"retention": f"{days} days"})["purged"]
     click.echo(f"Purged {purged} event{'' if purged == 1 else 's'} older than {days} days.")
 
@@ -144,7 +140,7 @@ def run_webhook_worker() -> None:
         raise click.ClickException(f"invalid configuration: {error}") from None
     logging.config.dictConfig(logging_config(server_settings.log_level))
     # A connection per sender thread, one for the fan-out and one for a scrape of /metrics.
-    pool = _pool().with_size(settings.webhooks_concurrency + 2)
+    pool = current_pool().with_size(settings.webhooks_concurrency + 2)
     apply_migrations(pool.dsn)
     worker = Worker(pool, settings)
     metrics_server = None

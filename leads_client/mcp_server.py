@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Annotated, Any, Literal
@@ -135,6 +135,34 @@ READS = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
 DESTROYS = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=False)
 
+# The tools that move a campaign to another status, one POST /api/campaigns/{id}/<action>
+# each: action -> (title, annotations, description). Those that cannot be undone (DESTROYS,
+# with their CAMPAIGN_PREVIEWS) take confirm and answer a preview without it.
+TRANSITION_TOOLS = {
+    "launch": (
+        "Launch a campaign",
+        DESTROYS,
+        "Launch a draft campaign (draft -> active). Cannot be undone: the roster is frozen "
+        "from then on (no lead can be added, updated or removed) and the campaign never "
+        "returns to draft. Without confirm: true nothing changes and the answer is a preview "
+        "(a tool error saying what launching would do).",
+    ),
+    "pause": (
+        "Pause a campaign",
+        WRITES,
+        "Pause an active campaign (active -> paused); resume_campaign undoes it. The roster "
+        "stays frozen.",
+    ),
+    "resume": ("Resume a campaign", WRITES, "Resume a paused campaign (paused -> active)."),
+    "complete": (
+        "Complete a campaign",
+        DESTROYS,
+        "Complete an active or paused campaign (-> completed). Cannot be undone: a completed "
+        "campaign is never resumed. Without confirm: true nothing changes and the answer is a "
+        "preview (a tool error saying what completing would do).",
+    ),
+}
+
 
 class ApiAccess:
     """The API as the tools use it: one client per call, with the token of the request; the
@@ -250,104 +278,56 @@ def build_server(config: ServerConfig) -> MCPServer:
         log_level="WARNING",
     )
 
+    def tool(title: str, hints: ToolAnnotations) -> Callable[[Callable], Callable]:
+        """Register the decorated function as a tool. Its docstring is the description the
+        agent reads, with its lines joined: the SDK would keep their breaks and indentation."""
+
+        def register(function: Callable) -> Callable:
+            description = " ".join(function.__doc__.split())
+            server.add_tool(function, title=title, annotations=hints, description=description)
+            return function
+
+        return register
+
     # Campaigns
 
-    @server.tool(
-        title="List campaigns",
-        annotations=READS,
-        description="The workspace's campaigns, oldest first, each with its type (email or "
-        "linkedin), status (draft, active, paused, completed) and stats (lead counts per "
-        "status). Only draft campaigns accept roster changes.",
-    )
+    @tool("List campaigns", READS)
     def list_campaigns(ctx: Context) -> Annotated[CallToolResult, CampaignList]:
+        """The workspace's campaigns, oldest first, each with its type (email or linkedin),
+        status (draft, active, paused, completed) and stats (lead counts per status). Only draft
+        campaigns accept roster changes."""
         return structured(api.read(ctx, "/api/campaigns"))
 
-    @server.tool(
-        title="Create a campaign",
-        annotations=WRITES,
-        description="Create a draft campaign. type is email or linkedin and never changes: it "
-        "decides each lead's identity (email for email campaigns, linkedin_url for linkedin "
-        "ones). name (1 to 200 characters) must be unique in the workspace; a name already "
-        "used is an error.",
-    )
+    @tool("Create a campaign", WRITES)
     def create_campaign(
         ctx: Context,
         name: Annotated[str, Field(description="Unique in the workspace.")],
         type: Annotated[Literal[CAMPAIGN_TYPES], Field(description="Fixed for good.")],
     ) -> Annotated[CallToolResult, CampaignResult]:
+        """Create a draft campaign. type is email or linkedin and never changes: it decides each
+        lead's identity (email for email campaigns, linkedin_url for linkedin ones). name (1 to
+        200 characters) must be unique in the workspace; a name already used is an error."""
         return structured(
             api.write(ctx, "POST", "/api/campaigns", body={"name": name, "type": type})
         )
 
-    @server.tool(
-        title="Show a campaign",
-        annotations=READS,
-        description="One campaign with its stats and its number of leads in each lead status "
-        "(prospects_by_status).",
-    )
+    @tool("Show a campaign", READS)
     def get_campaign(
         ctx: Context, campaign_id: CampaignId
     ) -> Annotated[CallToolResult, CampaignDetail]:
+        """One campaign with its stats and its number of leads in each lead status
+        (prospects_by_status)."""
         return structured(api.read(ctx, campaign_path(campaign_id)))
 
-    @server.tool(
-        title="Launch a campaign",
-        annotations=DESTROYS,
-        description="Launch a draft campaign (draft -> active). Cannot be undone: the roster is "
-        "frozen from then on (no lead can be added, updated or removed) and the campaign never "
-        "returns to draft. Without confirm: true nothing changes and the answer is a preview "
-        "(a tool error saying what launching would do).",
-    )
-    def launch_campaign(
-        ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
-    ) -> Annotated[CallToolResult, CampaignResult]:
-        api.preview_unless_confirmed(ctx, "launch_campaign", campaign_id, confirm)
-        return structured(api.write(ctx, "POST", campaign_path(campaign_id, "/launch")))
-
-    @server.tool(
-        title="Pause a campaign",
-        annotations=WRITES,
-        description="Pause an active campaign (active -> paused); resume_campaign undoes it. The "
-        "roster stays frozen.",
-    )
-    def pause_campaign(
-        ctx: Context, campaign_id: CampaignId
-    ) -> Annotated[CallToolResult, CampaignResult]:
-        return structured(api.write(ctx, "POST", campaign_path(campaign_id, "/pause")))
-
-    @server.tool(
-        title="Resume a campaign",
-        annotations=WRITES,
-        description="Resume a paused campaign (paused -> active).",
-    )
-    def resume_campaign(
-        ctx: Context, campaign_id: CampaignId
-    ) -> Annotated[CallToolResult, CampaignResult]:
-        return structured(api.write(ctx, "POST", campaign_path(campaign_id, "/resume")))
-
-    @server.tool(
-        title="Complete a campaign",
-        annotations=DESTROYS,
-        description="Complete an active or paused campaign (-> completed). Cannot be undone: a "
-        "completed campaign is never resumed. Without confirm: true nothing changes and the "
-        "answer is a preview (a tool error saying what completing would do).",
-    )
-    def complete_campaign(
-        ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
-    ) -> Annotated[CallToolResult, CampaignResult]:
-        api.preview_unless_confirmed(ctx, "complete_campaign", campaign_id, confirm)
-        return structured(api.write(ctx, "POST", campaign_path(campaign_id, "/complete")))
+    # One tool per transition, in the order of TRANSITION_TOOLS.
+    for action, (title, hints, description) in TRANSITION_TOOLS.items():
+        server.add_tool(
+            _transition_tool(api, action), title=title, annotations=hints, description=description
+        )
 
     # Leads
 
-    @server.tool(
-        title="List leads",
-        annotations=READS,
-        description="A page of a campaign's leads, oldest first; works in every campaign status. "
-        "status filters by lead status. A page holds limit leads (1 to 200, default 100); for "
-        "the next page call again with cursor set to this page's next_cursor and the same "
-        "status. next_cursor is null on the last page; total counts every matching lead.",
-    )
+    @tool("List leads", READS)
     def list_leads(
         ctx: Context,
         campaign_id: CampaignId,
@@ -357,27 +337,14 @@ def build_server(config: ServerConfig) -> MCPServer:
         limit: Limit = None,
         cursor: Cursor = None,
     ) -> Annotated[CallToolResult, LeadPage]:
+        """A page of a campaign's leads, oldest first; works in every campaign status. status
+        filters by lead status. A page holds limit leads (1 to 200, default 100); for the next
+        page call again with cursor set to this page's next_cursor and the same status.
+        next_cursor is null on the last page; total counts every matching lead."""
         params = _present(status=status, limit=limit, cursor=cursor)
         return structured(api.read(ctx, campaign_path(campaign_id, "/leads"), params))
 
-    @server.tool(
-        title="Add leads",
-        annotations=WRITES,
-        description="Add 1 to 1000 leads to a draft campaign (split more into several calls). "
-        "Each row needs the campaign's identity: email in an email campaign, linkedin_url (a "
-        "person's profile URL) in a linkedin campaign; the other one is kept when valid. All or "
-        "nothing: if any row is invalid, nothing is added and the error names every offending "
-        "row as prospects[i]. results has one entry per row, in order. Identities are "
-        "normalized, then deduplicated: a row whose identity is already in the campaign "
-        "(duplicate_of campaign) or earlier in this call (duplicate_of batch) is outcome "
-        "duplicate, with the id of the lead it duplicates, and that lead is left unchanged. "
-        "dedupe widens the comparison: workspace also compares with the leads of every other "
-        "campaign of the workspace, live with those of draft, active and paused campaigns "
-        "(duplicate_of workspace, with that lead's campaign_id). A row on the workspace's "
-        "suppression (do-not-contact) list is outcome suppressed (suppressed_by names the "
-        "entry) and is not added. dry_run: true answers the same and writes nothing. After "
-        "launch the roster is frozen and every add is refused.",
-    )
+    @tool("Add leads", WRITES)
     def add_leads(
         ctx: Context,
         campaign_id: CampaignId,
@@ -388,6 +355,19 @@ def build_server(config: ServerConfig) -> MCPServer:
             Field(description="campaign (the default), workspace or live."),
         ] = None,
     ) -> Annotated[CallToolResult, AddLeadsResult]:
+        """Add 1 to 1000 leads to a draft campaign (split more into several calls). Each row
+        needs the campaign's identity: email in an email campaign, linkedin_url (a person's
+        profile URL) in a linkedin campaign; the other one is kept when valid. All or nothing:
+        if any row is invalid, nothing is added and the error names every offending row as
+        prospects[i]. results has one entry per row, in order. Identities are normalized, then
+        deduplicated: a row whose identity is already in the campaign (duplicate_of campaign) or
+        earlier in this call (duplicate_of batch) is outcome duplicate, with the id of the lead
+        it duplicates, and that lead is left unchanged. dedupe widens the comparison: workspace
+        also compares with the leads of every other campaign of the workspace, live with those
+        of draft, active and paused campaigns (duplicate_of workspace, with that lead's
+        campaign_id). A row on the workspace's suppression (do-not-contact) list is outcome
+        suppressed (suppressed_by names the entry) and is not added. dry_run: true answers the
+        same and writes nothing. After launch the roster is frozen and every add is refused."""
         rows = [row.model_dump(exclude_unset=True) for row in prospects]
         body = api.write(
             ctx,
@@ -401,74 +381,46 @@ def build_server(config: ServerConfig) -> MCPServer:
         )
         return structured(body)
 
-    @server.tool(
-        title="Update a lead",
-        annotations=WRITES,
-        description="Change fields of one lead of a draft campaign. updates holds at least one "
-        "field; a field left out stays as it is, null clears it, custom_fields replaces the "
-        "whole object. The campaign's identity may change (normalized again) but not be "
-        "cleared; an identity another lead of the campaign holds is an error naming that lead, "
-        "and a new email or linkedin_url that the suppression list matches is an error naming "
-        "the entry. status, id, campaign_id and the timestamps cannot be set.",
-    )
+    @tool("Update a lead", WRITES)
     def update_lead(
         ctx: Context,
         campaign_id: CampaignId,
         prospect_id: Annotated[str, Field(description="The lead's id.")],
         updates: Annotated[LeadFields, Field(description="The fields to change.")],
     ) -> Annotated[CallToolResult, LeadResult]:
+        """Change fields of one lead of a draft campaign. updates holds at least one field; a
+        field left out stays as it is, null clears it, custom_fields replaces the whole object.
+        The campaign's identity may change (normalized again) but not be cleared; an identity
+        another lead of the campaign holds is an error naming that lead, and a new email or
+        linkedin_url that the suppression list matches is an error naming the entry. status, id,
+        campaign_id and the timestamps cannot be set."""
         body = {"prospect_id": prospect_id, "updates": updates.model_dump(exclude_unset=True)}
         return structured(api.write(ctx, "PATCH", campaign_path(campaign_id, "/leads"), body=body))
 
-    @server.tool(
-        title="Remove leads",
-        annotations=DESTROYS,
-        description="Remove leads of a draft campaign by id, 1 to 500 ids per call (split "
-        "more). Ids that are not leads of the campaign are skipped and not counted. Answers "
-        "how many were removed and the campaign's stats.",
-    )
+    @tool("Remove leads", DESTROYS)
     def remove_leads(
         ctx: Context,
         campaign_id: CampaignId,
         prospect_ids: Annotated[list[str], Field(description="1 to 500 lead ids.")],
     ) -> Annotated[CallToolResult, RemoveResult]:
-        path = campaign_path(campaign_id, "/leads")
-        return structured(api.write(ctx, "DELETE", path, body={"prospect_ids": prospect_ids}))
+        """Remove leads of a draft campaign by id, 1 to 500 ids per call (split more). Ids that
+        are not leads of the campaign are skipped and not counted. Answers how many were removed
+        and the campaign's stats."""
+        return _delete_leads(api, ctx, campaign_id, {"prospect_ids": prospect_ids})
 
-    @server.tool(
-        title="Remove every lead",
-        annotations=DESTROYS,
-        description="Remove every lead of a draft campaign. Cannot be undone. Without confirm: "
-        "true nothing changes and the answer is a preview (a tool error saying how many leads "
-        "would go).",
-    )
+    @tool("Remove every lead", DESTROYS)
     def remove_all_leads(
         ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
     ) -> Annotated[CallToolResult, RemoveResult]:
+        """Remove every lead of a draft campaign. Cannot be undone. Without confirm: true
+        nothing changes and the answer is a preview (a tool error saying how many leads would
+        go)."""
         api.preview_unless_confirmed(ctx, "remove_all_leads", campaign_id, confirm)
-        path = campaign_path(campaign_id, "/leads")
-        return structured(api.write(ctx, "DELETE", path, body={"all": True}))
+        return _delete_leads(api, ctx, campaign_id, {"all": True})
 
     # The suppression (do-not-contact) list
 
-    @server.tool(
-        title="Add to the suppression list",
-        annotations=DESTROYS,
-        description="Add 1 to 1000 entries to the workspace's suppression (do-not-contact) list. "
-        "kind email matches one address, domain matches the emails at that domain and its "
-        "subdomains (acme.com matches a@eu.acme.com, not a@notacme.com), linkedin_url one "
-        "profile; values are normalized like lead identities. results has one entry per entry "
-        "sent, in order: outcome added, or duplicate when the list already holds the value or "
-        "an earlier entry of this call has it (id is then that entry, whose reason and note "
-        "stay as they were). From then on add_leads answers matching rows as outcome "
-        "suppressed and does not add them, and update_lead refuses to set a matching identity. "
-        "Leads already in campaigns stay, unless remove_from_drafts: true, which also removes "
-        "every lead these entries (added or duplicate) match from every draft campaign "
-        "(removed_from_drafts counts them per campaign; frozen rosters never change). That "
-        "cannot be undone, so without confirm: true nothing changes and the answer is a "
-        "preview. All or nothing: an invalid entry rejects the call, naming every offending "
-        "index as entries[i]; nothing is written.",
-    )
+    @tool("Add to the suppression list", DESTROYS)
     def add_suppressions(
         ctx: Context,
         entries: Annotated[list[SuppressionInput], Field(description="1 to 1000 entries.")],
@@ -477,6 +429,19 @@ def build_server(config: ServerConfig) -> MCPServer:
         ] = False,
         confirm: Confirm = False,
     ) -> Annotated[CallToolResult, SuppressionAddResult]:
+        """Add 1 to 1000 entries to the workspace's suppression (do-not-contact) list. kind
+        email matches one address, domain matches the emails at that domain and its subdomains
+        (acme.com matches a@eu.acme.com, not a@notacme.com), linkedin_url one profile; values
+        are normalized like lead identities. results has one entry per entry sent, in order:
+        outcome added, or duplicate when the list already holds the value or an earlier entry of
+        this call has it (id is then that entry, whose reason and note stay as they were). From
+        then on add_leads answers matching rows as outcome suppressed and does not add them, and
+        update_lead refuses to set a matching identity. Leads already in campaigns stay, unless
+        remove_from_drafts: true, which also removes every lead these entries (added or
+        duplicate) match from every draft campaign (removed_from_drafts counts them per
+        campaign; frozen rosters never change). That cannot be undone, so without confirm: true
+        nothing changes and the answer is a preview. All or nothing: an invalid entry rejects
+        the call, naming every offending index as entries[i]; nothing is written."""
         if remove_from_drafts and api.needs_preview(confirm):
             campaigns = api.read(ctx, "/api/campaigns")["campaigns"]
             drafts = [
@@ -498,33 +463,22 @@ def build_server(config: ServerConfig) -> MCPServer:
         }
         return structured(api.write(ctx, "POST", "/api/suppressions", body=body))
 
-    @server.tool(
-        title="Check the suppression list",
-        annotations=READS,
-        description="Check 1 to 1000 people against the suppression list before contacting "
-        "them. Each identity is exactly one of email or linkedin_url, normalized like lead "
-        "identities; an email matches an email entry of that address and a domain entry of its "
-        "domain or a parent domain. results has one entry per identity, in order: suppressed, "
-        "and matched, the entry that matched (the most specific one) or null. Reads only.",
-    )
+    @tool("Check the suppression list", READS)
     def check_suppressions(
         ctx: Context,
         identities: Annotated[
             list[IdentityInput], Field(description="1 to 1000 of {email} or {linkedin_url}.")
         ],
     ) -> Annotated[CallToolResult, SuppressionCheck]:
+        """Check 1 to 1000 people against the suppression list before contacting them. Each
+        identity is exactly one of email or linkedin_url, normalized like lead identities; an
+        email matches an email entry of that address and a domain entry of its domain or a
+        parent domain. results has one entry per identity, in order: suppressed, and matched,
+        the entry that matched (the most specific one) or null. Reads only."""
         body = {"identities": [item.model_dump(exclude_unset=True) for item in identities]}
         return structured(api.read_by_post(ctx, "/api/suppressions/check", body))
 
-    @server.tool(
-        title="List the suppression list",
-        annotations=READS,
-        description="A page of the suppression list, oldest first. kind filters by kind, q by "
-        "a case-insensitive part of the value (at most 500 characters); total counts the "
-        "entries of those filters. A page holds limit entries (1 to 200, default 100); for the "
-        "next page call again with cursor set to this page's next_cursor and the same kind "
-        "and q. next_cursor is null on the last page.",
-    )
+    @tool("List the suppression list", READS)
     def list_suppressions(
         ctx: Context,
         kind: Annotated[
@@ -534,41 +488,27 @@ def build_server(config: ServerConfig) -> MCPServer:
         limit: Limit = None,
         cursor: Cursor = None,
     ) -> Annotated[CallToolResult, SuppressionPage]:
+        """A page of the suppression list, oldest first. kind filters by kind, q by a
+        case-insensitive part of the value (at most 500 characters); total counts the entries of
+        those filters. A page holds limit entries (1 to 200, default 100); for the next page
+        call again with cursor set to this page's next_cursor and the same kind and q.
+        next_cursor is null on the last page."""
         params = _present(kind=kind, q=q, limit=limit, cursor=cursor)
         return structured(api.read(ctx, "/api/suppressions", params))
 
-    @server.tool(
-        title="Remove from the suppression list",
-        annotations=WRITES,
-        description="Remove suppression entries by id, 1 to 500 ids per call (split more): "
-        "those people may be added and contacted again. Ids not on the list are skipped and "
-        "not counted. Leads removed because of an entry are not restored.",
-    )
+    @tool("Remove from the suppression list", WRITES)
     def remove_suppressions(
         ctx: Context,
         ids: Annotated[list[str], Field(description="1 to 500 entry ids.")],
     ) -> Annotated[CallToolResult, DeletedCount]:
+        """Remove suppression entries by id, 1 to 500 ids per call (split more): those people
+        may be added and contacted again. Ids not on the list are skipped and not counted. Leads
+        removed because of an entry are not restored."""
         return structured(api.write(ctx, "DELETE", "/api/suppressions", body={"ids": ids}))
 
     # The change feed
 
-    @server.tool(
-        title="List what changed",
-        annotations=READS,
-        description="The workspace's change feed: one event per change of a campaign, a roster "
-        "or the suppression list, in the order the changes committed. An event has type, "
-        "campaign_id (null for the suppression list), occurred_at and data, which holds ids "
-        "and counts, never a lead's personal data (read leads with list_leads): "
-        "campaign.created {name, type}; campaign.status_changed {from, to}; leads.added "
-        "{lead_ids, count}; lead.updated {lead_id, fields}; leads.removed {lead_ids, count} "
-        "or {all: true, count}; suppressions.added and suppressions.removed {ids, count}. "
-        "Without after, the feed starts at the oldest event kept. To follow it, keep each "
-        "answer's next_cursor and pass it as after on the next call: every event comes exactly "
-        "once. A page of limit events (1 to 1000, default 100) may have more after it: call "
-        "again at once. An empty page means you are up to date: call again later with the same "
-        "cursor. type keeps one type of event (the cursor still moves past the others). A "
-        "cursor older than the events kept is an error (HTTP 410): start again without after.",
-    )
+    @tool("List what changed", READS)
     def list_events(
         ctx: Context,
         after: Annotated[
@@ -582,10 +522,53 @@ def build_server(config: ServerConfig) -> MCPServer:
             Literal[EVENT_TYPES] | None, Field(description="Only events of this type.")
         ] = None,
     ) -> Annotated[CallToolResult, EventPage]:
+        """The workspace's change feed: one event per change of a campaign, a roster or the
+        suppression list, in the order the changes committed. An event has type, campaign_id
+        (null for the suppression list), occurred_at and data, which holds ids and counts, never
+        a lead's personal data (read leads with list_leads): campaign.created {name, type};
+        campaign.status_changed {from, to}; leads.added {lead_ids, count}; lead.updated
+        {lead_id, fields}; leads.removed {lead_ids, count} or {all: true, count};
+        suppressions.added and suppressions.removed {ids, count}. Without after, the feed starts
+        at the oldest event kept. To follow it, keep each answer's next_cursor and pass it as
+        after on the next call: every event comes exactly once. A page of limit events (1 to
+        1000, default 100) may have more after it: call again at once. An empty page means you
+        are up to date: call again later with the same cursor. type keeps one type of event (the
+        cursor still moves past the others). A cursor older than the events kept is an error
+        (HTTP 410): start again without after."""
         params = _present(after=after, limit=limit, type=type)
         return structured(api.read(ctx, "/api/events", params))
 
     return server
+
+
+def _transition_tool(api: ApiAccess, action: str) -> Callable[..., CallToolResult]:
+    """The tool `<action>_campaign` of TRANSITION_TOOLS. Its signature is its input schema:
+    confirm only where the transition answers a preview without it."""
+    tool = f"{action}_campaign"
+
+    def transition(
+        ctx: Context, campaign_id: CampaignId
+    ) -> Annotated[CallToolResult, CampaignResult]:
+        return structured(api.write(ctx, "POST", campaign_path(campaign_id, f"/{action}")))
+
+    def irreversible_transition(
+        ctx: Context, campaign_id: CampaignId, confirm: Confirm = False
+    ) -> Annotated[CallToolResult, CampaignResult]:
+        api.preview_unless_confirmed(ctx, tool, campaign_id, confirm)
+        return transition(ctx, campaign_id)
+
+    chosen = irreversible_transition if tool in CAMPAIGN_PREVIEWS else transition
+    # The SDK names the tool, and its input schema ("<name>Arguments"), after the function.
+    chosen.__name__ = tool
+    return chosen
+
+
+def _delete_leads(
+    api: ApiAccess, ctx: Context, campaign_id: str, body: Mapping[str, Any]
+) -> CallToolResult:
+    """remove_leads and remove_all_leads: one API call, whose body names the leads to remove
+    (by id, or all)."""
+    return structured(api.write(ctx, "DELETE", campaign_path(campaign_id, "/leads"), body=body))
 
 
 def _present(**params: Any) -> dict[str, Any]:

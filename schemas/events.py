@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
-from leads.domain.cursors import InvalidCursor, decode_feed_cursor
+from leads.domain.cursors import decode_feed_cursor
 from leads_contract.values import EVENT_TYPES, MAX_EVENTS_PER_PAGE
-from schemas.fields import Timestamp
+from schemas.fields import CursorField, Timestamp
 
 
-class FeedCursorField(fields.String):
+class FeedCursorField(CursorField):
     """The `next_cursor` of a previous answer, decoded into the feed position it holds."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return decode_feed_cursor(super()._deserialize(value, attr, data, **kwargs))
-        except InvalidCursor:
-            raise ValidationError(
-                "Not a valid cursor: pass the next_cursor of a previous answer unchanged."
-            ) from None
+    decode = staticmethod(decode_feed_cursor)
+    issued_by = "answer"
 
 
 class EventsQuerySchema(Schema):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 from leads.domain.cursors import InvalidCursor, decode_cursor
 from leads.domain.identity import (
@@ -126,15 +126,32 @@ class LinkedinUrlField(IdentityField):
 
 
 class CursorField(fields.String):
-    """The `next_cursor` of a previous page, decoded into the position it holds."""
+    """The `next_cursor` of a previous page, decoded into the position it holds. A subclass
+    names another `decode` and what issued its cursors (`issued_by`, for the message)."""
+
+    decode = staticmethod(decode_cursor)
+    issued_by = "page"
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
-            return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+            return self.decode(super()._deserialize(value, attr, data, **kwargs))
         except InvalidCursor:
             raise ValidationError(
-                "Not a valid cursor: pass the next_cursor of a previous page unchanged."
+                f"Not a valid cursor: pass the next_cursor of a previous {self.issued_by} "
+                "unchanged."
             ) from None
+
+
+def batch_of(item: fields.Field, max_items: int) -> fields.List:
+    """A batch write's required list of 1 to `max_items` items."""
+    return fields.List(item, required=True, validate=validate.Length(min=1, max=max_items))
+
+
+def next_cursor_field(
+    description: str = "Pass as `cursor` for the next page; null on the last page.",
+) -> fields.String:
+    """A page's `next_cursor`: where the next page starts, null on the last page."""
+    return fields.String(allow_none=True, metadata={"description": description})
 
 
 class Timestamp(fields.DateTime):

@@ -23,6 +23,7 @@ from schemas.fields import (
     StrictBoolean,
     Timestamp,
     TrimmedString,
+    next_cursor_field,
 )
 
 
@@ -266,12 +267,8 @@ class LeadPageSchema(Schema):
         allow_none=True, metadata={"description": "The page number; null when listed by cursor."}
     )
     limit = fields.Integer()
-    next_cursor = fields.String(
-        allow_none=True,
-        metadata={
-            "description": "Pass as `cursor` (with the same `status`) for the next page; "
-            "null on the last page."
-        },
+    next_cursor = next_cursor_field(
+        "Pass as `cursor` (with the same `status`) for the next page; null on the last page."
     )
 
 

@@ -31,6 +31,8 @@ from schemas.fields import (
     StrictBoolean,
     Timestamp,
     TrimmedString,
+    batch_of,
+    next_cursor_field,
 )
 
 # How an entry's value is normalized, by its kind: as the identities it matches are.
@@ -82,11 +84,7 @@ class SuppressionsAddSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    entries = fields.List(
-        fields.Nested(SuppressionInputSchema),
-        required=True,
-        validate=validate.Length(min=1, max=MAX_SUPPRESSIONS_PER_ADD),
-    )
+    entries = batch_of(fields.Nested(SuppressionInputSchema), MAX_SUPPRESSIONS_PER_ADD)
     remove_from_drafts = StrictBoolean(
         load_default=False,
         metadata={
@@ -118,11 +116,7 @@ class SuppressionsDeleteSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    ids = fields.List(
-        fields.UUID(),
-        required=True,
-        validate=validate.Length(min=1, max=MAX_IDS_PER_SUPPRESSION_DELETE),
-    )
+    ids = batch_of(fields.UUID(), MAX_IDS_PER_SUPPRESSION_DELETE)
 
 
 class IdentityToCheckSchema(Schema):
@@ -144,11 +138,7 @@ class SuppressionsCheckSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    identities = fields.List(
-        fields.Nested(IdentityToCheckSchema),
-        required=True,
-        validate=validate.Length(min=1, max=MAX_IDENTITIES_PER_CHECK),
-    )
+    identities = batch_of(fields.Nested(IdentityToCheckSchema), MAX_IDENTITIES_PER_CHECK)
 
 
 class SuppressionSchema(Schema):
@@ -190,10 +180,7 @@ class SuppressionsAddedSchema(Schema):
 class SuppressionPageSchema(Schema):
     suppressions = fields.List(fields.Nested(SuppressionSchema))
     total = fields.Integer(metadata={"description": "Entries matching the filters."})
-    next_cursor = fields.String(
-        allow_none=True,
-        metadata={"description": "Pass as `cursor` for the next page; null on the last page."},
-    )
+    next_cursor = next_cursor_field()
 
 
 class SuppressionsDeletedSchema(Schema):

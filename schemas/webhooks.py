@@ -14,7 +14,7 @@ from leads_contract.values import (
     MAX_WEBHOOK_URL_LENGTH,
 )
 from schemas.events import FeedCursorField
-from schemas.fields import StrictBoolean, TrimmedString
+from schemas.fields import StrictBoolean, TrimmedString, next_cursor_field
 
 ALL_EVENTS = "*"
 DELIVERY_STATES = ("pending", "delivered", "failed")
@@ -161,7 +161,4 @@ class DeliveryEnvelopeSchema(Schema):
 
 class DeliveryPageSchema(Schema):
     deliveries = fields.List(fields.Nested(DeliverySchema))
-    next_cursor = fields.String(
-        allow_none=True,
-        metadata={"description": "Pass as `cursor` for the next page; null on the last page."},
-    )
+    next_cursor = next_cursor_field()

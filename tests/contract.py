@@ -39,6 +39,15 @@ from leads_contract.values import (
 # tests/test_stats.py pins the lead statuses to the contract's list.
 # A lead's profile: what a client sends, and may update.
 PROFILE_FIELDS = (*TEXT_FIELDS, CUSTOM_FIELDS)
+# Ann's profile as it is stored and listed (with the name derived from her first and last).
+ANN_PROFILE = {
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "name": "Ann Lee",
+    "company": "Acme",
+    "position": "CTO",
+    "headline": "Builds things",
+}
 # The lead object, keys in the contract's order.
 LEAD_KEYS = ["id", "campaign_id", "status", *PROFILE_FIELDS, "created_at", "updated_at"]
 # The contract's key order of a stats object.
@@ -162,6 +171,21 @@ def usage_error(command: str, message: str, arguments: str = "") -> str:
 
 SUPPRESSIONS = "/api/suppressions"
 SUPPRESSIONS_CHECK = "/api/suppressions/check"
+
+
+# The ways a path's campaign id can name no campaign of the request's workspace: each one
+# must be the same 404.
+MISSING_CAMPAIGNS = ("unknown", "other workspace", "not a uuid", "uuid prefix")
+
+
+def missing_campaign_id(which: str, ours: dict, theirs: dict) -> str:
+    """The campaign id of one of MISSING_CAMPAIGNS; `theirs` is another workspace's."""
+    return {
+        "unknown": MISSING_UUID,
+        "other workspace": theirs["id"],
+        "not a uuid": "not-a-uuid",
+        "uuid prefix": ours["id"][:-1],
+    }[which]
 
 
 def leads_url(campaign_id: str, **query) -> str:

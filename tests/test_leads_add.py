@@ -10,6 +10,8 @@ from app import create_app
 from leads.config import DEFAULT_MAX_BODY_BYTES
 from leads_contract.values import IDENTITY_FIELD
 from tests.contract import (
+    ANN_PROFILE,
+    MISSING_CAMPAIGNS,
     MISSING_UUID,
     NOT_FOUND,
     PROFILE_FIELDS,
@@ -23,6 +25,7 @@ from tests.contract import (
     frozen_roster,
     ids_by_identity,
     leads_url,
+    missing_campaign_id,
     move_to,
     result,
     row_error,
@@ -641,12 +644,7 @@ class TestStoredFields:
             "status": "pending",
             "email": "ann@example.com",
             "linkedin_url": "https://www.linkedin.com/in/ann",
-            "first_name": "Ann",
-            "last_name": "Lee",
-            "name": "Ann Lee",
-            "company": "Acme",
-            "position": "CTO",
-            "headline": "Builds things",
+            **ANN_PROFILE,
             "custom_fields": {"tier": " gold ", "seats": 12, "tags": ["a", {"b": None}]},
         }
         assert {field: bob[field] for field in stored_fields} == {
@@ -1161,7 +1159,7 @@ class TestFrozenRoster:
 
 
 class TestNotFound:
-    @pytest.mark.parametrize("which", ["unknown", "other workspace", "not a uuid", "uuid prefix"])
+    @pytest.mark.parametrize("which", MISSING_CAMPAIGNS)
     @pytest.mark.parametrize(
         "prospects", [[{"email": "ann@example.com"}], [{"first_name": "no identity"}], []]
     )
@@ -1171,12 +1169,7 @@ class TestNotFound:
     ):
         other = other_api.create_campaign("Theirs", "email")
         add_ok(other_api, other["id"], [{"email": "theirs@example.com"}])
-        campaign_id = {
-            "unknown": MISSING_UUID,
-            "other workspace": other["id"],
-            "not a uuid": "not-a-uuid",
-            "uuid prefix": email_campaign["id"][:-1],
-        }[which]
+        campaign_id = missing_campaign_id(which, email_campaign, other)
         rejected(
             "POST", leads_url(campaign_id) + query, 404, NOT_FOUND, json={"prospects": prospects}
         )

@@ -10,9 +10,10 @@ import pytest
 
 from leads_contract.values import LEAD_STATUSES, MAX_PAGE
 from tests.contract import (
+    ANN_PROFILE,
     LEAD_KEYS,
     LIMIT_RANGE,
-    MISSING_UUID,
+    MISSING_CAMPAIGNS,
     NOT_FOUND,
     PAGE_RANGE,
     STATUS_CHOICES,
@@ -21,6 +22,7 @@ from tests.contract import (
     bad_request,
     database_state,
     leads_url,
+    missing_campaign_id,
     move_to,
     set_statuses,
     stored_leads,
@@ -126,12 +128,7 @@ class TestLeadObject:
             "status": "pending",
             "email": "ann@example.com",
             "linkedin_url": "https://www.linkedin.com/in/ann-lee",
-            "first_name": "Ann",
-            "last_name": "Lee",
-            "name": "Ann Lee",
-            "company": "Acme",
-            "position": "CTO",
-            "headline": "Builds things",
+            **ANN_PROFILE,
             "custom_fields": {"tier": "gold", "seats": [1, 2], "meta": {"x": None}},
             "created_at": expected[0]["created_at"],
             "updated_at": expected[0]["updated_at"],
@@ -283,40 +280,29 @@ class TestPaging:
         )
 
 
+# Query parameters whose values are each a 400 naming the parameter, by parameter and message.
+REFUSED_VALUES = [
+    ("limit", LIMIT_RANGE, ["0", "201", "-1", "-5", "9" * 400]),
+    ("limit", "Not a valid integer.", ["abc", "", "1.5", "1e2"]),
+    ("page", PAGE_RANGE, ["0", "-1", str(MAX_PAGE + 1), "9" * 23, "9" * 400, "-" + "9" * 400]),
+    ("page", "Not a valid integer.", ["abc", "1e3", "1.5", "0x10", "", "%00", "NaN", "Infinity"]),
+    ("status", f"Must be one of: {STATUS_CHOICES}.", ["unknown", "PENDING", "", "active"]),
+    # Parameters the list does not take, whatever their value.
+    ("offset", "Unknown field.", ["10"]),
+    ("sort", "Unknown field.", ["id"]),
+    ("statuss", "Unknown field.", ["pending"]),
+]
+
+
 class TestQueryValidation:
     @pytest.mark.parametrize(
         ("query", "field", "message"),
         [
-            ("?limit=0", "limit", LIMIT_RANGE),
-            ("?limit=201", "limit", LIMIT_RANGE),
-            ("?limit=-1", "limit", LIMIT_RANGE),
-            ("?limit=abc", "limit", "Not a valid integer."),
-            ("?limit=", "limit", "Not a valid integer."),
-            ("?limit=1.5", "limit", "Not a valid integer."),
-            ("?limit=1e2", "limit", "Not a valid integer."),
-            ("?page=0", "page", PAGE_RANGE),
-            ("?page=-1", "page", PAGE_RANGE),
-            ("?page=abc", "page", "Not a valid integer."),
-            (f"?page={MAX_PAGE + 1}", "page", PAGE_RANGE),
-            ("?page=99999999999999999999999", "page", PAGE_RANGE),
-            ("?status=unknown", "status", f"Must be one of: {STATUS_CHOICES}."),
-            ("?status=PENDING", "status", f"Must be one of: {STATUS_CHOICES}."),
-            ("?status=", "status", f"Must be one of: {STATUS_CHOICES}."),
-            ("?status=active", "status", f"Must be one of: {STATUS_CHOICES}."),
-            ("?offset=10", "offset", "Unknown field."),
-            ("?sort=id", "sort", "Unknown field."),
-            ("?statuss=pending", "statuss", "Unknown field."),
-            ("?page=" + "9" * 400, "page", PAGE_RANGE),
-            ("?page=-" + "9" * 400, "page", PAGE_RANGE),
-            ("?page=1e3", "page", "Not a valid integer."),
-            ("?page=1.5", "page", "Not a valid integer."),
-            ("?page=0x10", "page", "Not a valid integer."),
-            ("?page=", "page", "Not a valid integer."),
-            ("?page=%00", "page", "Not a valid integer."),
-            ("?page=NaN", "page", "Not a valid integer."),
-            ("?page=Infinity", "page", "Not a valid integer."),
-            ("?limit=-5", "limit", LIMIT_RANGE),
-            ("?limit=" + "9" * 400, "limit", LIMIT_RANGE),
+            *[
+                (f"?{field}={value}", field, message)
+                for field, message, values in REFUSED_VALUES
+                for value in values
+            ],
             ("?page=1&page=2", "page", "Give this parameter once."),
             ("?limit=5&limit=5", "limit", "Give this parameter once."),
             ("?status=pending&status=sent", "status", "Give this parameter once."),
@@ -465,19 +451,14 @@ class TestCampaignStatuses:
 
 
 class TestAccess:
-    @pytest.mark.parametrize("which", ["unknown", "other workspace", "not a uuid", "uuid prefix"])
+    @pytest.mark.parametrize("which", MISSING_CAMPAIGNS)
     @pytest.mark.parametrize("query", ["", "?page=2&limit=5&status=pending"])
     def test_every_missing_campaign_is_the_same_404(
         self, api, other_api, email_campaign, which, query
     ):
         theirs = other_api.create_campaign("Theirs", "email")
         add(other_api, theirs["id"], emails(0, 3))
-        campaign_id = {
-            "unknown": MISSING_UUID,
-            "other workspace": theirs["id"],
-            "not a uuid": "not-a-uuid",
-            "uuid prefix": email_campaign["id"][:-1],
-        }[which]
+        campaign_id = missing_campaign_id(which, email_campaign, theirs)
 
         response = api.get(leads_url(campaign_id) + query)
 

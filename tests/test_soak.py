@@ -27,6 +27,7 @@ from tests.contract import (
     frozen_roster,
     identity,
     spelling,
+    stored_leads,
 )
 
 DURATION = 12.0  # seconds of traffic
@@ -196,14 +197,14 @@ class Writer:
             assert {status: stats[status] for status in by_status} == by_status
 
 
+# What the soak compares of each stored lead, in this order.
+ROSTER_COLUMNS = ("identity", "first_name", "company", "created_at", "updated_at")
+
+
 def roster(db, campaign_id: str) -> dict[str, tuple]:
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT id::text, identity, first_name, company, created_at, updated_at "
-            "FROM leads WHERE campaign_id = %s",
-            (campaign_id,),
-        )
-        return {row[0]: row[1:] for row in cursor.fetchall()}
+    """The campaign's leads as stored, by id: their ROSTER_COLUMNS."""
+    leads = stored_leads(db, campaign_id, ["id", *ROSTER_COLUMNS])
+    return {lead["id"]: tuple(lead[column] for column in ROSTER_COLUMNS) for lead in leads}
 
 
 class TestSoak:

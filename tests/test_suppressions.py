@@ -73,6 +73,14 @@ def added(index: int, entry_id: str, value: str, outcome: str = "added") -> dict
     return {"index": index, "outcome": outcome, "id": entry_id, "value": value}
 
 
+def all_added(db, entries: list[dict]) -> dict:
+    """The answer to a POST of `entries` into an empty list: each one added, in order, with
+    the id the database holds."""
+    ids = [row["id"] for row in entries_of(db)]
+    results = [added(index, ids[index], entry["value"]) for index, entry in enumerate(entries)]
+    return {"added": len(entries), "duplicates": 0, "results": results}
+
+
 def entry_errors(message: str, by_index: dict) -> dict:
     """The 400 of a POST whose entries have these errors ({index: {field: [messages]}})."""
     errors = {str(index): fields for index, fields in by_index.items()}
@@ -272,15 +280,8 @@ class TestRemoveFromDrafts:
         body = suppress(api, [ANN, ACME, BOB], remove_from_drafts=True)
 
         email_id, linkedin_id = rosters["email"]["id"], rosters["linkedin"]["id"]
-        ids = [row["id"] for row in entries_of(db)]
         assert body == {
-            "added": 3,
-            "duplicates": 0,
-            "results": [
-                added(0, ids[0], ANN["value"]),
-                added(1, ids[1], ACME["value"]),
-                added(2, ids[2], BOB["value"]),
-            ],
+            **all_added(db, [ANN, ACME, BOB]),
             "removed_from_drafts": {
                 "leads": 6,
                 "campaigns": sorted(
@@ -310,16 +311,7 @@ class TestRemoveFromDrafts:
         before = database_state(db)
         body = suppress(api, [ANN, ACME, BOB], **options)
 
-        ids = [row["id"] for row in entries_of(db)]
-        assert body == {
-            "added": 3,
-            "duplicates": 0,
-            "results": [
-                added(0, ids[0], ANN["value"]),
-                added(1, ids[1], ACME["value"]),
-                added(2, ids[2], BOB["value"]),
-            ],
-        }
+        assert body == all_added(db, [ANN, ACME, BOB])
         after = database_state(db)
         assert outside_the_list(after) == outside_the_list(before)
 
@@ -402,6 +394,15 @@ class TestRemoveFromDrafts:
         assert stored_emails(db, email_campaign) == ["ann@example.com"]
 
 
+def not_a_domain(value: str, reason: str) -> tuple[dict, str, str]:
+    """A case of TestBadInput: a domain entry that is no domain name, for `reason`."""
+    return (
+        {"kind": "domain", "value": value},
+        "value",
+        f"domain is not a valid domain name ({reason})",
+    )
+
+
 class TestBadInput:
     """Every bad input is a 400 naming every offending index, and nothing is written: not
     the valid entries of the request, not a removal from a draft."""
@@ -423,34 +424,17 @@ class TestBadInput:
             ({"kind": "email", "value": "  "}, "value", "Field may not be blank."),
             ({"kind": "email", "value": "nope"}, "value", NOT_AN_EMAIL),
             ({"kind": "domain", "value": "acme"}, "value", NO_PERIOD),
-            (
-                {"kind": "domain", "value": "1.2.3.4"},
-                "value",
-                "domain is not a valid domain name (The domain is not valid. It is not within "
-                "a valid top-level domain.)",
+            not_a_domain(
+                "1.2.3.4", "The domain is not valid. It is not within a valid top-level domain."
             ),
-            (
-                {"kind": "domain", "value": "[1.2.3.4]"},
-                "value",
-                "domain is not a valid domain name (A bracketed IP address after the @-sign is "
-                "not allowed here.)",
+            not_a_domain(
+                "[1.2.3.4]", "A bracketed IP address after the @-sign is not allowed here."
             ),
-            (
-                {"kind": "domain", "value": " acme.com. "},
-                "value",
-                "domain is not a valid domain name (A domain cannot end with a period.)",
-            ),
-            (
-                {"kind": "domain", "value": "acme.com. with spaces"},
-                "value",
-                "domain is not a valid domain name (The domain contains invalid characters: "
-                "SPACE.)",
-            ),
-            (
-                {"kind": "domain", "value": "example.invalid"},
-                "value",
-                "domain is not a valid domain name (The domain is a special-use or reserved "
-                "name that cannot be used with email.)",
+            not_a_domain(" acme.com. ", "A domain cannot end with a period."),
+            not_a_domain("acme.com. with spaces", "The domain contains invalid characters: SPACE."),
+            not_a_domain(
+                "example.invalid",
+                "The domain is a special-use or reserved name that cannot be used with email.",
             ),
             ({"kind": "domain", "value": "@"}, "value", "domain is empty"),
             (
@@ -459,11 +443,7 @@ class TestBadInput:
                 "domain is longer than 253 characters",
             ),
             # A domain is not an email, and the other way round.
-            (
-                {"kind": "domain", "value": "ann@acme.com"},
-                "value",
-                "domain is not a valid domain name (The domain contains invalid characters: '@'.)",
-            ),
+            not_a_domain("ann@acme.com", "The domain contains invalid characters: '@'."),
             ({"kind": "email", "value": "acme.com"}, "value", NOT_AN_EMAIL),
             (
                 {"kind": "linkedin_url", "value": "https://www.linkedin.com/company/acme"},

@@ -18,6 +18,7 @@ from tests.contract import (
     database_state,
     leads_url,
     pending_stats,
+    result,
     stored_campaign,
     stored_lead_ids,
     stored_leads,
@@ -186,27 +187,9 @@ def test_try_it_out_creates_a_campaign_and_adds_leads(live_server, token, db, tm
             "duplicates": 1,
             "suppressed": 0,
             "results": [
-                {
-                    "index": 0,
-                    "outcome": "imported",
-                    "id": ada,
-                    "identity": "ada@example.com",
-                    "duplicate_of": None,
-                },
-                {
-                    "index": 1,
-                    "outcome": "duplicate",
-                    "id": ada,
-                    "identity": "ada@example.com",
-                    "duplicate_of": "batch",
-                },
-                {
-                    "index": 2,
-                    "outcome": "imported",
-                    "id": grace,
-                    "identity": "grace@example.com",
-                    "duplicate_of": None,
-                },
+                result(0, "imported", ada, "ada@example.com", None),
+                result(1, "duplicate", ada, "ada@example.com", "batch"),
+                result(2, "imported", grace, "grace@example.com", None),
             ],
             "stats": pending_stats(2, body["stats"]["last_synced_at"]),
         }

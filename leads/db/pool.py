@@ -12,6 +12,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extras
 import psycopg2.pool
+from flask import current_app
 
 from leads.db.queries import QUERIES
 from leads.web import metrics
@@ -436,3 +437,9 @@ def _rollback_quietly(connection: psycopg2.extensions.connection | None) -> None
             _end_transaction(connection, "ROLLBACK")
     except psycopg2.Error:
         pass
+
+
+def current_pool() -> ConnectionPool:
+    """The pool of the app at hand, which create_app made: for a request's view or hook
+    and for an operator command."""
+    return current_app.extensions["leads_pool"]

@@ -50,6 +50,15 @@ class ListCursor:
     status: str | None
 
 
+def after_params(cursor: ListCursor | None) -> dict[str, datetime | UUID | None]:
+    """The parameters of a list's statement that say where its page starts: after the
+    cursor's row, or from the first row without one (both null)."""
+    return {
+        "after_created_at": cursor.created_at if cursor else None,
+        "after_id": cursor.row_id if cursor else None,
+    }
+
+
 def encode_cursor(cursor: ListCursor) -> str:
     status_code = 0 if cursor.status is None else LEAD_STATUSES.index(cursor.status) + 1
     payload = _PAYLOAD.pack(

@@ -13,7 +13,7 @@ import psycopg2.errors
 
 from leads.db.pool import ConnectionPool, Transaction, read_all, read_one, transaction
 from leads.domain import events
-from leads.domain.cursors import ListCursor, encode_cursor
+from leads.domain.cursors import ListCursor, after_params, encode_cursor
 from leads.domain.identity import ascii_email_domain
 from leads.domain.ids import new_lead_ids
 from leads.errors import (
@@ -86,8 +86,7 @@ def list_leads(
             "campaign_id": campaign_id,
             "workspace_id": workspace_id,
             "status": status,
-            "after_created_at": cursor.created_at if cursor else None,
-            "after_id": cursor.row_id if cursor else None,
+            **after_params(cursor),
             "page_size": limit,
             "offset": 0 if page is None else (page - 1) * limit,
         },

@@ -15,7 +15,7 @@ import orjson
 
 from leads.db.pool import ConnectionPool, read_all, transaction
 from leads.domain import events
-from leads.domain.cursors import ListCursor, encode_cursor, filter_scope
+from leads.domain.cursors import ListCursor, after_params, encode_cursor, filter_scope
 from leads.domain.identity import ascii_email_domain
 from leads.domain.ids import new_lead_ids
 from leads.errors import BadRequest, validation_message
@@ -107,8 +107,7 @@ def list_suppressions(
             "workspace_id": workspace_id,
             "kind": kind,
             "q": q,
-            "after_created_at": cursor.created_at if cursor else None,
-            "after_id": cursor.row_id if cursor else None,
+            **after_params(cursor),
             "page_size": limit,
         },
     )

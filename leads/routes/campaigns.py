@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 
+from leads.db.pool import current_pool
 from leads.domain import campaigns
 from leads.web.api import Blueprint, protect
 from leads.web.auth import current_workspace_id
@@ -21,17 +21,13 @@ blp = Blueprint("campaigns", __name__, url_prefix="/api/campaigns", description=
 protect(blp)
 
 
-def _pool():
-    return current_app.extensions["leads_pool"]
-
-
 @blp.route("")
 class Campaigns(MethodView):
     @blp.response(200, CampaignListSchema)
     @documents_errors(blp)
     def get(self):
         """List the workspace's campaigns, oldest first."""
-        return {"campaigns": campaigns.list_campaigns(_pool(), current_workspace_id())}
+        return {"campaigns": campaigns.list_campaigns(current_pool(), current_workspace_id())}
 
     @idempotent_write(blp)
     @blp.arguments(CampaignCreateSchema)
@@ -40,7 +36,7 @@ class Campaigns(MethodView):
     def post(self, body):
         """Create a draft campaign. Names are unique per workspace (409)."""
         campaign = campaigns.create_campaign(
-            _pool(), current_workspace_id(), body["name"], body["type"]
+            current_pool(), current_workspace_id(), body["name"], body["type"]
         )
         return {"campaign": campaign}
 
@@ -52,7 +48,7 @@ class Campaign(MethodView):
     def get(self, campaign_id):
         """Show a campaign with its lead counts per status."""
         return campaigns.get_campaign(
-            _pool(), current_workspace_id(), campaigns.parse_campaign_id(campaign_id)
+            current_pool(), current_workspace_id(), campaigns.parse_campaign_id(campaign_id)
         )
 
 
@@ -61,7 +57,10 @@ def _transition_view(transition: str):
 
     def view(campaign_id):
         campaign = campaigns.transition_campaign(
-            _pool(), current_workspace_id(), campaigns.parse_campaign_id(campaign_id), transition
+            current_pool(),
+            current_workspace_id(),
+            campaigns.parse_campaign_id(campaign_id),
+            transition,
         )
         return {"campaign": campaign}
 

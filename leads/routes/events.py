@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 
+from leads.db.pool import current_pool
 from leads.domain import events
 from leads.web.api import Blueprint, protect
 from leads.web.auth import current_workspace_id
@@ -35,7 +36,7 @@ class Events(MethodView):
         """
         settings = current_app.config["LEADS_SETTINGS"]
         return events.read_feed(
-            current_app.extensions["leads_pool"],
+            current_pool(),
             current_workspace_id(),
             after=query.get("after"),
             limit=query["limit"],

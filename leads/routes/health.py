@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 
-from leads.db.pool import transaction
+from leads.db.pool import current_pool, transaction
 from leads.web.api import Blueprint
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
@@ -27,6 +26,6 @@ class Ready(MethodView):
     @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     def get(self):
         """The database answers a query."""
-        with transaction(current_app.extensions["leads_pool"], read_only=True) as tx:
+        with transaction(current_pool(), read_only=True) as tx:
             tx.execute("ping")
         return {"status": "ready"}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
 
+from leads.db.pool import current_pool
 from leads.domain import roster
 from leads.domain.campaigns import parse_campaign_id
 from leads.web.api import Blueprint, protect
@@ -36,10 +37,6 @@ blp = Blueprint(
 protect(blp)
 
 
-def _pool():
-    return current_app.extensions["leads_pool"]
-
-
 def validated_for_campaign_type(view: Callable) -> Callable:
     """Look the campaign up before the body is parsed, so that the body is parsed with the
     schema of the campaign's type (see _campaign_type): each lead's identity is checked in
@@ -49,7 +46,7 @@ def validated_for_campaign_type(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         campaign_id = parse_campaign_id(kwargs["campaign_id"])
-        g.campaign_type = roster.campaign_type(_pool(), current_workspace_id(), campaign_id)
+        g.campaign_type = roster.campaign_type(current_pool(), current_workspace_id(), campaign_id)
         return view(*args, **kwargs)
 
     return wrapper
@@ -73,7 +70,7 @@ class CampaignLeads(MethodView):
         depth, and no lead skipped or repeated when leads are added meanwhile).
         """
         page = roster.list_leads(
-            _pool(),
+            current_pool(),
             current_workspace_id(),
             parse_campaign_id(campaign_id),
             page=query["page"],
@@ -106,7 +103,7 @@ class CampaignLeads(MethodView):
         and writes nothing.
         """
         outcome = roster.add_leads(
-            _pool(),
+            current_pool(),
             current_workspace_id(),
             parse_campaign_id(campaign_id),
             g.campaign_type,  # what the rows were validated against
@@ -136,7 +133,7 @@ class CampaignLeads(MethodView):
         so is a new email or LinkedIn URL that the suppression list matches.
         """
         lead = roster.update_lead(
-            _pool(),
+            current_pool(),
             current_workspace_id(),
             parse_campaign_id(campaign_id),
             body["prospect_id"],
@@ -152,7 +149,7 @@ class CampaignLeads(MethodView):
         """Remove leads by id (1 to 500; ids not in the campaign are skipped) or all of them
         with `{"all": true}`. Exactly one of the two."""
         outcome = roster.delete_leads(
-            _pool(),
+            current_pool(),
             current_workspace_id(),
             parse_campaign_id(campaign_id),
             body.get("prospect_ids"),

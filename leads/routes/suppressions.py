@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 
+from leads.db.pool import current_pool
 from leads.domain import suppressions
 from leads.web.api import Blueprint, protect
 from leads.web.auth import current_workspace_id
@@ -29,10 +29,6 @@ blp = Blueprint(
 protect(blp)
 
 
-def _pool():
-    return current_app.extensions["leads_pool"]
-
-
 @blp.route("")
 class Suppressions(MethodView):
     @blp.arguments(SuppressionsListQuerySchema, location="query", unknown="raise")
@@ -42,7 +38,7 @@ class Suppressions(MethodView):
         """List entries, oldest first (ties by id), optionally of one `kind` and with `q` in
         their value. Page with `cursor`: pass the previous page's `next_cursor`."""
         return suppressions.list_suppressions(
-            _pool(),
+            current_pool(),
             current_workspace_id(),
             kind=query.get("kind"),
             q=query.get("q"),
@@ -64,7 +60,7 @@ class Suppressions(MethodView):
         match leave every draft roster of the workspace in the same transaction.
         """
         return suppressions.add_suppressions(
-            _pool(),
+            current_pool(),
             current_workspace_id(),
             body["entries"],
             remove_from_drafts=body["remove_from_drafts"],
@@ -77,7 +73,7 @@ class Suppressions(MethodView):
     def delete(self, body):
         """Remove 1 to 500 entries by id; ids that are no entry of the workspace are
         skipped. Leads removed because of an entry are not restored."""
-        return suppressions.delete_suppressions(_pool(), current_workspace_id(), body["ids"])
+        return suppressions.delete_suppressions(current_pool(), current_workspace_id(), body["ids"])
 
 
 @blp.route("/check", methods=["POST"])
@@ -87,4 +83,4 @@ class Suppressions(MethodView):
 def check_suppressions(body):
     """Check 1 to 1000 identities (each `{"email": ...}` or `{"linkedin_url": ...}`)
     against the list: what a sending system calls before each send. Reads only."""
-    return suppressions.check_identities(_pool(), current_workspace_id(), body["identities"])
+    return suppressions.check_identities(current_pool(), current_workspace_id(), body["identities"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 
+from leads.db.pool import current_pool
 from leads.domain import webhooks
 from leads.domain.webhooks import DeliveryNotFound, WebhookNotFound
 from leads.web.api import Blueprint, protect
@@ -31,10 +32,6 @@ blp = Blueprint(
 protect(blp)
 
 
-def _pool():
-    return current_app.extensions["leads_pool"]
-
-
 def _settings():
     return current_app.config["LEADS_SETTINGS"]
 
@@ -45,12 +42,7 @@ def _webhook_id(value: str):
 
 @blp.route("")
 class Webhooks(MethodView):
-    @blp.response(200, WebhookListSchema)
-    @documents_errors(blp)
-    def get(self):
-        """List the workspace's webhooks, oldest first."""
-        return {"webhooks": webhooks.list_webhooks(_pool(), current_workspace_id())}
-
+    # In the order of docs/API.md's table: a webhook is created, then listed.
     @idempotent_write(blp)
     @blp.arguments(WebhookCreateSchema)
     @blp.response(201, WebhookWithSecretSchema)
@@ -63,13 +55,19 @@ class Webhooks(MethodView):
         has at most 20 webhooks.
         """
         return webhooks.create_webhook(
-            _pool(),
+            current_pool(),
             current_workspace_id(),
             url=body["url"],
             event_types=body["event_types"],
             description=body.get("description"),
             allow_private=_settings().webhooks_allow_private_urls,
         )
+
+    @blp.response(200, WebhookListSchema)
+    @documents_errors(blp)
+    def get(self):
+        """List the workspace's webhooks, oldest first."""
+        return {"webhooks": webhooks.list_webhooks(current_pool(), current_workspace_id())}
 
 
 @blp.route("/<webhook_id>")
@@ -78,7 +76,9 @@ class Webhook(MethodView):
     @documents_errors(blp, 404)
     def get(self, webhook_id):
         """Show a webhook (never its secret)."""
-        webhook = webhooks.get_webhook(_pool(), current_workspace_id(), _webhook_id(webhook_id))
+        webhook = webhooks.get_webhook(
+            current_pool(), current_workspace_id(), _webhook_id(webhook_id)
+        )
         return {"webhook": webhook}
 
     @idempotent_write(blp)
@@ -93,7 +93,7 @@ class Webhook(MethodView):
         """
         settings = _settings()
         webhook = webhooks.update_webhook(
-            _pool(),
+            current_pool(),
             current_workspace_id(),
             _webhook_id(webhook_id),
             body,
@@ -107,7 +107,7 @@ class Webhook(MethodView):
     @documents_errors(blp, 400, 404, 415)
     def delete(self, webhook_id):
         """Delete a webhook and its deliveries (after an attempt in flight has ended)."""
-        webhooks.delete_webhook(_pool(), current_workspace_id(), _webhook_id(webhook_id))
+        webhooks.delete_webhook(current_pool(), current_workspace_id(), _webhook_id(webhook_id))
 
 
 @blp.route("/<webhook_id>/rotate-secret", methods=["POST"])
@@ -118,7 +118,7 @@ def rotate_secret(webhook_id):
     """Give a webhook a new signing secret, in this answer only. The previous secret signs
     each delivery too for 24 hours (a second signature), so that a receiver can switch."""
     return webhooks.rotate_secret(
-        _pool(),
+        current_pool(),
         current_workspace_id(),
         _webhook_id(webhook_id),
         time_scale=_settings().webhooks_time_scale,
@@ -134,7 +134,7 @@ def list_deliveries(query, webhook_id):
     code or error, and next attempt. Page with `cursor`: the previous page's
     `next_cursor`."""
     return webhooks.list_deliveries(
-        _pool(),
+        current_pool(),
         current_workspace_id(),
         _webhook_id(webhook_id),
         before=query.get("cursor"),
@@ -150,7 +150,7 @@ def retry_delivery(webhook_id, delivery_id):
     """Attempt a delivery again, now: a pending one within its 24 hours, a delivered or
     failed one once more. 409 while the webhook is disabled."""
     delivery = webhooks.retry_delivery(
-        _pool(),
+        current_pool(),
         current_workspace_id(),
         _webhook_id(webhook_id),
         webhooks.parse_id(delivery_id, DeliveryNotFound),

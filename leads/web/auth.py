@@ -15,9 +15,9 @@ import re
 import secrets
 from uuid import UUID
 
-from flask import current_app, g, request
+from flask import g, request
 
-from leads.db.pool import ConnectionPool, Transaction, read_one
+from leads.db.pool import ConnectionPool, Transaction, current_pool, read_one
 from leads.errors import Unauthorized
 
 TOKEN_MARKER = "ld_"
@@ -79,8 +79,7 @@ def authenticate(pool: ConnectionPool, authorization: str | None) -> UUID:
 
 def authenticate_request() -> None:
     """A before_request hook: resolve the request's token to its workspace, or 401."""
-    pool = current_app.extensions["leads_pool"]
-    g.workspace_id = authenticate(pool, request.headers.get("Authorization"))
+    g.workspace_id = authenticate(current_pool(), request.headers.get("Authorization"))
 
 
 def current_workspace_id() -> UUID:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from flask import current_app, make_response, request
 
-from leads.db.pool import Transaction, transaction
+from leads.db.pool import Transaction, current_pool, transaction
 from leads.errors import ApiError, BadRequest, Conflict
 from leads.web.auth import current_workspace_id
 
@@ -54,7 +54,7 @@ def idempotent(view: Callable) -> Callable:
             "retention": RETENTION,
         }
         fingerprint = request_fingerprint()
-        with transaction(current_app.extensions["leads_pool"]) as tx:
+        with transaction(current_pool()) as tx:
             if not tx.fetch_one("lock_idempotency_key", params)["locked"]:
                 raise Conflict(
                     f"A request with this {HEADER} is still in progress; retry it later.",

@@ -12,6 +12,7 @@ from leads_client import cli as cli_module
 from tests.contract import (
     LEAD_KEYS,
     STORED_FIELDS,
+    add_leads,
     database_state,
     frozen_roster,
     leads_url,
@@ -78,6 +79,19 @@ def lead_table(leads: list[dict]) -> str:
 
 def lead_text(lead: dict) -> str:
     return "\n".join(f"{key:<13}  {csv_cell(lead[key])}".rstrip() for key in LEAD_KEYS) + "\n"
+
+
+def refused_update(invoke, db, campaign: dict, lead_id: str) -> str:
+    """The stderr of a `leads campaign lead update` of the lead's company that the API
+    refuses: exit 1, nothing on stdout, nothing changed."""
+    before = database_state(db)
+    result = invoke(
+        "campaign", "lead", "update", "--id", campaign["id"],
+        "--prospect-id", lead_id, "--updates", '{"company": "X"}',
+    )  # fmt: skip
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert database_state(db) == before
+    return result.stderr
 
 
 class TestLeadList:
@@ -334,30 +348,15 @@ class TestLeadUpdate:
 
     def test_unknown_lead_is_exit_1(self, invoke, api, db, email_campaign, linkedin_campaign):
         seed(api, email_campaign, 1)
-        other = api.post(
-            leads_url(linkedin_campaign["id"]),
-            json={"prospects": [{"linkedin_url": "linkedin.com/in/someone"}]},
-        ).json["results"][0]["id"]
-        before = database_state(db)
-        result = invoke(
-            "campaign", "lead", "update", "--id", email_campaign["id"],
-            "--prospect-id", other, "--updates", '{"company": "X"}',
-        )  # fmt: skip
-        assert (result.exit_code, result.stdout) == (1, "")
-        assert result.stderr == "Error: Lead not found in this campaign. (HTTP 404)\n"
-        assert database_state(db) == before
+        (other,) = add_leads(api, linkedin_campaign, [{"linkedin_url": "linkedin.com/in/someone"}])
+        stderr = refused_update(invoke, db, email_campaign, other["id"])
+        assert stderr == "Error: Lead not found in this campaign. (HTTP 404)\n"
 
     def test_frozen_roster_is_exit_1(self, invoke, api, db, email_campaign):
         (lead,) = seed(api, email_campaign, 1)
         move_to(api, email_campaign, "active")
-        before = database_state(db)
-        result = invoke(
-            "campaign", "lead", "update", "--id", email_campaign["id"],
-            "--prospect-id", lead["id"], "--updates", '{"company": "X"}',
-        )  # fmt: skip
-        assert (result.exit_code, result.stdout) == (1, "")
-        assert result.stderr == (f"Error: {frozen_roster('active')} (HTTP 400)\n")
-        assert database_state(db) == before
+        stderr = refused_update(invoke, db, email_campaign, lead["id"])
+        assert stderr == (f"Error: {frozen_roster('active')} (HTTP 400)\n")
 
 
 class TestLeadRemove:
@@ -392,10 +391,7 @@ class TestLeadRemove:
 
     def test_all_with_yes(self, invoke, api, db, email_campaign, linkedin_campaign):
         seed(api, email_campaign, 7)
-        kept = api.post(
-            leads_url(linkedin_campaign["id"]),
-            json={"prospects": [{"linkedin_url": "linkedin.com/in/x"}]},
-        ).json["results"][0]["id"]
+        (kept,) = add_leads(api, linkedin_campaign, [{"linkedin_url": "linkedin.com/in/x"}])
         result = invoke(
             "campaign", "lead", "remove", "--id", email_campaign["id"], "--all", "--yes"
         )
@@ -403,7 +399,7 @@ class TestLeadRemove:
         campaign = api.get(f"/api/campaigns/{email_campaign['id']}").json["campaign"]
         assert result.json == {"deleted": 7, "stats": campaign["stats"]}
         assert stored_lead_ids(db, email_campaign["id"]) == []
-        assert stored_lead_ids(db, linkedin_campaign["id"]) == [kept]
+        assert stored_lead_ids(db, linkedin_campaign["id"]) == [kept["id"]]
 
     @pytest.mark.parametrize("answer, removed", [("y\n", True), ("n\n", False), ("\n", False)])
     def test_all_asks_on_a_terminal(
