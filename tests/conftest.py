@@ -17,7 +17,7 @@ from psycopg2 import sql
 
 from app import create_app
 from leads.config import Settings
-from leads.db.embedded import resolve_database_url
+from leads.db.embedded import resolve_database_url, use_runtime_dir
 from leads.db.migrations import apply_migrations
 from tests.contract import (
     APP_TABLES,
@@ -165,7 +165,5 @@ def leads_bin() -> Path:
 
 
 def pytest_configure(config):
-    # The embedded server's lock lives under XDG_RUNTIME_DIR; platformdirs warns without it.
-    os.environ.setdefault(
-        "XDG_RUNTIME_DIR", str(Settings.from_environment().embedded_data_dir.parent / "run")
-    )
+    # Set for every process a test starts, the embedded server's or not (use_runtime_dir).
+    use_runtime_dir(Settings.from_environment().embedded_data_dir)

