@@ -314,7 +314,14 @@ class TestTheDocumentStatesWhatIsChecked:
             if bool(white_space.fullmatch(chr(code))) != chr(code).isspace()
         ] == []
 
-    @given(st.text(alphabet=st.sampled_from("a \t\x00\x1c\x85\u3000\ufeff") | st.characters()))
+    # Lone surrogates (a JSON "\ud800" escape) are refused in words only: a pattern that
+    # excluded them would, in ECMA-262's UTF-16 terms, exclude every astral character too.
+    @given(
+        st.text(
+            alphabet=st.sampled_from("a \t\x00\x1c\x85\u3000\ufeff")
+            | st.characters(exclude_categories=["Cs"])
+        )
+    )
     @PROPERTY
     def test_a_trimmed_string_loads_exactly_when_its_pattern_matches(self, text):
         for field, pattern in (
