@@ -21,6 +21,7 @@ from leads.web.metrics import init_metrics
 from leads.web.rate_limits import document_rate_limits, init_rate_limits
 from leads.web.request_id import init_request_id
 from leads.web.request_log import init_request_log
+from schemas.key_rules import KeyRulesPlugin
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -52,7 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Before any hook that may answer early (a rate limit), so that every request is timed.
     init_request_log(app)
     init_metrics(app)
-    api = init_api(app, doc_plugins=[IdempotencyKeyPlugin()])
+    api = init_api(app, doc_plugins=[IdempotencyKeyPlugin(), KeyRulesPlugin()])
     document_rate_limits(api)
     api_blueprints = (campaigns.blp, leads.blp, suppressions.blp, events.blp, webhooks.blp)
     init_rate_limits(app, settings, api_blueprints)

@@ -36,8 +36,6 @@ class CampaignCreateSchema(Schema):
         required=True,
         allow_none=False,
         max_length=CAMPAIGN_NAME_MAX_LENGTH,
-        # Documented: blank names are refused (the length counts after trimming).
-        metadata={"minLength": 1, "pattern": r"\S"},
     )
     type = fields.String(required=True, validate=validate.OneOf(CAMPAIGN_TYPES))
 

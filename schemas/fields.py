@@ -40,6 +40,18 @@ def check_storable_text(value: str) -> None:
         raise ValidationError("Must be valid Unicode (no lone surrogates).") from None
 
 
+# The white space str.strip() drops (str.isspace), spelled out: JSON Schema patterns are
+# ECMA-262 regular expressions, whose \s is another set (it leaves out U+001C to U+001F and
+# U+0085, and holds U+FEFF).
+WHITE_SPACE_CLASS = (
+    r"\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# What check_storable_text and the blank check leave, as JSON Schema patterns: no NUL; and,
+# where null is not allowed, a character that is neither white space nor NUL.
+STORABLE_PATTERN = r"^[^\u0000]*$"
+NOT_BLANK_PATTERN = rf"^[^\u0000]*[^\u0000{WHITE_SPACE_CLASS}][^\u0000]*$"
+
+
 class TrimmedString(fields.String):
     """A string trimmed of surrounding white space; empty or blank counts as absent (null)."""
 
@@ -49,10 +61,11 @@ class TrimmedString(fields.String):
 
     def __init__(self, max_length: int | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("allow_none", True)
+        metadata = kwargs["metadata"] = dict(kwargs.get("metadata") or {})
+        metadata["pattern"] = STORABLE_PATTERN if kwargs["allow_none"] else NOT_BLANK_PATTERN
         if max_length is not None:
             # The limit counts the trimmed text, which JSON Schema's maxLength cannot say (a
             # longer value padded with white space is accepted): the document says it in words.
-            metadata = kwargs["metadata"] = dict(kwargs.get("metadata") or {})
             rule = f"At most {max_length} characters, surrounding white space not counted."
             metadata["description"] = " ".join(filter(None, [metadata.get("description"), rule]))
         super().__init__(**kwargs)
@@ -167,6 +180,10 @@ class CustomFields(fields.Field):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("allow_none", True)
+        # The key syntax, the depth and the size are in words (OpenAPI 3.0 has no
+        # propertyNames); the count is a schema keyword.
+        metadata = {"type": "object", "maxProperties": CUSTOM_FIELDS_MAX_KEYS}
+        kwargs["metadata"] = {**(kwargs.get("metadata") or {}), **metadata}
         super().__init__(**kwargs)
 
     def deserialize(self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any):

@@ -25,6 +25,7 @@ from schemas.fields import (
     TrimmedString,
     next_cursor_field,
 )
+from schemas.key_rules import AtLeastOneKey, ExactlyOneKey
 
 
 class LeadFieldsSchema(Schema):
@@ -45,7 +46,6 @@ class LeadFieldsSchema(Schema):
         metadata={
             "description": "Per-lead template data, rendered as %custom_fields.<key>%. "
             "Keys match ^[A-Za-z0-9_]{1,64}$; at most 100 keys and 16 KiB serialized.",
-            "type": "object",
         }
     )
 
@@ -131,6 +131,7 @@ class LeadUpdatesSchema(LeadFieldsSchema):
     """The fields to change; an absent key is left as it is, null or blank clears it.
     Each channel's schema below refuses to clear its identity."""
 
+    key_rule = AtLeastOneKey("updates must hold at least one field.")
     email = EmailField()
     linkedin_url = LinkedinUrlField()
 
@@ -141,8 +142,7 @@ class LeadUpdatesSchema(LeadFieldsSchema):
         read_only = {key: [f"{key} is not editable."] for key in READ_ONLY_FIELDS if key in data}
         if read_only:
             raise ValidationError(read_only)
-        if not data:
-            raise ValidationError("updates must hold at least one field.")
+        self.key_rule.check(data)
         return data
 
 
@@ -205,16 +205,20 @@ class LeadsDeleteSchema(Schema):
     prospect_ids = fields.List(
         fields.UUID(), validate=validate.Length(min=1, max=MAX_IDS_PER_DELETE)
     )
-    all = StrictBoolean(metadata={"description": "true removes every lead of the campaign."})
+    # Documented as the one value it may have: false is refused below.
+    all = StrictBoolean(
+        metadata={"description": "true removes every lead of the campaign.", "enum": [True]}
+    )
+
+    key_rule = ExactlyOneKey(
+        ("prospect_ids", "all"),
+        'Send exactly one of "prospect_ids" and "all" (a wipe is never implied).',
+    )
 
     @validates_schema
     def exactly_one_selector(self, data, **kwargs):
-        has_ids = "prospect_ids" in data
-        if has_ids == ("all" in data):
-            raise ValidationError(
-                'Send exactly one of "prospect_ids" and "all" (a wipe is never implied).'
-            )
-        if not has_ids and data["all"] is not True:
+        self.key_rule.check(data)
+        if "all" in data and data["all"] is not True:
             raise ValidationError(
                 {"all": ['Must be true; to remove some leads send "prospect_ids".']}
             )

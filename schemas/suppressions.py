@@ -34,6 +34,7 @@ from schemas.fields import (
     batch_of,
     next_cursor_field,
 )
+from schemas.key_rules import ExactlyOneKey
 
 # How an entry's value is normalized, by its kind: as the identities it matches are.
 NORMALIZE_VALUE = {
@@ -128,10 +129,13 @@ class IdentityToCheckSchema(Schema):
     email = EmailField(allow_none=False)
     linkedin_url = LinkedinUrlField(allow_none=False)
 
+    key_rule = ExactlyOneKey(
+        ("email", "linkedin_url"), "Send exactly one of email and linkedin_url."
+    )
+
     @validates_schema
     def exactly_one(self, data: dict, **kwargs: Any) -> None:
-        if len(data) != 1:
-            raise ValidationError("Send exactly one of email and linkedin_url.")
+        self.key_rule.check(data)
 
 
 class SuppressionsCheckSchema(Schema):

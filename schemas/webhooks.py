@@ -15,6 +15,7 @@ from leads_contract.values import (
 )
 from schemas.events import FeedCursorField
 from schemas.fields import StrictBoolean, TrimmedString, next_cursor_field
+from schemas.key_rules import AtLeastOneKey
 
 ALL_EVENTS = "*"
 DELIVERY_STATES = ("pending", "delivered", "failed")
@@ -31,8 +32,6 @@ class WebhookUrlField(TrimmedString):
             metadata={
                 "description": "Where deliveries are POSTed: https (or http), resolving to "
                 "public internet addresses only.",
-                "minLength": 1,
-                "pattern": r"\S",
             },
             **kwargs,
         )
@@ -53,7 +52,12 @@ class EventTypesField(fields.List):
         super().__init__(
             fields.String(validate=validate.OneOf((*EVENT_TYPES, ALL_EVENTS))),
             validate=validate.Length(min=1, max=len(EVENT_TYPES)),
-            metadata={"description": 'The event types to deliver, or ["*"] for all.'},
+            metadata={
+                "description": 'The event types to deliver, or ["*"] for all.',
+                # What _deserialize checks: each type once, and "*" alone.
+                "uniqueItems": True,
+                "anyOf": [{"maxItems": 1}, {"items": {"enum": list(EVENT_TYPES)}}],
+            },
             **kwargs,
         )
 
@@ -91,10 +95,11 @@ class WebhookUpdateSchema(Schema):
         }
     )
 
+    key_rule = AtLeastOneKey("Send at least one of url, event_types, description, enabled.")
+
     @validates_schema
     def something_to_change(self, data: dict, **kwargs: Any) -> None:
-        if not data:
-            raise ValidationError("Send at least one of url, event_types, description, enabled.")
+        self.key_rule.check(data)
 
 
 class WebhookSchema(Schema):

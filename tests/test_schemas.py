@@ -13,6 +13,8 @@ spares custom_fields a serialization, and the bodies written without a schema du
 from __future__ import annotations
 
 import json
+import re
+import sys
 import uuid
 
 import pytest
@@ -22,7 +24,16 @@ from marshmallow import ValidationError
 
 from leads.db.pool import transaction
 from leads_contract.values import CAMPAIGN_TYPES
-from schemas.fields import CUSTOM_FIELDS_MAX_BYTES, CustomFields, _check_json_value
+from schemas.fields import (
+    CUSTOM_FIELDS_MAX_BYTES,
+    NOT_BLANK_PATTERN,
+    STORABLE_PATTERN,
+    WHITE_SPACE_CLASS,
+    CustomFields,
+    TrimmedString,
+    _check_json_value,
+)
+from schemas.key_rules import AtLeastOneKey, ExactlyOneKey
 from schemas.leads import (
     LEAD_UPDATE_SCHEMAS,
     LEADS_ADD_SCHEMAS,
@@ -286,3 +297,85 @@ class TestJsonBuiltOutsideMarshmallow:
             assert cursor.fetchone()[0] == 0
             cursor.execute("SELECT stats FROM campaigns WHERE id = %s", (campaign_id,))
             assert cursor.fetchone()[0]["total"] == removed.json["stats"]["total"] == 0
+
+
+KEY_SETS = [(), ("a",), ("b",), ("a", "b")]
+
+
+class TestTheDocumentStatesWhatIsChecked:
+    """What the document's schemas say of a request is what the schemas check, where
+    OpenAPI can say it."""
+
+    def test_the_white_space_class_is_what_strip_drops(self):
+        white_space = re.compile(f"[{WHITE_SPACE_CLASS}]")
+        assert [
+            code
+            for code in range(sys.maxunicode + 1)
+            if bool(white_space.fullmatch(chr(code))) != chr(code).isspace()
+        ] == []
+
+    # Lone surrogates (a JSON "\ud800" escape) are refused in words only: a pattern that
+    # excluded them would, in ECMA-262's UTF-16 terms, exclude every astral character too.
+    @given(
+        st.text(
+            alphabet=st.sampled_from("a \t\x00\x1c\x85\u3000\ufeff")
+            | st.characters(exclude_categories=["Cs"])
+        )
+    )
+    @PROPERTY
+    def test_a_trimmed_string_loads_exactly_when_its_pattern_matches(self, text):
+        for field, pattern in (
+            (TrimmedString(), STORABLE_PATTERN),
+            (TrimmedString(allow_none=False), NOT_BLANK_PATTERN),
+        ):
+            assert field.metadata["pattern"] == pattern
+            try:
+                field.deserialize(text)
+                loaded = True
+            except ValidationError:
+                loaded = False
+            assert loaded == bool(re.search(pattern, text))
+
+    @pytest.mark.parametrize(
+        ("rule", "keywords", "refused"),
+        [
+            (AtLeastOneKey("none"), {"minProperties": 1}, [()]),
+            (
+                ExactlyOneKey(("a", "b"), "none"),
+                {"oneOf": [{"required": ["a"]}, {"required": ["b"]}]},
+                [(), ("a", "b")],
+            ),
+        ],
+    )
+    def test_a_key_rule_refuses_what_its_keywords_refuse(self, rule, keywords, refused):
+        assert rule.json_schema() == keywords
+        outcomes = {keys: outcome(rule.check, dict.fromkeys(keys)) for keys in KEY_SETS}
+        assert outcomes == {keys: ["none"] if keys in refused else None for keys in KEY_SETS}
+
+    def test_the_request_schemas_carry_their_key_rules(self, app):
+        components = app.test_client().get("/openapi.json").json["components"]["schemas"]
+        selector = {"oneOf": [{"required": ["prospect_ids"]}, {"required": ["all"]}]}
+        assert {
+            name: {key: components[name].get(key) for key in ("oneOf", "minProperties")}
+            for name in (
+                "LeadsDelete",
+                "EmailLeadUpdates",
+                "LinkedinLeadUpdates",
+                "IdentityToCheck",
+                "WebhookUpdate",
+            )
+        } == {
+            "LeadsDelete": {**selector, "minProperties": None},
+            "EmailLeadUpdates": {"oneOf": None, "minProperties": 1},
+            "LinkedinLeadUpdates": {"oneOf": None, "minProperties": 1},
+            "IdentityToCheck": {
+                "oneOf": [{"required": ["email"]}, {"required": ["linkedin_url"]}],
+                "minProperties": None,
+            },
+            "WebhookUpdate": {"oneOf": None, "minProperties": 1},
+        }
+        assert components["LeadsDelete"]["properties"]["all"] == {
+            "description": "true removes every lead of the campaign.",
+            "enum": [True],
+            "type": "boolean",
+        }

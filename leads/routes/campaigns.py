@@ -9,6 +9,7 @@ from leads.domain import campaigns
 from leads.web.api import Blueprint, protect
 from leads.web.auth import current_workspace_id
 from leads.web.documented_errors import documents_errors, idempotent_write
+from leads.web.documented_links import documents_created_id
 from leads_contract.values import CAMPAIGN_TRANSITIONS
 from schemas.campaigns import (
     CampaignCreateSchema,
@@ -19,6 +20,25 @@ from schemas.campaigns import (
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/campaigns", description="Campaigns.")
 protect(blp)
+
+CAMPAIGN_PATH = "/api/campaigns/{campaign_id}"
+# Every operation that takes a campaign's id, by link name (tests/test_openapi_document.py
+# checks that none is left out).
+CAMPAIGN_ID_TARGETS = {
+    "GetCampaign": ("get", CAMPAIGN_PATH, "Show the campaign."),
+    **{
+        f"{transition.capitalize()}Campaign": (
+            "post",
+            f"{CAMPAIGN_PATH}/{transition}",
+            f"{transition.capitalize()} the campaign.",
+        )
+        for transition in CAMPAIGN_TRANSITIONS
+    },
+    "ListLeads": ("get", f"{CAMPAIGN_PATH}/leads", "List its leads."),
+    "AddLeads": ("post", f"{CAMPAIGN_PATH}/leads", "Add leads to it."),
+    "UpdateLead": ("patch", f"{CAMPAIGN_PATH}/leads", "Edit one of its leads."),
+    "RemoveLeads": ("delete", f"{CAMPAIGN_PATH}/leads", "Remove leads from it."),
+}
 
 
 @blp.route("")
@@ -32,6 +52,13 @@ class Campaigns(MethodView):
     @idempotent_write(blp)
     @blp.arguments(CampaignCreateSchema)
     @blp.response(201, CampaignEnvelopeSchema)
+    @documents_created_id(
+        blp,
+        201,
+        parameter="campaign_id",
+        expression="$response.body#/campaign/id",
+        targets=CAMPAIGN_ID_TARGETS,
+    )
     @documents_errors(blp, 409, 413, 415)
     def post(self, body):
         """Create a draft campaign. Names are unique per workspace (409)."""

@@ -11,6 +11,7 @@ from leads.domain.webhooks import DeliveryNotFound, WebhookNotFound
 from leads.web.api import Blueprint, protect
 from leads.web.auth import current_workspace_id
 from leads.web.documented_errors import documents_errors, idempotent_write
+from leads.web.documented_links import documents_created_id
 from schemas.webhooks import (
     DeliveriesQuerySchema,
     DeliveryEnvelopeSchema,
@@ -31,6 +32,22 @@ blp = Blueprint(
 )
 protect(blp)
 
+WEBHOOK_PATH = "/api/webhooks/{webhook_id}"
+# Every operation that takes a webhook's id, by link name (tests/test_openapi_document.py
+# checks that none is left out).
+WEBHOOK_ID_TARGETS = {
+    "GetWebhook": ("get", WEBHOOK_PATH, "Show the webhook."),
+    "UpdateWebhook": ("patch", WEBHOOK_PATH, "Change the webhook."),
+    "DeleteWebhook": ("delete", WEBHOOK_PATH, "Delete the webhook."),
+    "RotateSecret": ("post", f"{WEBHOOK_PATH}/rotate-secret", "Give it a new secret."),
+    "ListDeliveries": ("get", f"{WEBHOOK_PATH}/deliveries", "List its deliveries."),
+    "RetryDelivery": (
+        "post",
+        f"{WEBHOOK_PATH}/deliveries/{{delivery_id}}/retry",
+        "Attempt one of its deliveries again.",
+    ),
+}
+
 
 def _settings():
     return current_app.config["LEADS_SETTINGS"]
@@ -46,6 +63,13 @@ class Webhooks(MethodView):
     @idempotent_write(blp)
     @blp.arguments(WebhookCreateSchema)
     @blp.response(201, WebhookWithSecretSchema)
+    @documents_created_id(
+        blp,
+        201,
+        parameter="webhook_id",
+        expression="$response.body#/webhook/id",
+        targets=WEBHOOK_ID_TARGETS,
+    )
     @documents_errors(blp, 413, 415)
     def post(self, body):
         """Create a webhook; its signing secret is in this answer only.
