@@ -52,13 +52,7 @@ class Campaigns(MethodView):
     @idempotent_write(blp)
     @blp.arguments(CampaignCreateSchema)
     @blp.response(201, CampaignEnvelopeSchema)
-    @documents_created_id(
-        blp,
-        201,
-        parameter="campaign_id",
-        expression="$response.body#/campaign/id",
-        targets=CAMPAIGN_ID_TARGETS,
-    )
+    @documents_created_id(blp, "campaign", CAMPAIGN_ID_TARGETS)
     @documents_errors(blp, 409, 413, 415)
     def post(self, body):
         """Create a draft campaign. Names are unique per workspace (409)."""

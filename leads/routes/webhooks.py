@@ -63,13 +63,7 @@ class Webhooks(MethodView):
     @idempotent_write(blp)
     @blp.arguments(WebhookCreateSchema)
     @blp.response(201, WebhookWithSecretSchema)
-    @documents_created_id(
-        blp,
-        201,
-        parameter="webhook_id",
-        expression="$response.body#/webhook/id",
-        targets=WEBHOOK_ID_TARGETS,
-    )
+    @documents_created_id(blp, "webhook", WEBHOOK_ID_TARGETS)
     @documents_errors(blp, 413, 415)
     def post(self, body):
         """Create a webhook; its signing secret is in this answer only.

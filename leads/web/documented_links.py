@@ -15,23 +15,18 @@ def operation_ref(method: str, path: str) -> str:
 
 
 def documents_created_id(
-    blp: flask_smorest.Blueprint,
-    status_code: int,
-    *,
-    parameter: str,
-    expression: str,
-    targets: Mapping[str, tuple[str, str, str]],
+    blp: flask_smorest.Blueprint, resource: str, targets: Mapping[str, tuple[str, str, str]]
 ) -> Callable:
-    """Link the response of `status_code` to each target operation, with the path parameter
-    `parameter` taken from the response by the runtime `expression` (e.g.
-    `$response.body#/campaign/id`). `targets` maps each link's name to the target's method,
-    OpenAPI path and what the link is for."""
+    """Link the 201 of an operation that creates a `resource` (its body `{resource: {id,
+    ...}}`) to each target operation, which takes that id as the path parameter
+    `<resource>_id`. `targets` maps each link's name to the target's method, OpenAPI path and
+    what the link is for."""
     links = {
         name: {
             "operationRef": operation_ref(method, path),
-            "parameters": {parameter: expression},
+            "parameters": {f"{resource}_id": f"$response.body#/{resource}/id"},
             "description": description,
         }
         for name, (method, path, description) in targets.items()
     }
-    return blp.doc(responses={status_code: {"links": links}})
+    return blp.doc(responses={201: {"links": links}})
