@@ -455,9 +455,6 @@ CROSS JOIN LATERAL (
     FROM events
     WHERE events.workspace_id = claimed.workspace_id
       AND events.position = claimed.event_position
-    -- The primary key's order: a scan of events_id_key (workspace_id, id) would have to
-    -- sort, so the planner never prefers it for the workspace alone when both look cheap.
-    ORDER BY events.position
     LIMIT 1  -- as above
 ) AS event;
 
